@@ -1,0 +1,105 @@
+/* The per-(individual, draw) maths of the ICLV likelihood, written once and
+ * shared by the CPU loops (engine.c) and the CUDA kernels (cuda/).
+ *
+ * Everything here is `static inline`, branch-free where it sits inside a loop
+ * over draws (selects, not ifs), so that gcc turns those loops into SIMD loops
+ * calling glibc's vector erfc/exp/log. Equation numbers refer to DESIGN.md
+ * section 1 (notes/architecture.md has the index conventions). */
+#ifndef ICLV_MATH_H
+#define ICLV_MATH_H
+
+#include <math.h>
+
+#ifdef __CUDACC__
+#define ICLV_HD __host__ __device__
+#else
+#define ICLV_HD
+#endif
+
+/* Vector variants of libm's functions (glibc libmvec). configure defines
+ * ICLV_HAVE_LIBMVEC only when a test program using them links and runs. */
+#if defined(ICLV_HAVE_LIBMVEC) && !defined(__CUDACC__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((__simd__("notinbranch"))) double erfc(double);
+__attribute__((__simd__("notinbranch"))) double exp(double);
+__attribute__((__simd__("notinbranch"))) double log(double);
+#endif
+
+#define ICLV_FAMILY_PROBIT 0
+#define ICLV_FAMILY_LOGIT 1
+#define ICLV_FAMILY_CONTINUOUS 2
+
+/* Standardised bounds are clamped here: both CDFs are exactly 0 or 1 and
+ * both densities exactly 0 beyond it, and bound * density stays finite. */
+#define ICLV_BOUND_MAX 1.0e3
+/* Cell probabilities are floored before their log; a floored cell has zero
+ * gradient (the floored function is flat there). */
+#define ICLV_PROB_FLOOR 1.0e-300
+#define ICLV_LOG_SQRT_2PI 0.91893853320467274178
+#define ICLV_INV_SQRT_2PI 0.39894228040143267794
+#define ICLV_SQRT1_2 0.70710678118654752440
+
+ICLV_HD static inline double iclv_clamp_bound(double x) {
+  return fmin(fmax(x, -ICLV_BOUND_MAX), ICLV_BOUND_MAX);
+}
+
+/* Lower-tail CDF and density of the standard normal (probit) or logistic. */
+ICLV_HD static inline double iclv_cdf(int logit, double x) {
+  if (logit) return 1.0 / (1.0 + exp(-x));
+  return 0.5 * erfc(-x * ICLV_SQRT1_2);
+}
+
+ICLV_HD static inline double iclv_pdf(int logit, double x) {
+  if (logit) {
+    double e = exp(-fabs(x));
+    return e / ((1.0 + e) * (1.0 + e));
+  }
+  return ICLV_INV_SQRT_2PI * exp(-0.5 * x * x);
+}
+
+/* Result of one ordered cell for one draw: the log probability and the
+ * derivatives of the log probability with respect to the two thresholds,
+ * the linear predictor mu and the residual scale s. */
+typedef struct iclv_cell {
+  double logp, d_tau_hi, d_tau_lo, d_mu, d_scale;
+} iclv_cell;
+
+/* Ordered cell P = F(hi) - F(lo), hi = (tau_j - mu)/s, lo = (tau_{j-1} - mu)/s
+ * (DESIGN 1, measurement). When both bounds lie in the upper half the cell is
+ * taken as a difference of upper tails, F(-lo) - F(-hi), so there is no 1 - 1
+ * cancellation; a missing bound is passed as -/+ infinity. */
+ICLV_HD static inline iclv_cell iclv_ordered_cell(int logit, double tau_lo, double tau_hi,
+                                                  double mu, double inv_scale) {
+  double lo = iclv_clamp_bound((tau_lo - mu) * inv_scale);
+  double hi = iclv_clamp_bound((tau_hi - mu) * inv_scale);
+  int upper = lo > 0.0;
+  double x_hi = upper ? -lo : hi;
+  double x_lo = upper ? -hi : lo;
+  double p = iclv_cdf(logit, x_hi) - iclv_cdf(logit, x_lo);
+  double f_lo = iclv_pdf(logit, lo);
+  double f_hi = iclv_pdf(logit, hi);
+  int ok = p > ICLV_PROB_FLOOR;
+  p = ok ? p : ICLV_PROB_FLOOR;
+  double k = ok ? inv_scale / p : 0.0;
+  iclv_cell c;
+  c.logp = log(p);
+  c.d_tau_hi = f_hi * k;
+  c.d_tau_lo = -f_lo * k;
+  c.d_mu = -(c.d_tau_hi + c.d_tau_lo);
+  c.d_scale = -(hi * c.d_tau_hi + lo * c.d_tau_lo);
+  return c;
+}
+
+/* Continuous indicator: log density of N(mu, s^2) at y, given log s. */
+ICLV_HD static inline iclv_cell iclv_normal_density(double y, double mu, double inv_scale,
+                                                    double log_scale) {
+  double z = (y - mu) * inv_scale;
+  iclv_cell c;
+  c.logp = -ICLV_LOG_SQRT_2PI - log_scale - 0.5 * z * z;
+  c.d_tau_hi = 0.0;
+  c.d_tau_lo = 0.0;
+  c.d_mu = z * inv_scale;
+  c.d_scale = (z * z - 1.0) * inv_scale;
+  return c;
+}
+
+#endif

@@ -1,0 +1,24 @@
+/* Registration of the package's .Call routines (strict: no dynamic lookup). */
+#include <R.h>
+#include <Rinternals.h>
+#include <R_ext/Rdynload.h>
+#include "glue.h"
+
+#define CALLDEF(name, n) {#name, (DL_FUNC) &name, n}
+
+static const R_CallMethodDef call_methods[] = {
+  CALLDEF(engine_create, 5),
+  CALLDEF(engine_eval, 5),
+  CALLDEF(engine_predict, 3),
+  CALLDEF(engine_info, 1),
+  CALLDEF(make_draws, 7),
+  CALLDEF(gpu_backend_info, 0),
+  CALLDEF(gpu_selftest, 3),
+  {NULL, NULL, 0}
+};
+
+void R_init_iclv(DllInfo *dll) {
+  R_registerRoutines(dll, NULL, call_methods, NULL, NULL);
+  R_useDynamicSymbols(dll, FALSE);
+  R_forceSymbols(dll, TRUE);
+}

@@ -1,0 +1,4 @@
+library(testthat)
+library(iclv)
+
+test_check("iclv")
