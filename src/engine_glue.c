@@ -1,8 +1,258 @@
-/* Placeholder: the engine lands next. */
+/* The R side of the engine: turns the plan, data and draws lists into an
+ * engine behind an external pointer, and evaluates it. The engine is owned by
+ * the pointer from the start, so an R error while it is being filled leaves
+ * nothing behind: the finalizer frees it. */
+#include <string.h>
 #include <R.h>
 #include <Rinternals.h>
 #include "glue.h"
-SEXP engine_create(SEXP plan, SEXP data, SEXP draws, SEXP draw_weights, SEXP n_threads) { error("engine: not yet"); return R_NilValue; }
-SEXP engine_eval(SEXP engine, SEXP theta, SEXP gradient, SEXP scores, SEXP choice) { error("engine: not yet"); return R_NilValue; }
-SEXP engine_predict(SEXP engine, SEXP theta, SEXP type) { error("engine: not yet"); return R_NilValue; }
-SEXP engine_info(SEXP engine) { error("engine: not yet"); return R_NilValue; }
+#include "engine.h"
+#include "omp_compat.h"
+
+static const char *ENGINE_TAG = "iclv_engine";
+
+static void engine_finalize(SEXP ptr) {
+  iclv_engine *e = R_ExternalPtrAddr(ptr);
+  if (e == NULL) return;
+  R_ClearExternalPtr(ptr);
+  iclv_engine_free(e);
+}
+
+static iclv_engine *engine_from(SEXP ptr) {
+  if (TYPEOF(ptr) != EXTPTRSXP || R_ExternalPtrTag(ptr) != install(ENGINE_TAG))
+    error("not an iclv engine");
+  iclv_engine *e = R_ExternalPtrAddr(ptr);
+  if (e == NULL) error("the iclv engine has been freed (engines do not survive save/load)");
+  return e;
+}
+
+static SEXP list_get(SEXP list, const char *name) {
+  SEXP names = getAttrib(list, R_NamesSymbol);
+  for (R_xlen_t i = 0; i < XLENGTH(list); i++)
+    if (strcmp(CHAR(STRING_ELT(names, i)), name) == 0) return VECTOR_ELT(list, i);
+  error("engine input has no element '%s'", name);
+  return R_NilValue;
+}
+
+static int *copy_int(iclv_engine *e, SEXP list, const char *name, R_xlen_t want) {
+  SEXP x = list_get(list, name);
+  if (TYPEOF(x) != INTSXP) error("engine input '%s' must be an integer vector", name);
+  if (want >= 0 && XLENGTH(x) != want)
+    error("engine input '%s' has length %lld, expected %lld", name, (long long) XLENGTH(x),
+          (long long) want);
+  int *out = iclv_engine_alloc(e, XLENGTH(x), sizeof(int));
+  if (out == NULL) error("out of memory building the engine");
+  if (XLENGTH(x) > 0) memcpy(out, INTEGER(x), sizeof(int) * XLENGTH(x));
+  return out;
+}
+
+static double *copy_real(iclv_engine *e, SEXP list, const char *name, R_xlen_t want) {
+  SEXP x = list_get(list, name);
+  if (TYPEOF(x) != REALSXP) error("engine input '%s' must be a double vector", name);
+  if (want >= 0 && XLENGTH(x) != want) error("engine input '%s' has the wrong length", name);
+  double *out = iclv_engine_alloc(e, XLENGTH(x), sizeof(double));
+  if (out == NULL) error("out of memory building the engine");
+  if (XLENGTH(x) > 0) memcpy(out, REAL(x), sizeof(double) * XLENGTH(x));
+  return out;
+}
+
+/* An R matrix (column-major, n_rows x n_cols) as a row-major array. */
+static void *copy_rows(iclv_engine *e, SEXP list, const char *name, int n_rows, int n_cols,
+                       int is_int) {
+  SEXP x = list_get(list, name);
+  if (TYPEOF(x) != (is_int ? INTSXP : REALSXP) || XLENGTH(x) != (R_xlen_t) n_rows * n_cols)
+    error("engine input '%s' must be a %d x %d %s matrix", name, n_rows, n_cols,
+          is_int ? "integer" : "double");
+  void *out = iclv_engine_alloc(e, (size_t) n_rows * n_cols, is_int ? sizeof(int) : sizeof(double));
+  if (out == NULL) error("out of memory building the engine");
+  for (int i = 0; i < n_rows; i++)
+    for (int j = 0; j < n_cols; j++) {
+      size_t from = (size_t) j * n_rows + i, to = (size_t) i * n_cols + j;
+      if (is_int) ((int *) out)[to] = INTEGER(x)[from];
+      else ((double *) out)[to] = REAL(x)[from];
+    }
+  return out;
+}
+
+static int count_of(SEXP list, const char *name) {
+  return (int) XLENGTH(list_get(list, name));
+}
+
+static void read_plan(iclv_engine *e, SEXP plan) {
+  iclv_plan *p = &e->plan;
+  p->n_lv = count_of(plan, "lv_alpha");
+  p->n_ind = count_of(plan, "ind_family");
+  p->n_term = count_of(plan, "util_alt");
+  p->n_par = asInteger(list_get(plan, "n_par"));
+  p->n_cov = asInteger(list_get(plan, "n_cov"));
+  p->n_alt = asInteger(list_get(plan, "n_alt"));
+  if (p->n_par < 1 || p->n_lv < 1 || p->n_cov < 0 || p->n_alt < 0)
+    error("engine input: the plan has no parameters or no latent variables");
+  const int L = p->n_lv, K = p->n_ind, M = p->n_term;
+  p->lv_alpha = copy_int(e, plan, "lv_alpha", L);
+  p->lv_sigma = copy_int(e, plan, "lv_sigma", L);
+  p->lv_cov_ptr = copy_int(e, plan, "lv_cov_ptr", L + 1);
+  p->lv_cov_col = copy_int(e, plan, "lv_cov_col", p->lv_cov_ptr[L]);
+  p->lv_cov_par = copy_int(e, plan, "lv_cov_par", p->lv_cov_ptr[L]);
+  p->lv_path_ptr = copy_int(e, plan, "lv_path_ptr", L + 1);
+  p->lv_path_from = copy_int(e, plan, "lv_path_from", p->lv_path_ptr[L]);
+  p->lv_path_par = copy_int(e, plan, "lv_path_par", p->lv_path_ptr[L]);
+  p->ind_family = copy_int(e, plan, "ind_family", K);
+  p->ind_ncat = copy_int(e, plan, "ind_ncat", K);
+  p->ind_intercept = copy_int(e, plan, "ind_intercept", K);
+  p->ind_scale = copy_int(e, plan, "ind_scale", K);
+  p->ind_load_ptr = copy_int(e, plan, "ind_load_ptr", K + 1);
+  p->ind_load_lv = copy_int(e, plan, "ind_load_lv", p->ind_load_ptr[K]);
+  p->ind_load_par = copy_int(e, plan, "ind_load_par", p->ind_load_ptr[K]);
+  p->ind_thr_ptr = copy_int(e, plan, "ind_thr_ptr", K + 1);
+  p->ind_thr_par = copy_int(e, plan, "ind_thr_par", p->ind_thr_ptr[K]);
+  p->ind_thr_sign = copy_real(e, plan, "ind_thr_sign", p->ind_thr_ptr[K]);
+  p->util_alt = copy_int(e, plan, "util_alt", M);
+  p->util_par = copy_int(e, plan, "util_par", M);
+  p->util_lv = copy_int(e, plan, "util_lv", M);
+}
+
+static void read_data(iclv_engine *e, SEXP data) {
+  iclv_data *d = &e->data;
+  const iclv_plan *p = &e->plan;
+  d->n_indiv = count_of(data, "task_ptr") - 1;
+  d->n_tasks = count_of(data, "choice");
+  if (d->n_indiv < 1) error("engine input: no individuals");
+  d->ind_cat = copy_rows(e, data, "ind_cat", d->n_indiv, p->n_ind, 1);
+  d->ind_value = copy_rows(e, data, "ind_value", d->n_indiv, p->n_ind, 0);
+  d->covariates = copy_rows(e, data, "covariates", d->n_indiv, p->n_cov, 0);
+  d->task_ptr = copy_int(e, data, "task_ptr", d->n_indiv + 1);
+  d->choice = copy_int(e, data, "choice", d->n_tasks);
+  d->term_value = copy_rows(e, data, "term_value", d->n_tasks, p->n_term, 0);
+  /* Available alternatives as a list per task. */
+  int *avail = copy_rows(e, data, "avail", d->n_tasks, p->n_alt, 1);
+  d->avail_ptr = iclv_engine_alloc(e, (size_t) d->n_tasks + 1, sizeof(int));
+  d->avail_alt = iclv_engine_alloc(e, (size_t) d->n_tasks * p->n_alt, sizeof(int));
+  if (d->avail_ptr == NULL || d->avail_alt == NULL) error("out of memory building the engine");
+  for (int t = 0, i = 0; t < d->n_tasks; t++) {
+    for (int j = 0; j < p->n_alt; j++)
+      if (avail[(size_t) t * p->n_alt + j]) d->avail_alt[i++] = j;
+    d->avail_ptr[t + 1] = i;
+  }
+}
+
+/* Draws arrive as an R array N x R x D; the engine reads [n][d][r]. */
+static void read_draws(iclv_engine *e, SEXP draws, SEXP draw_weights) {
+  iclv_draws *dr = &e->draws;
+  SEXP dim = getAttrib(draws, R_DimSymbol);
+  const int N = e->data.n_indiv, D = e->plan.n_lv;
+  if (TYPEOF(draws) != REALSXP || XLENGTH(dim) != 3 || INTEGER(dim)[0] != N ||
+      INTEGER(dim)[2] != D)
+    error("draws must be a double array of %d individuals x draws x %d latent variables", N, D);
+  const int R = INTEGER(dim)[1];
+  if (R < 1) error("draws: at least one draw is needed");
+  if (TYPEOF(draw_weights) != REALSXP || XLENGTH(draw_weights) != R)
+    error("draw weights must be a double vector of length %d", R);
+  dr->n_draws = R;
+  dr->n_dim = D;
+  dr->eta = iclv_engine_alloc(e, (size_t) N * R * D, sizeof(double));
+  dr->log_weight = iclv_engine_alloc(e, R, sizeof(double));
+  if (dr->eta == NULL || dr->log_weight == NULL) error("out of memory building the engine");
+  const double *x = REAL(draws);
+  for (int n = 0; n < N; n++)
+    for (int d = 0; d < D; d++)
+      for (int r = 0; r < R; r++)
+        dr->eta[((size_t) n * D + d) * R + r] = x[n + (size_t) N * r + (size_t) N * R * d];
+  for (int r = 0; r < R; r++) {
+    double w = REAL(draw_weights)[r];
+    if (!(w > 0.0) || !R_FINITE(w)) error("draw weight %d is not a positive number", r + 1);
+    dr->log_weight[r] = log(w);
+  }
+}
+
+SEXP engine_create(SEXP plan, SEXP data, SEXP draws, SEXP draw_weights, SEXP n_threads) {
+  int threads = asInteger(n_threads);
+  if (threads == NA_INTEGER || threads < 1) threads = 1;
+  iclv_engine *e = iclv_engine_new(threads);
+  if (e == NULL) error("out of memory building the engine");
+  SEXP ptr = PROTECT(R_MakeExternalPtr(e, install(ENGINE_TAG), R_NilValue));
+  R_RegisterCFinalizerEx(ptr, engine_finalize, TRUE);
+
+  read_plan(e, plan);
+  read_data(e, data);
+  read_draws(e, draws, draw_weights);
+  char err[512];
+  if (iclv_engine_validate(e, err, sizeof err) != 0 ||
+      iclv_engine_finish(e, threads, err, sizeof err) != 0)
+    error("cannot build the engine: %s", err);
+  UNPROTECT(1);
+  return ptr;
+}
+
+static void check_theta(const iclv_engine *e, SEXP theta) {
+  if (TYPEOF(theta) != REALSXP || XLENGTH(theta) != e->plan.n_par)
+    error("theta must be a double vector of length %d", e->plan.n_par);
+  for (int i = 0; i < e->plan.n_par; i++)
+    if (!R_FINITE(REAL(theta)[i])) error("theta[%d] is not finite", i + 1);
+}
+
+SEXP engine_eval(SEXP engine, SEXP theta, SEXP gradient, SEXP scores, SEXP choice) {
+  iclv_engine *e = engine_from(engine);
+  check_theta(e, theta);
+  const int want_grad = asLogical(gradient) == TRUE || asLogical(scores) == TRUE;
+  const int want_scores = asLogical(scores) == TRUE;
+  const int N = e->data.n_indiv, P = e->plan.n_par;
+
+  const char *names[] = {"loglik", "gradient", "loglik_indiv", "scores", ""};
+  SEXP out = PROTECT(mkNamed(VECSXP, names));
+  SEXP grad = want_grad ? allocVector(REALSXP, P) : R_NilValue;
+  SET_VECTOR_ELT(out, 1, grad);
+  double loglik = iclv_engine_eval(e, REAL(theta), want_grad, asLogical(choice) != FALSE,
+                                   e->n_threads, want_grad ? REAL(grad) : NULL);
+  SET_VECTOR_ELT(out, 0, ScalarReal(loglik));
+  SEXP ll_indiv = allocVector(REALSXP, N);
+  SET_VECTOR_ELT(out, 2, ll_indiv);
+  memcpy(REAL(ll_indiv), e->loglik_indiv, sizeof(double) * N);
+  if (want_scores) {
+    SEXP s = allocMatrix(REALSXP, N, P);
+    SET_VECTOR_ELT(out, 3, s);
+    for (int n = 0; n < N; n++)
+      for (int i = 0; i < P; i++) REAL(s)[n + (size_t) N * i] = e->grad_indiv[(size_t) n * P + i];
+  }
+  UNPROTECT(1);
+  return out;
+}
+
+SEXP engine_predict(SEXP engine, SEXP theta, SEXP type) {
+  iclv_engine *e = engine_from(engine);
+  check_theta(e, theta);
+  const int N = e->data.n_indiv, L = e->plan.n_lv;
+  const int want_lv = strcmp(CHAR(asChar(type)), "lv") == 0;
+  iclv_predict_out pred = {NULL, NULL, NULL};
+  SEXP out;
+  if (want_lv) {
+    const char *names[] = {"mean", "sd", ""};
+    out = PROTECT(mkNamed(VECSXP, names));
+    SET_VECTOR_ELT(out, 0, allocMatrix(REALSXP, L, N));
+    SET_VECTOR_ELT(out, 1, allocMatrix(REALSXP, L, N));
+    pred.lv_mean = REAL(VECTOR_ELT(out, 0));
+    pred.lv_sd = REAL(VECTOR_ELT(out, 1));
+  } else {
+    out = PROTECT(allocMatrix(REALSXP, e->plan.n_alt, e->data.n_tasks));
+    pred.prob = REAL(out);
+  }
+  iclv_engine_predict(e, REAL(theta), e->n_threads, &pred);
+  UNPROTECT(1);
+  return out; /* L x N (or J x T): the R side transposes */
+}
+
+SEXP engine_info(SEXP engine) {
+  iclv_engine *e = engine_from(engine);
+  const char *names[] = {"n_indiv", "n_tasks", "n_draws", "n_par", "n_threads", "block",
+                         "host_bytes", ""};
+  SEXP out = PROTECT(mkNamed(VECSXP, names));
+  SET_VECTOR_ELT(out, 0, ScalarInteger(e->data.n_indiv));
+  SET_VECTOR_ELT(out, 1, ScalarInteger(e->data.n_tasks));
+  SET_VECTOR_ELT(out, 2, ScalarInteger(e->draws.n_draws));
+  SET_VECTOR_ELT(out, 3, ScalarInteger(e->plan.n_par));
+  SET_VECTOR_ELT(out, 4, ScalarInteger(e->n_threads));
+  SET_VECTOR_ELT(out, 5, ScalarInteger(e->block));
+  SET_VECTOR_ELT(out, 6, ScalarReal((double) e->host_bytes));
+  UNPROTECT(1);
+  return out;
+}

@@ -3,6 +3,7 @@
 #include <Rinternals.h>
 #include <R_ext/Rdynload.h>
 #include "glue.h"
+#include "memmon_glue.h"
 
 #define CALLDEF(name, n) {#name, (DL_FUNC) &name, n}
 
@@ -14,6 +15,12 @@ static const R_CallMethodDef call_methods[] = {
   CALLDEF(make_draws, 7),
   CALLDEF(gpu_backend_info, 0),
   CALLDEF(gpu_selftest, 3),
+  CALLDEF(memmon_new, 1),
+  CALLDEF(memmon_limits, 4),
+  CALLDEF(memmon_usage, 5),
+  CALLDEF(memmon_check_r, 3),
+  CALLDEF(memmon_records, 1),
+  CALLDEF(memmon_rss, 0),
   {NULL, NULL, 0}
 };
 

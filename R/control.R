@@ -1,0 +1,70 @@
+#' Control settings for iclv()
+#'
+#' @param maxit Maximum number of optimizer iterations.
+#' @param reltol Relative tolerance on the log-likelihood (optim's `reltol`).
+#' @param gradtol Stop when the largest absolute gradient entry (on the
+#'   optimizer's working scale) falls below this.
+#' @param seed Seed of the draws.
+#' @param threads CPU threads (default: all cores; at most 2 under R CMD
+#'   check; `OMP_THREAD_LIMIT` is respected). Results do not depend on it.
+#' @param trace Print one line per iteration (iteration, log-likelihood,
+#'   gradient norm, elapsed seconds, RSS in MB)?
+#' @param se Standard errors reported by `summary()` and `vcov()`:
+#'   `"robust"` (sandwich), `"classical"` (inverse Hessian) or `"bhhh"` (outer
+#'   product of the scores). All three are stored in the fit.
+#' @param checkpoint File (`.rds`) to save the optimizer's state to, or `NULL`.
+#' @param checkpoint_every Save every this many iterations.
+#' @param memory Memory thresholds, see [memory_limits()].
+#' @param lower,upper Named bounds for free parameters (natural scale); when
+#'   given, the optimizer is L-BFGS-B. Only parameters the optimizer sees on
+#'   their natural scale (not scales or monotone thresholds) can be bounded.
+#' @param hessian_step Relative step of the central differences of the
+#'   gradient that give the Hessian.
+#' @param start_stages Compute starting values in stages (latent part, then a
+#'   plain MNL) when the user gives none?
+#' @return A list of class `iclv_control`.
+#' @export
+#' @examples
+#' iclv_control(maxit = 200, trace = TRUE, checkpoint = tempfile(fileext = ".rds"))
+iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-5, seed = 1L,
+                         threads = NULL, trace = FALSE, se = c("robust", "classical", "bhhh"),
+                         checkpoint = NULL, checkpoint_every = 5L, memory = memory_limits(),
+                         lower = NULL, upper = NULL, hessian_step = 1e-5,
+                         start_stages = TRUE) {
+  se <- match.arg(se)
+  check_whole(maxit, "maxit", min = 1)
+  check_positive(reltol, "reltol")
+  check_positive(gradtol, "gradtol")
+  check_whole(seed, "seed", min = -.Machine$integer.max)
+  if (!is.null(threads)) threads <- resolve_threads(threads)
+  if (!is.logical(trace) || length(trace) != 1L || is.na(trace))
+    stop("`trace` must be TRUE or FALSE", call. = FALSE)
+  if (!is.null(checkpoint) && (!is.character(checkpoint) || length(checkpoint) != 1L ||
+                               !nzchar(checkpoint)))
+    stop("`checkpoint` must be a file name or NULL", call. = FALSE)
+  check_whole(checkpoint_every, "checkpoint_every", min = 1)
+  if (!inherits(memory, "iclv_memory_limits"))
+    stop("`memory` must come from memory_limits()", call. = FALSE)
+  for (b in list(list(lower, "lower"), list(upper, "upper")))
+    if (!is.null(b[[1]]) && (!is.numeric(b[[1]]) || is.null(names(b[[1]]))))
+      stop("`", b[[2]], "` must be a named numeric vector of bounds", call. = FALSE)
+  check_positive(hessian_step, "hessian_step")
+  structure(list(maxit = as.integer(maxit), reltol = reltol, gradtol = gradtol,
+                 seed = as.integer(seed), threads = threads, trace = trace, se = se,
+                 checkpoint = checkpoint, checkpoint_every = as.integer(checkpoint_every),
+                 memory = memory, lower = lower, upper = upper, hessian_step = hessian_step,
+                 start_stages = isTRUE(start_stages)),
+            class = "iclv_control")
+}
+
+check_whole <- function(x, name, min = 1) {
+  if (!is.numeric(x) || length(x) != 1L || is.na(x) || x != round(x) || x < min)
+    stop("`", name, "` must be a whole number >= ", format(min), ", got ",
+         if (is.numeric(x) && length(x) == 1L) format(x) else deparse(x)[1L], call. = FALSE)
+}
+
+check_positive <- function(x, name) {
+  if (!is.numeric(x) || length(x) != 1L || is.na(x) || !(x > 0))
+    stop("`", name, "` must be a positive number, got ",
+         if (is.numeric(x) && length(x) == 1L) format(x) else deparse(x)[1L], call. = FALSE)
+}

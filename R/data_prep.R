@@ -1,0 +1,449 @@
+# Turning the user's wide data set into the arrays the engine reads
+# (notes/architecture.md, section 3). Everything is checked before anything
+# is built, and each problem is reported with the column and the rows.
+
+# prepare_data(model, data) -> list of class "iclv_data":
+#   ids         vector N       id values, in order of first appearance
+#   ind_cat     int  N x K     ordered answers 1..J, 0 = missing (0 for continuous)
+#   ind_value   dbl  N x K     continuous answers, NaN = missing (0 for ordered)
+#   covariates  dbl  N x C     structural covariates
+#   task_ptr    int  N + 1     0-based: tasks of n are task_ptr[n] .. task_ptr[n+1]-1
+#   rows        int  T         data row of each task (1-based)
+#   choice      int  T         chosen alternative, 0-based
+#   avail       int  T x J     1 available, 0 not
+#   term_value  dbl  T x M     data value of each utility term (1 for a constant)
+# Rows of one individual need not be contiguous; tasks keep the data row order.
+# Indicators and covariates describe the person: they must not vary within an
+# id (for indicators, rows holding NA are ignored, so a value given on one row
+# only is fine).
+prepare_data <- function(model, data) {
+  check_data_frame(data)
+  has_choice <- model_has_choice(model)
+  check_columns_exist(model, data, has_choice)
+  check_no_missing(model, data, has_choice)
+
+  n_rows <- nrow(data)
+  if (has_choice) {
+    avail <- availability_matrix(model, data)
+    term_value <- utility_term_values(model, data, avail)
+    choice <- choice_index(model, data, avail)
+  }
+  ordered_codes <- check_indicators(model, data)
+  check_covariates(model, data)
+
+  group <- individual_index(data[[model$id]])
+  ids <- unique(data[[model$id]])
+  n_indiv <- length(ids)
+  check_constant_within(model, data, group, ids, ordered_codes)
+  if (n_indiv < 2L) {
+    stop("at least 2 individuals are needed; the data hold only one (id `",
+         format(ids[1L]), "` in column `", model$id, "`)", call. = FALSE)
+  }
+
+  first_row <- first_nonmissing_rows(data, model, group, n_indiv)
+  n_ind <- length(model$indicators)
+  ind_cat <- matrix(0L, n_indiv, n_ind, dimnames = list(NULL, model$indicators))
+  ind_value <- matrix(0, n_indiv, n_ind, dimnames = list(NULL, model$indicators))
+  for (k in seq_len(n_ind)) {
+    rows_k <- first_row[[k]]
+    if (model$family[[k]] == "continuous") {
+      value <- rep(NaN, n_indiv)
+      present <- !is.na(rows_k)
+      value[present] <- as.double(data[[model$indicators[[k]]]][rows_k[present]])
+      ind_value[, k] <- value
+    } else {
+      code <- rep(0L, n_indiv)
+      present <- !is.na(rows_k)
+      code[present] <- ordered_codes[[k]][rows_k[present]]
+      ind_cat[, k] <- code
+    }
+  }
+
+  person_row <- match(seq_len(n_indiv), group)
+  covariates <- matrix(0, n_indiv, length(model$covariates),
+                       dimnames = list(NULL, model$covariates))
+  for (c in seq_along(model$covariates)) {
+    covariates[, c] <- as.double(data[[model$covariates[[c]]]][person_row])
+  }
+
+  n_alt <- length(model$alternatives)
+  n_terms <- if (is.null(model$utility_terms)) 0L else nrow(model$utility_terms)
+  if (has_choice) {
+    task_order <- order(group, seq_len(n_rows))
+    rows <- as.integer(task_order)
+    task_ptr <- as.integer(c(0L, cumsum(tabulate(group, n_indiv))))
+    choice <- as.integer(choice[task_order] - 1L)
+    avail <- avail[task_order, , drop = FALSE]
+    term_value <- term_value[task_order, , drop = FALSE]
+  } else {
+    rows <- integer(0)
+    task_ptr <- integer(n_indiv + 1L)
+    choice <- integer(0)
+    avail <- matrix(0L, 0L, n_alt, dimnames = list(NULL, model$alternatives))
+    term_value <- matrix(0, 0L, n_terms)
+  }
+
+  structure(
+    list(ids = ids, ind_cat = ind_cat, ind_value = ind_value,
+         covariates = covariates, task_ptr = task_ptr, rows = rows,
+         choice = choice, avail = avail, term_value = term_value),
+    class = "iclv_data"
+  )
+}
+
+# Counts of a prepared data set: individuals, tasks, tasks per individual.
+data_summary <- function(prepared) {
+  tasks_per_indiv <- diff(prepared$task_ptr)
+  list(
+    n_indiv = length(prepared$ids),
+    n_tasks = length(prepared$rows),
+    tasks_min = if (length(tasks_per_indiv)) min(tasks_per_indiv) else 0L,
+    tasks_max = if (length(tasks_per_indiv)) max(tasks_per_indiv) else 0L
+  )
+}
+
+# ---- helpers -----------------------------------------------------------
+
+model_has_choice <- function(model) {
+  has_utility <- length(model$alternatives) > 0L
+  if (has_utility && is.null(model$choice)) {
+    stop("the model has utilities but no choice column", call. = FALSE)
+  }
+  has_utility
+}
+
+# "(rows 17, 18, 212)" with at most 5 rows shown.
+format_rows <- function(rows) {
+  rows <- sort(unique(rows))
+  shown <- paste(utils::head(rows, 5L), collapse = ", ")
+  if (length(rows) > 5L) shown <- paste0(shown, ", ...")
+  paste0("(row", if (length(rows) > 1L) "s" else "", " ", shown, ")")
+}
+
+format_values <- function(values, quote = FALSE) {
+  values <- unique(values)
+  shown <- if (quote) paste0("'", utils::head(values, 5L), "'") else utils::head(values, 5L)
+  out <- paste(shown, collapse = ", ")
+  if (length(values) > 5L) out <- paste0(out, ", ...")
+  out
+}
+
+individual_index <- function(id) match(id, unique(id))
+
+availability_columns <- function(model) {
+  if (is.null(model$availability) || length(model$availability) == 0L) {
+    return(character(0))
+  }
+  columns <- unlist(model$availability)
+  stats::setNames(as.character(columns), names(model$availability))
+}
+
+# Human-readable description of a utility term: "`b_price * price_A` of alternative `A`".
+describe_term <- function(model, m) {
+  terms <- model$utility_terms
+  pieces <- terms$coef[[m]]
+  if (!is.na(terms$lv[[m]])) pieces <- c(pieces, terms$lv[[m]])
+  value <- terms$value[[m]]
+  if (!is.null(value)) pieces <- c(pieces, paste(deparse(value), collapse = " "))
+  paste0("term `", paste(pieces, collapse = " * "), "` of alternative `",
+         model$alternatives[[terms$alt[[m]]]], "`")
+}
+
+# Where a term's expression finds what is not a data column: the environment
+# of its utility formula when the model keeps the formulas, else model$env.
+term_environment <- function(model, m) {
+  alt <- model$alternatives[[model$utility_terms$alt[[m]]]]
+  formula <- if (is.list(model$utility)) model$utility[[alt]] else NULL
+  if (inherits(formula, "formula") && is.environment(environment(formula))) {
+    return(environment(formula))
+  }
+  if (is.environment(model$env)) model$env else globalenv()
+}
+
+# The data columns each utility term reads (variables of its expression that
+# are columns, or that are not found in the model's environment).
+term_variables <- function(model, m) {
+  value <- model$utility_terms$value[[m]]
+  if (is.null(value)) character(0) else all.vars(value)
+}
+
+# A variable of a term expression that is not a data column may be a
+# constant defined where the model was written (not a function of that name).
+is_model_constant <- function(name, env) {
+  exists(name, envir = env) && !is.function(get(name, envir = env))
+}
+
+check_data_frame <- function(data) {
+  if (!is.data.frame(data)) {
+    stop("`data` must be a data frame, not ", class(data)[1L], call. = FALSE)
+  }
+  if (nrow(data) == 0L) stop("`data` has no rows", call. = FALSE)
+}
+
+check_columns_exist <- function(model, data, has_choice) {
+  needed <- list()
+  add <- function(column, use) needed[[length(needed) + 1L]] <<- c(column, use)
+  if (is.null(model$id) || !nzchar(model$id)) {
+    stop("the model names no id column", call. = FALSE)
+  }
+  add(model$id, "the id")
+  for (q in model$indicators) add(q, "an indicator")
+  for (x in model$covariates) add(x, "a covariate")
+  if (has_choice) {
+    add(model$choice, "the choice")
+    avail_cols <- availability_columns(model)
+    for (a in names(avail_cols)) {
+      add(avail_cols[[a]], paste0("the availability of alternative `", a, "`"))
+    }
+    for (m in seq_len(nrow(model$utility_terms))) {
+      for (v in term_variables(model, m)) {
+        if (!(v %in% names(data)) && !is_model_constant(v, term_environment(model, m))) {
+          add(v, paste("utility", describe_term(model, m)))
+        }
+      }
+    }
+  }
+  problems <- character(0)
+  for (item in needed) {
+    if (!(item[[1L]] %in% names(data))) {
+      problems <- c(problems, paste0("column `", item[[1L]], "` (used as ", item[[2L]],
+                                     ") is not in the data"))
+    }
+  }
+  if (length(problems)) {
+    stop(paste(unique(problems), collapse = "; "), call. = FALSE)
+  }
+}
+
+missing_message <- function(column, rows) {
+  paste0("column `", column, "` has ", length(rows), " missing value",
+         if (length(rows) > 1L) "s" else "", " ", format_rows(rows))
+}
+
+# NA is an error in every used column except indicators (where NA is a
+# missing answer). Utility-term columns only matter where an alternative
+# using them is available, so NA there is allowed (a common way to code
+# attributes of unavailable alternatives).
+check_no_missing <- function(model, data, has_choice) {
+  problems <- character(0)
+  plain <- c(model$id, model$covariates)
+  if (has_choice) plain <- c(plain, model$choice, availability_columns(model))
+  for (column in unique(plain)) {
+    rows <- which(is.na(data[[column]]))
+    if (length(rows)) problems <- c(problems, missing_message(column, rows))
+  }
+  if (length(problems)) stop(paste(problems, collapse = "; "), call. = FALSE)
+
+  if (!has_choice) return(invisible())
+  avail <- availability_matrix(model, data)
+  used_where <- list()
+  for (m in seq_len(nrow(model$utility_terms))) {
+    alt <- model$utility_terms$alt[[m]]
+    for (v in intersect(term_variables(model, m), names(data))) {
+      mask <- avail[, alt] == 1L
+      used_where[[v]] <- if (is.null(used_where[[v]])) mask else used_where[[v]] | mask
+    }
+  }
+  for (v in names(used_where)) {
+    rows <- which(is.na(data[[v]]) & used_where[[v]])
+    if (length(rows)) problems <- c(problems, missing_message(v, rows))
+  }
+  if (length(problems)) stop(paste(problems, collapse = "; "), call. = FALSE)
+  invisible()
+}
+
+availability_matrix <- function(model, data) {
+  n_alt <- length(model$alternatives)
+  avail <- matrix(1L, nrow(data), n_alt, dimnames = list(NULL, model$alternatives))
+  avail_cols <- availability_columns(model)
+  for (a in names(avail_cols)) {
+    j <- match(a, model$alternatives)
+    if (is.na(j)) {
+      stop("availability given for `", a, "`, which is not an alternative (",
+           paste(model$alternatives, collapse = ", "), ")", call. = FALSE)
+    }
+    column <- avail_cols[[a]]
+    value <- data[[column]]
+    if (is.logical(value)) {
+      avail[, j] <- as.integer(value)
+    } else if (is.numeric(value) && all(value[!is.na(value)] %in% c(0, 1))) {
+      avail[, j] <- as.integer(value)
+    } else {
+      bad <- if (is.numeric(value)) which(!(value %in% c(0, 1)) & !is.na(value)) else seq_along(value)
+      stop("availability column `", column, "` must hold 0/1 or TRUE/FALSE; it has ",
+           if (is.numeric(value)) paste0("values ", format_values(value[bad]), " ", format_rows(bad))
+           else paste0("type ", class(value)[1L]),
+           call. = FALSE)
+    }
+  }
+  avail
+}
+
+# T x M matrix (one row per data row, before grouping) of the data value of
+# each utility term; 0 where the term's alternative is unavailable.
+utility_term_values <- function(model, data, avail) {
+  terms <- model$utility_terms
+  n_rows <- nrow(data)
+  values <- matrix(1, n_rows, nrow(terms))
+  for (m in seq_len(nrow(terms))) {
+    expr <- terms$value[[m]]
+    if (is.null(expr)) next
+    what <- describe_term(model, m)
+    value <- tryCatch(eval(expr, data, term_environment(model, m)), error = function(e) {
+      stop("utility ", what, " cannot be evaluated in the data: ",
+           conditionMessage(e), call. = FALSE)
+    })
+    if (is.factor(value) || !(is.numeric(value) || is.logical(value))) {
+      if (is.name(expr)) {
+        stop("column `", as.character(expr), "` (used by utility ", what,
+             ") must be numeric or logical, not ", class(value)[1L], call. = FALSE)
+      }
+      stop("utility ", what, " must evaluate to numbers, not ", class(value)[1L],
+           call. = FALSE)
+    }
+    if (length(value) == 1L) value <- rep(value, n_rows)
+    if (length(value) != n_rows) {
+      stop("utility ", what, " evaluates to ", length(value),
+           " values but the data have ", n_rows, " rows", call. = FALSE)
+    }
+    value <- as.double(value)
+    used <- avail[, terms$alt[[m]]] == 1L
+    bad <- which(used & !is.finite(value))
+    if (length(bad)) {
+      stop("utility ", what, " is missing or not finite ", format_rows(bad),
+           call. = FALSE)
+    }
+    value[!used] <- 0
+    values[, m] <- value
+  }
+  values
+}
+
+# Chosen alternative as 1..J per data row. Choice may hold alternative names
+# (character or factor) or integers 1..J.
+choice_index <- function(model, data, avail) {
+  column <- model$choice
+  value <- data[[column]]
+  alts <- model$alternatives
+  n_alt <- length(alts)
+  if (is.factor(value)) value <- as.character(value)
+  if (is.character(value)) {
+    index <- match(value, alts)
+  } else if (is.numeric(value) || is.logical(value)) {
+    value <- as.double(value)
+    index <- ifelse(value == round(value) & value >= 1 & value <= n_alt, value, NA)
+  } else {
+    stop("choice column `", column, "` must hold alternative names or integers 1..",
+         n_alt, ", not ", class(value)[1L], call. = FALSE)
+  }
+  bad <- which(is.na(index))
+  if (length(bad)) {
+    stop("choice column `", column, "` has values that are not alternatives (",
+         paste(alts, collapse = ", "), ", or 1..", n_alt, "): ",
+         format_values(value[bad], quote = is.character(value)), " ", format_rows(bad),
+         call. = FALSE)
+  }
+  index <- as.integer(index)
+  unavailable <- which(avail[cbind(seq_along(index), index)] == 0L)
+  if (length(unavailable)) {
+    stop("the chosen alternative is unavailable ", format_rows(unavailable),
+         call. = FALSE)
+  }
+  index
+}
+
+# Checks indicator columns; returns for each ordered indicator its integer
+# codes 1..J per data row (NA = missing), NULL for continuous ones.
+check_indicators <- function(model, data) {
+  codes <- vector("list", length(model$indicators))
+  for (k in seq_along(model$indicators)) {
+    q <- model$indicators[[k]]
+    value <- data[[q]]
+    if (model$family[[k]] == "continuous") {
+      if (!(is.numeric(value) || is.logical(value)) || is.factor(value)) {
+        stop("indicator `", q, "` is continuous and must be numeric, not ",
+             class(value)[1L], call. = FALSE)
+      }
+      bad <- which(is.infinite(value))
+      if (length(bad)) {
+        stop("indicator `", q, "` has infinite values ", format_rows(bad), call. = FALSE)
+      }
+      next
+    }
+    n_cat <- as.integer(model$categories[[k]])
+    if (is.ordered(value)) {
+      value <- as.integer(value)
+    } else if (is.factor(value) || is.character(value)) {
+      text <- as.character(value)
+      number <- suppressWarnings(as.numeric(text))
+      bad <- which(!is.na(text) & is.na(number))
+      if (length(bad)) {
+        stop("indicator `", q, "` must hold category numbers 1..", n_cat, "; it has ",
+             format_values(text[bad], quote = TRUE), " ", format_rows(bad), call. = FALSE)
+      }
+      value <- number
+    } else if (is.logical(value) || !is.numeric(value)) {
+      stop("indicator `", q, "` must hold category numbers 1..", n_cat, ", not ",
+           class(value)[1L], call. = FALSE)
+    }
+    bad <- which(!is.na(value) & (value != round(value) | value < 1 | value > n_cat))
+    if (length(bad)) {
+      bad_values <- unique(value[bad])
+      stop("indicator `", q, "` has value", if (length(bad_values) > 1L) "s" else "", " ",
+           format_values(bad_values), " but ", n_cat,
+           " categories were declared (answers must be integers 1..", n_cat, "; ",
+           sub("^\\(", "", format_rows(bad)), call. = FALSE)
+    }
+    codes[[k]] <- as.integer(value)
+  }
+  codes
+}
+
+check_covariates <- function(model, data) {
+  for (x in model$covariates) {
+    value <- data[[x]]
+    if (is.factor(value) || !(is.numeric(value) || is.logical(value))) {
+      stop("covariate `", x, "` must be numeric or logical, not ", class(value)[1L],
+           " (code categories as 0/1 columns)", call. = FALSE)
+    }
+    bad <- which(!is.finite(as.double(value)))
+    if (length(bad)) {
+      stop("covariate `", x, "` has non-finite values ", format_rows(bad), call. = FALSE)
+    }
+  }
+}
+
+# Indicators and covariates must be the same on all rows of an individual
+# (for indicators, NA rows are ignored).
+check_constant_within <- function(model, data, group, ids, ordered_codes) {
+  columns <- c(model$indicators, model$covariates)
+  kinds <- c(rep("indicator", length(model$indicators)),
+             rep("covariate", length(model$covariates)))
+  for (i in seq_along(columns)) {
+    value <- if (i <= length(model$indicators) && !is.null(ordered_codes[[i]])) {
+      ordered_codes[[i]]
+    } else {
+      as.double(data[[columns[[i]]]])
+    }
+    present <- which(!is.na(value))
+    reference_row <- present[match(group, group[present])]
+    varies <- which(!is.na(value) & value != value[reference_row])
+    if (length(varies)) {
+      who <- unique(group[varies])
+      person <- format(ids[who[1L]])
+      stop(kinds[[i]], " `", columns[[i]], "` varies within individual ", person,
+           if (length(who) > 1L) paste0(" (and ", length(who) - 1L, " more)") else "",
+           ": each person answers once; put one value on all rows of an id ",
+           format_rows(which(group == who[1L])), call. = FALSE)
+    }
+  }
+}
+
+# For each indicator, the data row holding an individual's answer (the first
+# non-missing row of that id), NA when all are missing.
+first_nonmissing_rows <- function(data, model, group, n_indiv) {
+  lapply(model$indicators, function(q) {
+    present <- which(!is.na(data[[q]]))
+    present[match(seq_len(n_indiv), group[present])]
+  })
+}

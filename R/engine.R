@@ -1,0 +1,80 @@
+# The R side of the compiled engine: builds it once per (model, data, draws)
+# and evaluates it. Nothing here loops over individuals or draws.
+
+# Builds the engine (an external pointer; the finalizer frees its memory).
+engine_build <- function(model, prepared, draws, draw_weights = NULL, threads = NULL) {
+  n_draws <- dim(draws)[2L]
+  if (is.null(draw_weights)) draw_weights <- rep(1 / n_draws, n_draws)
+  threads <- resolve_threads(threads)
+  plan <- engine_plan(model)
+  data <- list(
+    ind_cat = storage_int(prepared$ind_cat),
+    ind_value = storage_dbl(prepared$ind_value),
+    covariates = storage_dbl(prepared$covariates),
+    task_ptr = storage_int(prepared$task_ptr),
+    choice = storage_int(prepared$choice),
+    avail = storage_int(prepared$avail),
+    term_value = storage_dbl(prepared$term_value)
+  )
+  storage.mode(draws) <- "double"
+  .Call(C_engine_create, plan, data, draws, as.double(draw_weights), threads)
+}
+
+# The plan of the model plus the counts the C side needs.
+engine_plan <- function(model) {
+  plan <- model$plan
+  is_index <- names(plan) != "ind_thr_sign"
+  plan[is_index] <- lapply(plan[is_index], storage_int)
+  plan$ind_thr_sign <- as.double(plan$ind_thr_sign)
+  plan$n_par <- nrow(model$params)
+  plan$n_cov <- length(model$covariates)
+  plan$n_alt <- length(model$alternatives)
+  plan
+}
+
+# Evaluates at theta_full (every row of the parameter table, natural scale).
+engine_eval <- function(engine, theta_full, gradient = TRUE, scores = FALSE, choice = TRUE) {
+  .Call(C_engine_eval, engine, as.double(theta_full), gradient, scores, choice)
+}
+
+engine_predict <- function(engine, theta_full, type = c("lv", "prob")) {
+  .Call(C_engine_predict, engine, as.double(theta_full), match.arg(type))
+}
+
+engine_info <- function(engine) .Call(C_engine_info, engine)
+
+resolve_threads <- function(threads) {
+  if (is.null(threads)) return(default_threads())
+  if (!is.numeric(threads) || length(threads) != 1L || is.na(threads) || threads < 1 ||
+      threads != round(threads))
+    stop("`threads` must be a positive whole number, got ", format(threads), call. = FALSE)
+  as.integer(threads)
+}
+
+# Draws: a count (generated with draw_type and seed) or the user's own array.
+resolve_draws <- function(draws, draw_type, seed, n_indiv, n_dim) {
+  if (is.array(draws) && length(dim(draws)) == 3L) {
+    check_user_draws(draws, n_indiv, n_dim)
+    return(list(draws = draws, type = "user"))
+  }
+  if (!is.numeric(draws) || length(draws) != 1L || is.na(draws) || draws < 1 ||
+      draws != round(draws))
+    stop("`draws` must be a positive whole number of draws or an array of ",
+         "individuals x draws x latent variables, got ",
+         if (is.numeric(draws) && length(draws) == 1L) format(draws) else class(draws)[1L],
+         call. = FALSE)
+  scramble <- grepl("^scrambled_", draw_type)
+  type <- sub("^scrambled_", "", draw_type)
+  list(draws = iclv_draws(n_indiv, draws, n_dim, type = type, seed = seed, scramble = scramble),
+       type = draw_type)
+}
+
+storage_int <- function(x) {
+  storage.mode(x) <- "integer"
+  x
+}
+
+storage_dbl <- function(x) {
+  storage.mode(x) <- "double"
+  x
+}

@@ -1,0 +1,219 @@
+#' Estimate an ICLV model by simulated maximum likelihood
+#'
+#' Builds the compiled engine once (data and draws laid out in memory), then
+#' lets [stats::optim()] maximise the simulated log-likelihood with the
+#' engine's analytic gradient ("BFGS", or "L-BFGS-B" when bounds are given),
+#' and computes classical, robust and BHHH standard errors.
+#'
+#' @section Starting values:
+#' Unless `start` names every free parameter, starting values are found in
+#' stages: (1) the parameter table's defaults, with thresholds of ordered
+#' indicators placed at the quantiles of their answer shares and continuous
+#' indicators' intercepts and scales from their means and standard deviations;
+#' (2) the latent part alone (structural and measurement equations: the same
+#' engine with the choice part switched off); (3) the choice coefficients from
+#' a plain multinomial logit in which each latent variable is replaced by its
+#' posterior mean from stage 2. The full model is then estimated from there.
+#' Values given in `start` (by name, natural scale) override the stages' values
+#' and are kept fixed as starting points of every stage.
+#'
+#' @section Scales and transformed parameters:
+#' The optimizer works on a transformed scale: free scales as logs, each
+#' monotone set of thresholds as its first value and log increments. Estimates
+#' are reported on their natural scale with delta-method standard errors.
+#'
+#' @section Checkpoints and interrupts:
+#' With `control = iclv_control(checkpoint = "run.rds")` the optimizer's state
+#' (parameters, iteration, trace) is saved every `checkpoint_every`
+#' iterations, atomically (a temporary file renamed over the old one).
+#' `iclv(..., resume = "run.rds")` continues from it. Ctrl-C stops the run
+#' cleanly: the fit returned holds the last accepted parameters (no standard
+#' errors), and the checkpoint is written.
+#'
+#' @param model An [iclv_model()].
+#' @param data A data frame in wide format (one row per choice task).
+#' @param draws Number of draws per individual, or an array individuals x
+#'   draws x latent variables of your own standard normal draws.
+#' @param draw_type Type of draws, see [iclv_loglik()].
+#' @param start Named starting values (natural scale) for some or all free
+#'   parameters.
+#' @param backend `"auto"`, `"cpu"` or `"gpu"`. `"auto"` uses the CPU in this
+#'   version unless a usable GPU backend is present and the problem is large
+#'   (see `vignette("speed-and-memory", package = "iclv")`).
+#' @param control [iclv_control()] settings.
+#' @param resume A checkpoint file written by an earlier run with the same
+#'   model and data.
+#' @return An object of class `iclv_fit`; see [summary.iclv_fit()],
+#'   [estimates()], [predict.iclv_fit()].
+#' @export
+#' @examples
+#' model <- iclv_model("attitude =~ q1 + q2 + q3",
+#'   utility = list(A = ~ b_price * price_A + b_att * attitude,
+#'                  B = ~ asc_B + b_price * price_B),
+#'   choice = "choice", id = "id")
+#' data <- iclv_simulate(model, n_indiv = 150, n_tasks = 4, seed = 3)
+#' fit <- iclv(model, data, draws = 50, control = iclv_control(threads = 1))
+#' summary(fit)
+iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
+                 backend = c("auto", "cpu", "gpu"), control = iclv_control(), resume = NULL) {
+  call <- match.call()
+  check_model(model)
+  backend <- resolve_backend(match.arg(backend))
+  if (!inherits(control, "iclv_control"))
+    stop("`control` must come from iclv_control()", call. = FALSE)
+  check_start(model, start)
+  timings <- c(setup = 0, start = 0, estimation = 0, standard_errors = 0)
+
+  t0 <- proc.time()[["elapsed"]]
+  prepared <- prepare_data(model, data)
+  n_indiv <- nrow(prepared$ind_cat)
+  drawn <- resolve_draws(draws, draw_type, control$seed, n_indiv, length(model$latent))
+  engine <- engine_build(model, prepared, drawn$draws, threads = control$threads)
+  monitor <- new_memory_monitor(limits = control$memory)
+  monitor_engine(monitor, engine, "setup")
+  map <- working_map(model)
+  bounds <- working_bounds(model, map, control)
+  timings[["setup"]] <- proc.time()[["elapsed"]] - t0
+
+  t0 <- proc.time()[["elapsed"]]
+  checkpoint <- if (!is.null(resume)) read_checkpoint(resume, model, n_indiv) else NULL
+  if (!is.null(checkpoint)) {
+    theta_full <- fill_theta(model, map, checkpoint$theta)
+    stages <- "resumed"
+  } else {
+    theta_full <- starting_values(model, prepared, engine, map, start, control)
+    stages <- attr(theta_full, "stages")
+  }
+  timings[["start"]] <- proc.time()[["elapsed"]] - t0
+
+  t0 <- proc.time()[["elapsed"]]
+  u0 <- to_working(map, theta_full[map$free])
+  objective <- make_objective(engine, model, map)
+  on_iteration <- function(u, iteration, trace) {
+    monitor_engine(monitor, engine, "iteration", iteration)
+    if (!is.null(control$checkpoint) && iteration %% control$checkpoint_every == 0L)
+      write_checkpoint(control$checkpoint, model, n_indiv, map, u, iteration, trace)
+  }
+  opt <- run_optimizer(objective, u0, control, lower = bounds$lower, upper = bounds$upper,
+                       iteration0 = checkpoint$iteration %||% 0L,
+                       trace = checkpoint$trace %||% new_trace(control$maxit),
+                       on_iteration = on_iteration)
+  if (!is.null(control$checkpoint))
+    write_checkpoint(control$checkpoint, model, n_indiv, map, opt$u, opt$iterations, opt$trace)
+  timings[["estimation"]] <- proc.time()[["elapsed"]] - t0
+
+  t0 <- proc.time()[["elapsed"]]
+  se <- if (opt$interrupted) NULL else
+    standard_errors(engine, model, map, opt$u, control$hessian_step, monitor)
+  timings[["standard_errors"]] <- proc.time()[["elapsed"]] - t0
+
+  fit <- new_fit(model, prepared, engine, map, opt, se, control, timings, monitor,
+                 draws = drawn, backend = backend, call = call, stages = stages)
+  warn_fit(fit)
+  fit
+}
+
+resolve_backend <- function(backend) {
+  if (backend == "gpu") {
+    if (!.Call(C_gpu_backend_info)$compiled)
+      stop("backend = \"gpu\": iclv was built without CUDA (reinstall with nvcc on the PATH ",
+           "or CUDA_HOME set)", call. = FALSE)
+    if (!gpu_usable())
+      stop("backend = \"gpu\": no usable CUDA device (", .Call(C_gpu_backend_info)$reason, ")",
+           call. = FALSE)
+    stop("backend = \"gpu\": the GPU likelihood kernels are not in this version yet; ",
+         "use backend = \"cpu\"", call. = FALSE)
+  }
+  "cpu"
+}
+
+check_start <- function(model, start) {
+  if (is.null(start)) return(invisible())
+  if (!is.numeric(start) || is.null(names(start)))
+    stop("`start` must be a named numeric vector (names as in iclv_parameters(model))",
+         call. = FALSE)
+  check_parameter_names(model, names(start), "start")
+  bad <- !is.finite(start)
+  if (any(bad))
+    stop("`start` has non-finite values: ", paste0("`", names(start)[bad], "`", collapse = ", "),
+         call. = FALSE)
+  invisible()
+}
+
+# Bounds on the working scale (only for parameters on their natural scale).
+working_bounds <- function(model, map, control) {
+  n <- length(map$free)
+  lower <- rep(-Inf, n)
+  upper <- rep(Inf, n)
+  transformed <- map$is_log
+  for (set in map$sets) transformed[set$pos] <- TRUE
+  for (side in c("lower", "upper")) {
+    b <- control[[side]]
+    if (is.null(b)) next
+    check_parameter_names(model, names(b), side)
+    pos <- match(names(b), map$names)
+    if (any(transformed[pos]))
+      stop("bounds are not supported on scales or monotone thresholds (",
+           paste0("`", names(b)[transformed[pos]], "`", collapse = ", "),
+           "): they are kept in their domain already", call. = FALSE)
+    if (side == "lower") lower[pos] <- b else upper[pos] <- b
+  }
+  list(lower = lower, upper = upper)
+}
+
+# Stage-wise starting values (see ?iclv).
+starting_values <- function(model, prepared, engine, map, start, control) {
+  params <- model$params
+  theta_full <- data_start(model, prepared, params$start)
+  user_rows <- match(names(start), params$name)
+  theta_full[user_rows] <- start
+  stages <- "defaults"
+  all_given <- length(user_rows) == sum(params$free)
+  if (control$start_stages && !all_given) {
+    latent_rows <- which(params$free & params$block != "choice")
+    moving <- match(setdiff(latent_rows, user_rows), map$free)
+    if (length(moving)) {
+      u_full <- to_working(map, theta_full[map$free])
+      objective <- make_objective(engine, model, map, choice = FALSE)
+      sub <- sub_objective(objective, u_full, moving)
+      stage_control <- control
+      stage_control$trace <- FALSE
+      stage_control$reltol <- max(control$reltol, 1e-8)
+      stage_control$gradtol <- max(control$gradtol, 1e-3)
+      opt <- run_optimizer(sub, u_full[moving], stage_control)
+      u_full[moving] <- opt$u
+      theta_full <- fill_theta(model, map, to_natural(map, u_full))
+      stages <- c(stages, "latent")
+    }
+    if (length(prepared$choice)) {
+      lv <- engine_predict(engine, theta_full, "lv")
+      user_choice <- intersect(names(start), params$name[params$block == "choice"])
+      mnl_theta <- mnl_start(model, prepared, theta_full, t(lv$mean))
+      keep_user <- match(user_choice, params$name)
+      mnl_theta[keep_user] <- theta_full[keep_user]
+      theta_full <- mnl_theta
+      stages <- c(stages, "mnl")
+    }
+  }
+  structure(theta_full, stages = stages)
+}
+
+# An objective over a subset of the working vector.
+sub_objective <- function(objective, u_full, moving) {
+  expand <- function(v) {
+    u <- u_full
+    u[moving] <- v
+    u
+  }
+  list(env = objective$env,
+       fn = function(v) objective$fn(expand(v)),
+       gr = function(v) objective$gr(expand(v))[moving])
+}
+
+# A memory check with the engine's current holdings.
+monitor_engine <- function(monitor, engine, phase, iteration = NA_integer_) {
+  memory_set_usage(monitor, host_bytes = engine_info(engine)$host_bytes, device_bytes = 0)
+  memory_check(monitor, phase, iteration)
+}
+
+process_rss_mb <- function() .Call(C_memmon_rss)$rss_mb

@@ -1,0 +1,118 @@
+# The fit object (class iclv_fit): a list, like lm's, built once at the end
+# of iclv(), and the warnings that tell the user what to try.
+
+new_fit <- function(model, prepared, engine, map, opt, se, control, timings, monitor, draws,
+                    backend, call, stages) {
+  params <- model$params
+  theta_free <- stats::setNames(to_natural(map, opt$u), map$names)
+  theta_full <- fill_theta(model, map, theta_free)
+  names(theta_full) <- params$name
+  final <- engine_eval(engine, theta_full, gradient = TRUE)
+  gradient_working <- gradient_to_working(map, opt$u, final$gradient[map$free])
+  vcov_list <- if (is.null(se)) {
+    lapply(c(classical = 1, robust = 2, bhhh = 3), function(i) na_matrix(map$names))
+  } else se$vcov
+  n_tasks <- length(prepared$choice)
+  fit <- list(
+    coefficients = theta_free,
+    theta_full = theta_full,
+    vcov = vcov_list,
+    se_type = control$se,
+    loglik = final$loglik,
+    loglik_indiv = final$loglik_indiv,
+    n_par = length(theta_free),
+    n_indiv = nrow(prepared$ind_cat),
+    n_tasks = n_tasks,
+    n_draws = dim(draws$draws)[2L],
+    draw_type = draws$type,
+    backend = backend,
+    threads = engine_info(engine)$n_threads,
+    convergence = list(code = opt$code, message = opt$message, iterations = opt$iterations,
+                       evaluations = opt$n_eval, gradient_norm = sqrt(sum(gradient_working^2)),
+                       gradient_max = max(abs(gradient_working)),
+                       gradient = stats::setNames(gradient_working, map$names),
+                       interrupted = opt$interrupted),
+    start_stages = stages,
+    timings = timings,
+    trace = trace_frame(opt$trace),
+    memory = memory_summary(monitor),
+    hessian = se$hessian,
+    hessian_problems = se$problems,
+    scores = se$scores,
+    model = model,
+    prepared = prepared,
+    draws = draws$draws,
+    engine = engine,
+    map = map,
+    u = opt$u,
+    bounds = list(lower = control$lower, upper = control$upper),
+    call = call
+  )
+  fit$loglik_choice <- choice_loglik(fit)
+  class(fit) <- "iclv_fit"
+  fit
+}
+
+# The engine of a fit, rebuilt when the fit was saved and loaded (external
+# pointers do not survive serialisation).
+fit_engine <- function(fit) {
+  alive <- tryCatch({
+    engine_info(fit$engine)
+    TRUE
+  }, error = function(e) FALSE)
+  if (alive) return(fit$engine)
+  engine_build(fit$model, fit$prepared, fit$draws, threads = fit$threads)
+}
+
+# Log-likelihood of the choices alone: the per-task choice probabilities
+# averaged over the draws, and the same under equal shares of the available
+# alternatives (for rho-squared).
+choice_loglik <- function(fit) {
+  if (!fit$n_tasks) return(c(model = NA_real_, equal_shares = NA_real_))
+  prob <- t(engine_predict(fit_engine(fit), fit$theta_full, "prob"))
+  chosen <- cbind(seq_len(fit$n_tasks), fit$prepared$choice + 1L)
+  c(model = sum(log(prob[chosen])),
+    equal_shares = -sum(log(rowSums(fit$prepared$avail))))
+}
+
+warn_fit <- function(fit) {
+  conv <- fit$convergence
+  if (conv$interrupted) {
+    warning("estimation interrupted after ", conv$iterations, " iterations: the fit holds the ",
+            "last accepted parameters and no standard errors; resume with ",
+            "iclv(..., resume = <checkpoint>)", call. = FALSE)
+    return(invisible())
+  }
+  if (conv$code == 1L)
+    warning("no convergence within ", conv$iterations, " iterations: increase ",
+            "iclv_control(maxit =), or resume from a checkpoint", call. = FALSE)
+  else if (conv$code != 0L)
+    warning("the optimizer stopped: ", conv$message, call. = FALSE)
+  if (conv$gradient_max > 1e-2)
+    warning(sprintf(paste0("the gradient is still large at the end (max |g| = %.3g, ",
+                           "largest for `%s`): the maximum may not be reached; try more ",
+                           "iterations, other starting values or more draws"),
+                    conv$gradient_max, names(which.max(abs(conv$gradient)))), call. = FALSE)
+  at_bound <- parameters_at_bounds(fit)
+  if (length(at_bound))
+    warning("parameter(s) at a bound: ", paste0("`", at_bound, "`", collapse = ", "),
+            "; the bound is active, so their standard errors are not reliable; widen or ",
+            "drop the bound", call. = FALSE)
+  if (!is.null(fit$hessian_problems))
+    warning("the Hessian is not negative definite: the model is weakly identified in the ",
+            "direction of ", paste0("`", fit$hessian_problems$names, "`", collapse = ", "),
+            ". Classical and robust standard errors are NA; fix or drop one of these ",
+            "parameters, add draws, or check the normalisation", call. = FALSE)
+  invisible()
+}
+
+parameters_at_bounds <- function(fit) {
+  out <- character()
+  for (side in c("lower", "upper")) {
+    b <- fit$bounds[[side]]
+    if (is.null(b)) next
+    est <- fit$coefficients[names(b)]
+    out <- c(out, names(b)[abs(est - b) <= 1e-8 * pmax(1, abs(b))])
+  }
+  unique(out)
+}

@@ -1,0 +1,162 @@
+#' Simulated log-likelihood, gradient and scores of an ICLV model
+#'
+#' Evaluates the model's simulated log-likelihood at `theta` with the compiled
+#' engine, with its analytic gradient and, on request, the per-individual
+#' scores. Useful to check a specification, to compare with other software on
+#' identical draws, or to build your own estimator.
+#'
+#' @param model An [iclv_model()].
+#' @param data A data frame in wide format: one row per choice task,
+#'   several rows per individual.
+#' @param theta Values of the free parameters on their natural scale
+#'   (thresholds themselves, scales as standard deviations), named as in
+#'   [iclv_parameters()]; an unnamed vector must follow the table's order of
+#'   free parameters.
+#' @param draws The number of draws per individual, or an array individuals x
+#'   draws x latent variables of standard normal values (your own draws).
+#' @param draw_type One of `"halton"`, `"scrambled_halton"`, `"mlhs"`,
+#'   `"sobol"`, `"scrambled_sobol"`, `"pseudo"`.
+#' @param seed Seed of the draws (they do not use R's random number stream).
+#' @param gradient Compute the gradient?
+#' @param scores Return the N x P matrix of per-individual scores?
+#' @param backend `"cpu"` (the only backend of this version for evaluations
+#'   outside [iclv()]), or `"auto"`.
+#' @param threads CPU threads (default: all cores, at most 2 under R CMD
+#'   check; `OMP_THREAD_LIMIT` is respected).
+#' @return A list with `loglik`, `gradient` (named, one entry per free
+#'   parameter), `scores` (individuals x free parameters, or `NULL`),
+#'   `loglik_indiv` and `engine` (the compiled engine, reusable with
+#'   [iclv_engine_eval()]).
+#' @export
+#' @examples
+#' model <- iclv_model("attitude =~ q1 + q2 + q3",
+#'   utility = list(A = ~ b_price * price_A + b_att * attitude,
+#'                  B = ~ asc_B + b_price * price_B),
+#'   choice = "choice", id = "id")
+#' data <- iclv_simulate(model, n_indiv = 50, n_tasks = 4, seed = 3)
+#' theta <- attr(data, "theta")
+#' free <- iclv_parameters(model)$free
+#' res <- iclv_loglik(model, data, theta[free], draws = 50, threads = 1)
+#' res$loglik
+#' head(res$gradient)
+iclv_loglik <- function(model, data, theta, draws = 100, draw_type = "halton", seed = 1L,
+                        gradient = TRUE, scores = FALSE, backend = c("cpu", "auto"),
+                        threads = NULL) {
+  check_model(model)
+  backend <- match.arg(backend)
+  theta_full <- theta_full_from(model, theta)
+  prepared <- prepare_data(model, data)
+  drawn <- resolve_draws(draws, draw_type, seed, nrow(prepared$ind_cat), length(model$latent))
+  engine <- engine_build(model, prepared, drawn$draws, threads = threads)
+  iclv_engine_eval(engine, model, theta_full[model$params$free], gradient = gradient,
+                   scores = scores)
+}
+
+#' Evaluate a compiled engine again
+#'
+#' Re-evaluates the engine returned by [iclv_loglik()] at new parameter values
+#' without rebuilding it (data and draws stay laid out in memory).
+#'
+#' @param engine The `engine` element of [iclv_loglik()]'s result.
+#' @param model The model the engine was built from.
+#' @param theta Free parameters on their natural scale (as in [iclv_loglik()]).
+#' @inheritParams iclv_loglik
+#' @return As [iclv_loglik()].
+#' @export
+#' @examples
+#' model <- iclv_model("attitude =~ q1 + q2 + q3")
+#' data <- iclv_simulate(model, n_indiv = 30, seed = 1)
+#' free <- iclv_parameters(model)$free
+#' theta <- attr(data, "theta")[free]
+#' res <- iclv_loglik(model, data, theta, draws = 20, threads = 1)
+#' iclv_engine_eval(res$engine, model, theta * 1.01)$loglik
+iclv_engine_eval <- function(engine, model, theta, gradient = TRUE, scores = FALSE) {
+  theta_full <- theta_full_from(model, theta)
+  free <- model$params$free
+  res <- engine_eval(engine, theta_full, gradient = gradient, scores = scores)
+  names_free <- model$params$name[free]
+  grad <- if (gradient || scores) stats::setNames(res$gradient[free], names_free)
+  score_matrix <- NULL
+  if (scores) {
+    score_matrix <- res$scores[, free, drop = FALSE]
+    colnames(score_matrix) <- names_free
+  }
+  list(loglik = res$loglik, gradient = grad, scores = score_matrix,
+       loglik_indiv = res$loglik_indiv, engine = engine)
+}
+
+# theta_full from the user's free parameters: matched by name, or in table
+# order when unnamed. Errors name the parameters that are wrong.
+theta_full_from <- function(model, theta) {
+  params <- model$params
+  free_names <- params$name[params$free]
+  if (!is.numeric(theta))
+    stop("`theta` must be a numeric vector of the free parameters", call. = FALSE)
+  if (is.null(names(theta))) {
+    if (length(theta) != length(free_names))
+      stop("`theta` has ", length(theta), " values but the model has ", length(free_names),
+           " free parameters; name them as in iclv_parameters(model)", call. = FALSE)
+    names(theta) <- free_names
+  }
+  check_parameter_names(model, names(theta), "theta", require_all = TRUE)
+  bad <- !is.finite(theta)
+  if (any(bad))
+    stop("`theta` has non-finite values: ", paste0("`", names(theta)[bad], "`", collapse = ", "),
+         call. = FALSE)
+  theta_full <- params$start
+  theta_full[match(names(theta), params$name)] <- unname(theta)
+  check_theta_domain(model, theta_full)
+  theta_full
+}
+
+# Names given for parameters must exist, be free, and appear once.
+check_parameter_names <- function(model, given, what, require_all = FALSE) {
+  params <- model$params
+  dup <- unique(given[duplicated(given)])
+  if (length(dup))
+    stop("`", what, "` names ", paste0("`", dup, "`", collapse = ", "), " more than once",
+         call. = FALSE)
+  unknown <- setdiff(given, params$name)
+  if (length(unknown))
+    stop("`", what, "` names unknown parameter(s) ", paste0("`", unknown, "`", collapse = ", "),
+         "; see iclv_parameters(model)", call. = FALSE)
+  fixed <- intersect(given, params$name[!params$free])
+  if (length(fixed))
+    stop("`", what, "` gives values for fixed parameter(s) ",
+         paste0("`", fixed, "`", collapse = ", "),
+         "; fix values with `fixed =` in iclv_model()", call. = FALSE)
+  if (require_all) {
+    missing <- setdiff(params$name[params$free], given)
+    if (length(missing))
+      stop("`", what, "` has no value for free parameter(s) ",
+           paste0("`", utils::head(missing, 10L), "`", collapse = ", "),
+           if (length(missing) > 10L) ", ...", call. = FALSE)
+  }
+  invisible(TRUE)
+}
+
+# Scales must be positive and each indicator's thresholds must increase.
+check_theta_domain <- function(model, theta_full) {
+  params <- model$params
+  is_scale <- params$type %in% c("scale", "lv_scale")
+  bad <- is_scale & !(theta_full > 0)
+  if (any(bad))
+    stop("scale parameter(s) must be positive: ",
+         paste0("`", params$name[bad], "` = ", format(theta_full[bad]), collapse = ", "),
+         call. = FALSE)
+  plan <- model$plan
+  for (k in seq_along(model$indicators)) {
+    idx <- seq_len(plan$ind_thr_ptr[k + 1L] - plan$ind_thr_ptr[k]) + plan$ind_thr_ptr[k]
+    if (length(idx) < 2L) next
+    tau <- plan$ind_thr_sign[idx] * theta_full[plan$ind_thr_par[idx] + 1L]
+    if (any(diff(tau) <= 0))
+      stop("the thresholds of indicator `", model$indicators[k], "` must increase, got ",
+           paste(format(tau, digits = 4), collapse = ", "), call. = FALSE)
+  }
+  invisible(TRUE)
+}
+
+check_model <- function(model) {
+  if (!inherits(model, "iclv_model"))
+    stop("`model` must be an iclv_model (see iclv_model())", call. = FALSE)
+}

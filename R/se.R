@@ -1,0 +1,71 @@
+# Standard errors: the Hessian by central differences of the analytic
+# gradient on the working scale, the per-individual scores, and the three
+# covariance matrices mapped to the natural scale by the delta method.
+
+standard_errors <- function(engine, model, map, u, step, monitor = NULL) {
+  if (!is.null(monitor)) memory_check(monitor, "hessian")
+  n <- length(u)
+  grad_at <- function(v) {
+    theta_full <- fill_theta(model, map, to_natural(map, v))
+    gradient_to_working(map, v, engine_eval(engine, theta_full)$gradient[map$free])
+  }
+  hessian <- matrix(0, n, n)
+  for (i in seq_len(n)) {
+    h <- step * max(1, abs(u[i]))
+    up <- u
+    down <- u
+    up[i] <- u[i] + h
+    down[i] <- u[i] - h
+    hessian[, i] <- (grad_at(up) - grad_at(down)) / (2 * h)
+  }
+  hessian <- (hessian + t(hessian)) / 2
+  theta_full <- fill_theta(model, map, to_natural(map, u))
+  at_optimum <- engine_eval(engine, theta_full, gradient = TRUE, scores = TRUE)
+  jac <- working_jacobian(map, u)
+  scores_working <- at_optimum$scores[, map$free, drop = FALSE] %*% jac
+  if (!is.null(monitor)) memory_check(monitor, "hessian")
+
+  info <- -hessian
+  opg <- crossprod(scores_working)
+  problems <- hessian_problems(info, map$names)
+  bread <- if (is.null(problems)) safe_inverse(info) else NULL
+  meat_inv <- safe_inverse(opg)
+  working <- list(
+    classical = bread,
+    robust = if (!is.null(bread)) bread %*% opg %*% bread else NULL,
+    bhhh = meat_inv
+  )
+  natural <- lapply(working, function(v) {
+    if (is.null(v)) return(na_matrix(map$names))
+    out <- jac %*% v %*% t(jac)
+    dimnames(out) <- list(map$names, map$names)
+    out
+  })
+  list(vcov = natural, hessian = hessian, problems = problems,
+       scores = at_optimum$scores[, map$free, drop = FALSE])
+}
+
+# NULL when the information matrix is positive definite; otherwise the names
+# of the parameters that dominate its weakest directions.
+hessian_problems <- function(info, names) {
+  if (any(!is.finite(info))) return(list(names = names, min_eigen = NA_real_))
+  eig <- eigen(info, symmetric = TRUE)
+  tol <- max(abs(eig$values)) * 1e-12
+  weak <- which(eig$values <= tol)
+  if (!length(weak)) return(NULL)
+  involved <- unique(unlist(lapply(weak, function(k) {
+    v <- abs(eig$vectors[, k])
+    names[order(v, decreasing = TRUE)[seq_len(min(3L, length(v)))]]
+  })))
+  list(names = involved, min_eigen = min(eig$values))
+}
+
+safe_inverse <- function(m) {
+  out <- tryCatch(solve(m), error = function(e) NULL)
+  if (is.null(out) || any(!is.finite(out))) return(NULL)
+  (out + t(out)) / 2
+}
+
+na_matrix <- function(names) {
+  matrix(NA_real_, length(names), length(names), dimnames = list(names, names))
+}

@@ -1,0 +1,477 @@
+/* The CPU evaluation of the simulated log-likelihood, its gradient and the
+ * per-individual scores (DESIGN.md sections 1 and 3).
+ *
+ * Layout of the work: OpenMP over individuals; inside an individual, draws go
+ * in blocks, and every inner loop runs over the draws of a block, so gcc turns
+ * it into a SIMD loop (glibc's vector erfc/exp/log). Over blocks, the weights
+ * w_r = softmax_r(l_r) are accumulated online: the running maximum M, the sum
+ * S = sum_r exp(l_r - M) and the weighted gradient are rescaled when M grows,
+ * so nothing per draw outlives its block. Each individual's log-likelihood and
+ * gradient land in its own row; the totals are summed in individual order on
+ * one thread, so results are bitwise identical for any thread count. */
+#include <math.h>
+#include <string.h>
+#include "engine.h"
+#include "iclv_math.h"
+#include "omp_compat.h"
+
+/* ---- theta -> per-evaluation quantities ---------------------------------- */
+
+static double param_or(const double *theta, int index, double absent) {
+  return index >= 0 ? theta[index] : absent;
+}
+
+static void prepare_theta_view(iclv_engine *e, const double *theta) {
+  const iclv_plan *p = &e->plan;
+  iclv_theta_view *v = &e->view;
+  for (int l = 0; l < p->n_lv; l++) v->lv_sigma[l] = param_or(theta, p->lv_sigma[l], 1.0);
+  for (int i = 0; i < p->lv_path_ptr[p->n_lv]; i++) v->lv_path[i] = theta[p->lv_path_par[i]];
+  for (int i = 0; i < p->ind_load_ptr[p->n_ind]; i++) v->ind_load[i] = theta[p->ind_load_par[i]];
+  for (int k = 0; k < p->n_ind; k++) {
+    double scale = param_or(theta, p->ind_scale[k], 1.0);
+    v->ind_intercept[k] = param_or(theta, p->ind_intercept[k], 0.0);
+    v->ind_inv_scale[k] = 1.0 / scale;
+    v->ind_log_scale[k] = log(scale);
+    double *tau = v->ind_tau + v->ind_tau_ptr[k];
+    int n_thr = p->ind_thr_ptr[k + 1] - p->ind_thr_ptr[k];
+    tau[0] = -INFINITY;
+    for (int j = 0; j < n_thr; j++) {
+      int i = p->ind_thr_ptr[k] + j;
+      tau[j + 1] = p->ind_thr_sign[i] * theta[p->ind_thr_par[i]];
+    }
+    tau[n_thr + 1] = INFINITY;
+  }
+}
+
+/* ---- one individual -------------------------------------------------------- */
+
+typedef struct indiv_ctx {
+  const iclv_engine *e;
+  const double *theta;
+  iclv_workspace *ws;
+  int n, gradient, choice;
+  double *grad_row; /* n_par, or NULL */
+} indiv_ctx;
+
+/* Latent variables of one block: structural equations, forward in order. */
+static void block_latent(const indiv_ctx *c, int r0, int nb) {
+  const iclv_plan *p = &c->e->plan;
+  const iclv_theta_view *v = &c->e->view;
+  const int R = c->e->draws.n_draws, B = c->e->block;
+  for (int l = 0; l < p->n_lv; l++) {
+    double *lv = c->ws->lv + (size_t) l * B;
+    const double *eta = c->e->draws.eta + ((size_t) c->n * p->n_lv + l) * R + r0;
+    const double mean = c->ws->lv_mean[l], sigma = v->lv_sigma[l];
+#pragma omp simd
+    for (int r = 0; r < nb; r++) lv[r] = mean + sigma * eta[r];
+    for (int i = p->lv_path_ptr[l]; i < p->lv_path_ptr[l + 1]; i++) {
+      const double *from = c->ws->lv + (size_t) p->lv_path_from[i] * B;
+      const double b = v->lv_path[i];
+#pragma omp simd
+      for (int r = 0; r < nb; r++) lv[r] += b * from[r];
+    }
+  }
+}
+
+/* mu_r = a_k + sum_l zeta_kl LV_lr for indicator k. */
+static void block_mu(const indiv_ctx *c, int k, int nb) {
+  const iclv_plan *p = &c->e->plan;
+  const iclv_theta_view *v = &c->e->view;
+  double *mu = c->ws->mu;
+  const double a = v->ind_intercept[k];
+#pragma omp simd
+  for (int r = 0; r < nb; r++) mu[r] = a;
+  for (int i = p->ind_load_ptr[k]; i < p->ind_load_ptr[k + 1]; i++) {
+    const double *lv = c->ws->lv + (size_t) p->ind_load_lv[i] * c->e->block;
+    const double zeta = v->ind_load[i];
+#pragma omp simd
+    for (int r = 0; r < nb; r++) mu[r] += zeta * lv[r];
+  }
+}
+
+/* The cell loop, written once per family so that `logit` is a constant and
+ * the loop body has no branch on it. */
+ICLV_HD void ordered_cells(int logit, int nb, double tau_lo, double tau_hi,
+                                 double inv_scale, const double *restrict mu,
+                                 double *restrict loglik, double *restrict d_hi,
+                                 double *restrict d_lo, double *restrict d_mu,
+                                 double *restrict d_scale) {
+#pragma omp simd
+  for (int r = 0; r < nb; r++) {
+    iclv_cell cell = iclv_ordered_cell(logit, tau_lo, tau_hi, mu[r], inv_scale);
+    loglik[r] += cell.logp;
+    d_hi[r] = cell.d_tau_hi;
+    d_lo[r] = cell.d_tau_lo;
+    d_mu[r] = cell.d_mu;
+    d_scale[r] = cell.d_scale;
+  }
+}
+
+static void block_indicators(const indiv_ctx *c, int nb) {
+  const iclv_plan *p = &c->e->plan;
+  const iclv_theta_view *v = &c->e->view;
+  const int K = p->n_ind, B = c->e->block;
+  const int *answer = c->e->data.ind_cat + (size_t) c->n * K;
+  const double *value = c->e->data.ind_value + (size_t) c->n * K;
+  double *loglik = c->ws->loglik_draw;
+  for (int k = 0; k < K; k++) {
+    const int family = p->ind_family[k];
+    if (family == ICLV_FAMILY_CONTINUOUS ? isnan(value[k]) : answer[k] == 0) continue;
+    block_mu(c, k, nb);
+    double *d_hi = c->ws->d_tau_hi + (size_t) k * B, *d_lo = c->ws->d_tau_lo + (size_t) k * B;
+    double *d_mu = c->ws->d_mu + (size_t) k * B, *d_scale = c->ws->d_scale + (size_t) k * B;
+    const double *mu = c->ws->mu;
+    const double inv_scale = v->ind_inv_scale[k];
+    if (family == ICLV_FAMILY_CONTINUOUS) {
+      const double y = value[k], log_scale = v->ind_log_scale[k];
+#pragma omp simd
+      for (int r = 0; r < nb; r++) {
+        iclv_cell cell = iclv_normal_density(y, mu[r], inv_scale, log_scale);
+        loglik[r] += cell.logp;
+        d_mu[r] = cell.d_mu;
+        d_scale[r] = cell.d_scale;
+      }
+    } else {
+      const double *tau = v->ind_tau + v->ind_tau_ptr[k];
+      const double tau_lo = tau[answer[k] - 1], tau_hi = tau[answer[k]];
+      if (family == ICLV_FAMILY_LOGIT)
+        ordered_cells(1, nb, tau_lo, tau_hi, inv_scale, mu, loglik, d_hi, d_lo, d_mu, d_scale);
+      else
+        ordered_cells(0, nb, tau_lo, tau_hi, inv_scale, mu, loglik, d_hi, d_lo, d_mu, d_scale);
+    }
+  }
+}
+
+/* The LV-free part of each utility, once per task (not per draw). */
+static void task_base_utilities(const indiv_ctx *c) {
+  const iclv_plan *p = &c->e->plan;
+  const iclv_data *d = &c->e->data;
+  const int J = p->n_alt, M = p->n_term;
+  for (int t = d->task_ptr[c->n], tl = 0; t < d->task_ptr[c->n + 1]; t++, tl++) {
+    double *base = c->ws->task_base + (size_t) tl * J;
+    const double *value = d->term_value + (size_t) t * M;
+    for (int j = 0; j < J; j++) base[j] = 0.0;
+    for (int m = 0; m < M; m++)
+      if (p->util_lv[m] < 0) base[p->util_alt[m]] += c->theta[p->util_par[m]] * value[m];
+  }
+}
+
+/* Utility of alternative j in task t for the draws of the block. */
+static void block_utility(const indiv_ctx *c, int t, int tl, int j, int nb, double *util) {
+  const iclv_plan *p = &c->e->plan;
+  const double base = c->ws->task_base[(size_t) tl * p->n_alt + j];
+  const double *value = c->e->data.term_value + (size_t) t * p->n_term;
+#pragma omp simd
+  for (int r = 0; r < nb; r++) util[r] = base;
+  for (int i = p->alt_term_ptr[j]; i < p->alt_term_ptr[j + 1]; i++) {
+    const int m = p->alt_term[i];
+    if (p->util_lv[m] < 0) continue;
+    const double coef = c->theta[p->util_par[m]] * value[m];
+    const double *lv = c->ws->lv + (size_t) p->util_lv[m] * c->e->block;
+#pragma omp simd
+    for (int r = 0; r < nb; r++) util[r] += coef * lv[r];
+  }
+}
+
+/* MNL log-probabilities of the chosen alternatives (DESIGN 1, choice). With
+ * the gradient (or predictions), choice_dv keeps exp(V_j - max) / sum, which
+ * the gradient pass turns into 1[j = y] - P_j. */
+static void block_choices(const indiv_ctx *c, int nb, int keep_prob) {
+  const iclv_plan *p = &c->e->plan;
+  const iclv_data *d = &c->e->data;
+  const int J = p->n_alt, B = c->e->block;
+  double *util = c->ws->util, *vmax = c->ws->util_max, *vsum = c->ws->util_sum;
+  double *loglik = c->ws->loglik_draw;
+  for (int t = d->task_ptr[c->n], tl = 0; t < d->task_ptr[c->n + 1]; t++, tl++) {
+    const int *alts = d->avail_alt + d->avail_ptr[t];
+    const int n_avail = d->avail_ptr[t + 1] - d->avail_ptr[t];
+    for (int a = 0; a < n_avail; a++) block_utility(c, t, tl, alts[a], nb, util + (size_t) alts[a] * B);
+#pragma omp simd
+    for (int r = 0; r < nb; r++) vmax[r] = -INFINITY;
+    for (int a = 0; a < n_avail; a++) {
+      const double *u = util + (size_t) alts[a] * B;
+#pragma omp simd
+      for (int r = 0; r < nb; r++) vmax[r] = iclv_max(vmax[r], u[r]);
+    }
+#pragma omp simd
+    for (int r = 0; r < nb; r++) vsum[r] = 0.0;
+    for (int a = 0; a < n_avail; a++) {
+      double *u = util + (size_t) alts[a] * B;
+      double *prob = c->ws->choice_dv + ((size_t) tl * J + alts[a]) * B;
+      if (keep_prob) {
+#pragma omp simd
+        for (int r = 0; r < nb; r++) {
+          prob[r] = exp(u[r] - vmax[r]);
+          vsum[r] += prob[r];
+        }
+      } else {
+#pragma omp simd
+        for (int r = 0; r < nb; r++) vsum[r] += exp(u[r] - vmax[r]);
+      }
+    }
+    const double *chosen = util + (size_t) d->choice[t] * B;
+#pragma omp simd
+    for (int r = 0; r < nb; r++) loglik[r] += chosen[r] - vmax[r] - log(vsum[r]);
+    if (keep_prob) {
+      for (int a = 0; a < n_avail; a++) {
+        double *prob = c->ws->choice_dv + ((size_t) tl * J + alts[a]) * B;
+#pragma omp simd
+        for (int r = 0; r < nb; r++) prob[r] /= vsum[r];
+      }
+    }
+  }
+}
+
+/* ---- the gradient of one block -------------------------------------------- */
+
+static double weighted_sum(const double *restrict w, const double *restrict x, int nb) {
+  double s = 0.0;
+#pragma omp simd reduction(+ : s)
+  for (int r = 0; r < nb; r++) s += w[r] * x[r];
+  return s;
+}
+
+static double weighted_sum2(const double *restrict w, const double *restrict x,
+                            const double *restrict y, int nb) {
+  double s = 0.0;
+#pragma omp simd reduction(+ : s)
+  for (int r = 0; r < nb; r++) s += w[r] * x[r] * y[r];
+  return s;
+}
+
+static void add_to(double *restrict acc, double coef, const double *restrict x, int nb) {
+#pragma omp simd
+  for (int r = 0; r < nb; r++) acc[r] += coef * x[r];
+}
+
+static void grad_add(double *grad, int index, double value) {
+  if (index >= 0) grad[index] += value;
+}
+
+static void gradient_indicators(const indiv_ctx *c, int nb) {
+  const iclv_plan *p = &c->e->plan;
+  const iclv_theta_view *v = &c->e->view;
+  const int K = p->n_ind, B = c->e->block;
+  const int *answer = c->e->data.ind_cat + (size_t) c->n * K;
+  const double *value = c->e->data.ind_value + (size_t) c->n * K;
+  const double *w = c->ws->weight;
+  double *g = c->grad_row;
+  for (int k = 0; k < K; k++) {
+    const int family = p->ind_family[k];
+    if (family == ICLV_FAMILY_CONTINUOUS ? isnan(value[k]) : answer[k] == 0) continue;
+    const double *d_mu = c->ws->d_mu + (size_t) k * B;
+    grad_add(g, p->ind_intercept[k], weighted_sum(w, d_mu, nb));
+    grad_add(g, p->ind_scale[k], weighted_sum(w, c->ws->d_scale + (size_t) k * B, nb));
+    if (family != ICLV_FAMILY_CONTINUOUS) {
+      const int j = answer[k], n_thr = p->ind_thr_ptr[k + 1] - p->ind_thr_ptr[k];
+      const int first = p->ind_thr_ptr[k];
+      if (j <= n_thr)
+        g[p->ind_thr_par[first + j - 1]] +=
+            p->ind_thr_sign[first + j - 1] * weighted_sum(w, c->ws->d_tau_hi + (size_t) k * B, nb);
+      if (j >= 2)
+        g[p->ind_thr_par[first + j - 2]] +=
+            p->ind_thr_sign[first + j - 2] * weighted_sum(w, c->ws->d_tau_lo + (size_t) k * B, nb);
+    }
+    for (int i = p->ind_load_ptr[k]; i < p->ind_load_ptr[k + 1]; i++) {
+      const int l = p->ind_load_lv[i];
+      g[p->ind_load_par[i]] += weighted_sum2(w, d_mu, c->ws->lv + (size_t) l * B, nb);
+      add_to(c->ws->dlv + (size_t) l * B, v->ind_load[i], d_mu, nb);
+    }
+  }
+}
+
+static void gradient_choices(const indiv_ctx *c, int nb) {
+  const iclv_plan *p = &c->e->plan;
+  const iclv_data *d = &c->e->data;
+  const int J = p->n_alt, M = p->n_term, B = c->e->block;
+  const double *w = c->ws->weight;
+  double *g = c->grad_row;
+  for (int t = d->task_ptr[c->n], tl = 0; t < d->task_ptr[c->n + 1]; t++, tl++) {
+    const int *alts = d->avail_alt + d->avail_ptr[t];
+    const int n_avail = d->avail_ptr[t + 1] - d->avail_ptr[t];
+    const double *value = d->term_value + (size_t) t * M;
+    for (int a = 0; a < n_avail; a++) {
+      const int j = alts[a];
+      double *dv = c->ws->choice_dv + ((size_t) tl * J + j) * B;
+      const double chosen = j == d->choice[t] ? 1.0 : 0.0;
+#pragma omp simd
+      for (int r = 0; r < nb; r++) dv[r] = chosen - dv[r];
+      const double dv_sum = weighted_sum(w, dv, nb);
+      for (int i = p->alt_term_ptr[j]; i < p->alt_term_ptr[j + 1]; i++) {
+        const int m = p->alt_term[i], l = p->util_lv[m];
+        if (l < 0) {
+          g[p->util_par[m]] += value[m] * dv_sum;
+        } else {
+          const double *lv = c->ws->lv + (size_t) l * B;
+          g[p->util_par[m]] += value[m] * weighted_sum2(w, dv, lv, nb);
+          add_to(c->ws->dlv + (size_t) l * B, c->theta[p->util_par[m]] * value[m], dv, nb);
+        }
+      }
+    }
+  }
+}
+
+/* Structural equations in reverse order with the collected dLV. */
+static void gradient_latent(const indiv_ctx *c, int r0, int nb) {
+  const iclv_plan *p = &c->e->plan;
+  const iclv_theta_view *v = &c->e->view;
+  const int R = c->e->draws.n_draws, B = c->e->block;
+  const double *w = c->ws->weight;
+  const double *x = c->e->data.covariates + (size_t) c->n * p->n_cov;
+  double *g = c->grad_row;
+  for (int l = p->n_lv - 1; l >= 0; l--) {
+    const double *dlv = c->ws->dlv + (size_t) l * B;
+    const double *eta = c->e->draws.eta + ((size_t) c->n * p->n_lv + l) * R + r0;
+    const double total = weighted_sum(w, dlv, nb);
+    grad_add(g, p->lv_alpha[l], total);
+    for (int i = p->lv_cov_ptr[l]; i < p->lv_cov_ptr[l + 1]; i++)
+      g[p->lv_cov_par[i]] += total * x[p->lv_cov_col[i]];
+    grad_add(g, p->lv_sigma[l], weighted_sum2(w, dlv, eta, nb));
+    for (int i = p->lv_path_ptr[l]; i < p->lv_path_ptr[l + 1]; i++) {
+      const int m = p->lv_path_from[i];
+      g[p->lv_path_par[i]] += weighted_sum2(w, dlv, c->ws->lv + (size_t) m * B, nb);
+      add_to(c->ws->dlv + (size_t) m * B, v->lv_path[i], dlv, nb);
+    }
+  }
+}
+
+/* ---- the individual's loop over blocks ------------------------------------ */
+
+static void individual_means(const indiv_ctx *c) {
+  const iclv_plan *p = &c->e->plan;
+  const double *x = c->e->data.covariates + (size_t) c->n * p->n_cov;
+  for (int l = 0; l < p->n_lv; l++) {
+    double mean = param_or(c->theta, p->lv_alpha[l], 0.0);
+    for (int i = p->lv_cov_ptr[l]; i < p->lv_cov_ptr[l + 1]; i++)
+      mean += c->theta[p->lv_cov_par[i]] * x[p->lv_cov_col[i]];
+    c->ws->lv_mean[l] = mean;
+  }
+}
+
+/* Returns LL_n = log sum_r w_r exp(l_r); with the gradient, grad_row holds
+ * dLL_n/dtheta on return. `pred` (may be NULL) collects predictions. */
+static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pred) {
+  const iclv_engine *e = c->e;
+  const iclv_plan *p = &e->plan;
+  const int R = e->draws.n_draws, B = e->block, P = p->n_par, L = p->n_lv;
+  const int with_choice = c->choice && e->data.n_tasks > 0;
+  const int keep_prob = c->gradient || (pred && pred->prob);
+  iclv_workspace *ws = c->ws;
+  double run_max = -INFINITY, run_sum = 0.0;
+
+  individual_means(c);
+  if (with_choice) task_base_utilities(c);
+  if (c->gradient) memset(c->grad_row, 0, sizeof(double) * P);
+  if (pred) memset(ws->post_lv, 0, sizeof(double) * 2 * L);
+
+  for (int r0 = 0; r0 < R; r0 += B) {
+    const int nb = R - r0 < B ? R - r0 : B;
+    block_latent(c, r0, nb);
+    memcpy(ws->loglik_draw, e->draws.log_weight + r0, sizeof(double) * nb);
+    block_indicators(c, nb);
+    if (with_choice) block_choices(c, nb, keep_prob);
+
+    if (pred && pred->prob && with_choice) {
+      /* Average probabilities over the draws with the prior weights. */
+      const iclv_data *d = &e->data;
+      for (int t = d->task_ptr[c->n], tl = 0; t < d->task_ptr[c->n + 1]; t++, tl++)
+        for (int a = d->avail_ptr[t]; a < d->avail_ptr[t + 1]; a++) {
+          const int j = d->avail_alt[a];
+          const double *prob = ws->choice_dv + ((size_t) tl * p->n_alt + j) * B;
+          double s = 0.0;
+          for (int r = 0; r < nb; r++) s += exp(e->draws.log_weight[r0 + r]) * prob[r];
+          pred->prob[(size_t) t * p->n_alt + j] += s;
+        }
+    }
+
+    double block_max = -INFINITY;
+    for (int r = 0; r < nb; r++) block_max = iclv_max(block_max, ws->loglik_draw[r]);
+    if (block_max > run_max) {
+      const double rescale = run_max == -INFINITY ? 0.0 : exp(run_max - block_max);
+      run_sum *= rescale;
+      if (c->gradient)
+        for (int i = 0; i < P; i++) c->grad_row[i] *= rescale;
+      if (pred)
+        for (int i = 0; i < 2 * L; i++) ws->post_lv[i] *= rescale;
+      run_max = block_max;
+    }
+    double *w = ws->weight;
+    double block_sum = 0.0;
+#pragma omp simd reduction(+ : block_sum)
+    for (int r = 0; r < nb; r++) {
+      w[r] = exp(ws->loglik_draw[r] - run_max);
+      block_sum += w[r];
+    }
+    run_sum += block_sum;
+
+    if (c->gradient) {
+      memset(ws->dlv, 0, sizeof(double) * L * B);
+      gradient_indicators(c, nb);
+      if (with_choice) gradient_choices(c, nb);
+      gradient_latent(c, r0, nb);
+    }
+    if (pred) {
+      for (int l = 0; l < L; l++) {
+        const double *lv = ws->lv + (size_t) l * B;
+        ws->post_lv[l] += weighted_sum(w, lv, nb);
+        ws->post_lv[L + l] += weighted_sum2(w, lv, lv, nb);
+      }
+    }
+  }
+
+  if (c->gradient)
+    for (int i = 0; i < P; i++) c->grad_row[i] /= run_sum;
+  if (pred && pred->lv_mean) {
+    for (int l = 0; l < L; l++) {
+      const double mean = ws->post_lv[l] / run_sum;
+      const double var = ws->post_lv[L + l] / run_sum - mean * mean;
+      pred->lv_mean[(size_t) c->n * L + l] = mean;
+      pred->lv_sd[(size_t) c->n * L + l] = sqrt(var > 0.0 ? var : 0.0);
+    }
+  }
+  return run_max + log(run_sum);
+}
+
+/* ---- the public entry points ---------------------------------------------- */
+
+double iclv_engine_eval(iclv_engine *e, const double *theta, int gradient, int choice,
+                        int n_threads, double *grad) {
+  const int N = e->data.n_indiv, P = e->plan.n_par;
+  if (n_threads < 1 || n_threads > e->n_threads) n_threads = e->n_threads;
+  prepare_theta_view(e, theta);
+
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
+#endif
+  for (int n = 0; n < N; n++) {
+    indiv_ctx c = {e, theta, e->ws + iclv_thread_num(), n, gradient, choice,
+                   gradient ? e->grad_indiv + (size_t) n * P : NULL};
+    e->loglik_indiv[n] = evaluate_individual(&c, NULL);
+  }
+
+  double loglik = 0.0;
+  for (int n = 0; n < N; n++) loglik += e->loglik_indiv[n];
+  if (gradient) {
+    memset(grad, 0, sizeof(double) * P);
+    for (int n = 0; n < N; n++) {
+      const double *row = e->grad_indiv + (size_t) n * P;
+      for (int i = 0; i < P; i++) grad[i] += row[i];
+    }
+  }
+  return loglik;
+}
+
+void iclv_engine_predict(iclv_engine *e, const double *theta, int n_threads,
+                         iclv_predict_out *out) {
+  const int N = e->data.n_indiv;
+  if (n_threads < 1 || n_threads > e->n_threads) n_threads = e->n_threads;
+  prepare_theta_view(e, theta);
+  if (out->prob) memset(out->prob, 0, sizeof(double) * e->data.n_tasks * e->plan.n_alt);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
+#endif
+  for (int n = 0; n < N; n++) {
+    indiv_ctx c = {e, theta, e->ws + iclv_thread_num(), n, 0, 1, NULL};
+    e->loglik_indiv[n] = evaluate_individual(&c, out);
+  }
+}
