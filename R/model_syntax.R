@@ -14,14 +14,13 @@ parse_latent_syntax <- function(syntax) {
   if (!is.character(syntax) || length(syntax) < 1L || anyNA(syntax)) {
     stop("`latent` must be the latent model syntax as a character string.", call. = FALSE)
   }
-  lines <- strsplit(paste(syntax, collapse = "\n"), "\n", fixed = TRUE)[[1]]
+  lines <- join_continued_lines(strsplit(paste(syntax, collapse = "\n"), "\n", fixed = TRUE)[[1]])
   rows <- list()
-  for (line_no in seq_along(lines)) {
-    code <- sub("#.*$", "", lines[[line_no]])
-    for (statement in strsplit(code, ";", fixed = TRUE)[[1]]) {
+  for (i in seq_along(lines$code)) {
+    for (statement in strsplit(lines$code[[i]], ";", fixed = TRUE)[[1]]) {
       statement <- trimws(statement)
       if (nzchar(statement)) {
-        rows[[length(rows) + 1L]] <- parse_statement(statement, line_no)
+        rows[[length(rows) + 1L]] <- parse_statement(statement, lines$line[[i]])
       }
     }
   }
@@ -29,6 +28,27 @@ parse_latent_syntax <- function(syntax) {
     stop("the latent model syntax has no statements.", call. = FALSE)
   }
   do.call(rbind, rows)
+}
+
+# Drops comments and joins a line ending in '+' with the next one (as lavaan
+# does); each joined line keeps the number of its first line.
+join_continued_lines <- function(lines) {
+  code <- character(0)
+  first_line <- integer(0)
+  pending <- ""
+  for (line_no in seq_along(lines)) {
+    text <- trimws(sub("#.*$", "", lines[[line_no]]))
+    if (!nzchar(pending)) start <- line_no
+    text <- trimws(paste(pending, text))
+    if (grepl("[+]$", text) && line_no < length(lines)) {
+      pending <- text
+      next
+    }
+    pending <- ""
+    code <- c(code, text)
+    first_line <- c(first_line, start)
+  }
+  list(code = code, line = first_line)
 }
 
 syntax_error <- function(line_no, text, problem) {

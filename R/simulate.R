@@ -86,7 +86,6 @@ iclv_simulate <- function(model, theta = NULL, n_indiv = 500, n_tasks = 6,
   set.seed(seed)
 
   theta_full <- simulation_theta(model, theta)
-  plan <- model$plan
 
   covariates <- simulate_covariates(model, n_indiv, attributes)
   latent <- simulate_latent(model, theta_full, covariates, n_indiv)

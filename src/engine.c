@@ -15,6 +15,16 @@
 #include "iclv_math.h"
 #include "omp_compat.h"
 
+/* The per-individual work is compiled twice, for the x86-64 baseline and for
+ * AVX2 + FMA (4 draws per vector instruction, glibc's 4-wide erfc/exp/log),
+ * and the loader picks the one the CPU runs. configure defines
+ * ICLV_HAVE_TARGET_CLONES when the compiler and the C library support it. */
+#ifdef ICLV_HAVE_TARGET_CLONES
+#define ICLV_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define ICLV_TARGET_CLONES
+#endif
+
 /* ---- theta -> per-evaluation quantities ---------------------------------- */
 
 static double param_or(const double *theta, int index, double absent) {
@@ -54,7 +64,7 @@ typedef struct indiv_ctx {
 } indiv_ctx;
 
 /* Latent variables of one block: structural equations, forward in order. */
-static void block_latent(const indiv_ctx *c, int r0, int nb) {
+ICLV_HD void block_latent(const indiv_ctx *c, int r0, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_theta_view *v = &c->e->view;
   const int R = c->e->draws.n_draws, B = c->e->block;
@@ -74,7 +84,7 @@ static void block_latent(const indiv_ctx *c, int r0, int nb) {
 }
 
 /* mu_r = a_k + sum_l zeta_kl LV_lr for indicator k. */
-static void block_mu(const indiv_ctx *c, int k, int nb) {
+ICLV_HD void block_mu(const indiv_ctx *c, int k, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_theta_view *v = &c->e->view;
   double *mu = c->ws->mu;
@@ -107,7 +117,7 @@ ICLV_HD void ordered_cells(int logit, int nb, double tau_lo, double tau_hi,
   }
 }
 
-static void block_indicators(const indiv_ctx *c, int nb) {
+ICLV_HD void block_indicators(const indiv_ctx *c, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_theta_view *v = &c->e->view;
   const int K = p->n_ind, B = c->e->block;
@@ -143,7 +153,7 @@ static void block_indicators(const indiv_ctx *c, int nb) {
 }
 
 /* The LV-free part of each utility, once per task (not per draw). */
-static void task_base_utilities(const indiv_ctx *c) {
+ICLV_HD void task_base_utilities(const indiv_ctx *c) {
   const iclv_plan *p = &c->e->plan;
   const iclv_data *d = &c->e->data;
   const int J = p->n_alt, M = p->n_term;
@@ -157,7 +167,7 @@ static void task_base_utilities(const indiv_ctx *c) {
 }
 
 /* Utility of alternative j in task t for the draws of the block. */
-static void block_utility(const indiv_ctx *c, int t, int tl, int j, int nb, double *util) {
+ICLV_HD void block_utility(const indiv_ctx *c, int t, int tl, int j, int nb, double *util) {
   const iclv_plan *p = &c->e->plan;
   const double base = c->ws->task_base[(size_t) tl * p->n_alt + j];
   const double *value = c->e->data.term_value + (size_t) t * p->n_term;
@@ -176,7 +186,7 @@ static void block_utility(const indiv_ctx *c, int t, int tl, int j, int nb, doub
 /* MNL log-probabilities of the chosen alternatives (DESIGN 1, choice). With
  * the gradient (or predictions), choice_dv keeps exp(V_j - max) / sum, which
  * the gradient pass turns into 1[j = y] - P_j. */
-static void block_choices(const indiv_ctx *c, int nb, int keep_prob) {
+ICLV_HD void block_choices(const indiv_ctx *c, int nb, int keep_prob) {
   const iclv_plan *p = &c->e->plan;
   const iclv_data *d = &c->e->data;
   const int J = p->n_alt, B = c->e->block;
@@ -224,14 +234,14 @@ static void block_choices(const indiv_ctx *c, int nb, int keep_prob) {
 
 /* ---- the gradient of one block -------------------------------------------- */
 
-static double weighted_sum(const double *restrict w, const double *restrict x, int nb) {
+ICLV_HD double weighted_sum(const double *restrict w, const double *restrict x, int nb) {
   double s = 0.0;
 #pragma omp simd reduction(+ : s)
   for (int r = 0; r < nb; r++) s += w[r] * x[r];
   return s;
 }
 
-static double weighted_sum2(const double *restrict w, const double *restrict x,
+ICLV_HD double weighted_sum2(const double *restrict w, const double *restrict x,
                             const double *restrict y, int nb) {
   double s = 0.0;
 #pragma omp simd reduction(+ : s)
@@ -239,16 +249,16 @@ static double weighted_sum2(const double *restrict w, const double *restrict x,
   return s;
 }
 
-static void add_to(double *restrict acc, double coef, const double *restrict x, int nb) {
+ICLV_HD void add_to(double *restrict acc, double coef, const double *restrict x, int nb) {
 #pragma omp simd
   for (int r = 0; r < nb; r++) acc[r] += coef * x[r];
 }
 
-static void grad_add(double *grad, int index, double value) {
+ICLV_HD void grad_add(double *grad, int index, double value) {
   if (index >= 0) grad[index] += value;
 }
 
-static void gradient_indicators(const indiv_ctx *c, int nb) {
+ICLV_HD void gradient_indicators(const indiv_ctx *c, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_theta_view *v = &c->e->view;
   const int K = p->n_ind, B = c->e->block;
@@ -280,7 +290,7 @@ static void gradient_indicators(const indiv_ctx *c, int nb) {
   }
 }
 
-static void gradient_choices(const indiv_ctx *c, int nb) {
+ICLV_HD void gradient_choices(const indiv_ctx *c, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_data *d = &c->e->data;
   const int J = p->n_alt, M = p->n_term, B = c->e->block;
@@ -312,7 +322,7 @@ static void gradient_choices(const indiv_ctx *c, int nb) {
 }
 
 /* Structural equations in reverse order with the collected dLV. */
-static void gradient_latent(const indiv_ctx *c, int r0, int nb) {
+ICLV_HD void gradient_latent(const indiv_ctx *c, int r0, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_theta_view *v = &c->e->view;
   const int R = c->e->draws.n_draws, B = c->e->block;
@@ -337,7 +347,7 @@ static void gradient_latent(const indiv_ctx *c, int r0, int nb) {
 
 /* ---- the individual's loop over blocks ------------------------------------ */
 
-static void individual_means(const indiv_ctx *c) {
+ICLV_HD void individual_means(const indiv_ctx *c) {
   const iclv_plan *p = &c->e->plan;
   const double *x = c->e->data.covariates + (size_t) c->n * p->n_cov;
   for (int l = 0; l < p->n_lv; l++) {
@@ -350,6 +360,7 @@ static void individual_means(const indiv_ctx *c) {
 
 /* Returns LL_n = log sum_r w_r exp(l_r); with the gradient, grad_row holds
  * dLL_n/dtheta on return. `pred` (may be NULL) collects predictions. */
+ICLV_TARGET_CLONES
 static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pred) {
   const iclv_engine *e = c->e;
   const iclv_plan *p = &e->plan;

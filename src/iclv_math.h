@@ -32,9 +32,13 @@ __attribute__((__simd__("notinbranch"))) double log(double);
 #define ICLV_FAMILY_LOGIT 1
 #define ICLV_FAMILY_CONTINUOUS 2
 
-/* Standardised bounds are clamped here: both CDFs are exactly 0 or 1 and
- * both densities exactly 0 beyond it, and bound * density stays finite. */
-#define ICLV_BOUND_MAX 1.0e3
+/* Standardised bounds are clamped where the tail probability and the density
+ * are still normal numbers (about 1e-300): beyond that they are 0 to double
+ * precision, and staying inside the range keeps glibc's vector erfc and exp
+ * off their slow scalar paths for underflow. A missing bound (category 1 or J)
+ * clamps the same way. */
+#define ICLV_BOUND_PROBIT 37.0
+#define ICLV_BOUND_LOGIT 690.0
 /* Cell probabilities are floored before their log; a floored cell has zero
  * gradient (the floored function is flat there). */
 #define ICLV_PROB_FLOOR 1.0e-300
@@ -44,9 +48,10 @@ __attribute__((__simd__("notinbranch"))) double log(double);
 
 /* Selects rather than fmin/fmax: gcc inlines these as vector min/max (an
  * infinite bound clamps too); fmin/fmax stay library calls and stop SIMD. */
-ICLV_HD double iclv_clamp_bound(double x) {
-  x = x < -ICLV_BOUND_MAX ? -ICLV_BOUND_MAX : x;
-  return x > ICLV_BOUND_MAX ? ICLV_BOUND_MAX : x;
+ICLV_HD double iclv_clamp_bound(int logit, double x) {
+  const double bound = logit ? ICLV_BOUND_LOGIT : ICLV_BOUND_PROBIT;
+  x = x < -bound ? -bound : x;
+  return x > bound ? bound : x;
 }
 
 ICLV_HD double iclv_max(double a, double b) { return a > b ? a : b; }
@@ -78,8 +83,8 @@ typedef struct iclv_cell {
  * cancellation; a missing bound is passed as -/+ infinity. */
 ICLV_HD iclv_cell iclv_ordered_cell(int logit, double tau_lo, double tau_hi,
                                                   double mu, double inv_scale) {
-  double lo = iclv_clamp_bound((tau_lo - mu) * inv_scale);
-  double hi = iclv_clamp_bound((tau_hi - mu) * inv_scale);
+  double lo = iclv_clamp_bound(logit, (tau_lo - mu) * inv_scale);
+  double hi = iclv_clamp_bound(logit, (tau_hi - mu) * inv_scale);
   int upper = lo > 0.0;
   double x_hi = upper ? -lo : hi;
   double x_lo = upper ? -hi : lo;

@@ -298,6 +298,15 @@ test_that("a latent-only model has no choice part", {
   expect_output(print(model), "parameters: 10 free, 5 fixed")
 })
 
+test_that("a line ending in '+' continues on the next line", {
+  model <- iclv_model("A =~ q1 + q2 +   # first indicators
+                            q3
+                       A ~ age")
+  expect_equal(model$indicators, c("q1", "q2", "q3"))
+  expect_error(iclv_model("A =~ q1 +\n q2\n\nA ~ x + y\nA =~ "),
+               "line 5 of the model syntax: 'A =~' has no indicators")
+})
+
 test_that("syntax errors name the line and the statement", {
   expect_error(iclv_model("A =~ q1 + q2\n\nA =~ "),
                "line 3 of the model syntax: 'A =~' has no indicators after '=~'", fixed = TRUE)
@@ -346,4 +355,20 @@ test_that("print shows latent variables, indicators by family and counts", {
   expect_match(out, "alternatives: x, y", all = FALSE)
   expect_match(out, sprintf("parameters: %d free, %d fixed", sum(model$params$free),
                             sum(!model$params$free)), all = FALSE)
+})
+
+test_that("plan arrays are integer vectors (signs double), also when empty", {
+  model <- iclv_model("A =~ q1 + q2", indicators = "continuous")
+  plan <- model$plan
+  expect_named(plan, c("lv_alpha", "lv_sigma", "lv_cov_ptr", "lv_cov_col", "lv_cov_par",
+                       "lv_path_ptr", "lv_path_from", "lv_path_par", "ind_family", "ind_ncat",
+                       "ind_intercept", "ind_scale", "ind_load_ptr", "ind_load_lv", "ind_load_par",
+                       "ind_thr_ptr", "ind_thr_par", "ind_thr_sign", "util_alt", "util_par", "util_lv"))
+  for (name in setdiff(names(plan), "ind_thr_sign")) expect_type(plan[[name]], "integer")
+  expect_type(plan$ind_thr_sign, "double")
+  expect_length(plan$lv_cov_col, 0L)
+  expect_length(plan$ind_thr_par, 0L)
+  expect_identical(plan$ind_ncat, c(0L, 0L))
+  expect_length(model$threshold_sets, 0L)
+  expect_equal(model$covariates, character(0))
 })

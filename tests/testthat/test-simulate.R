@@ -192,8 +192,8 @@ test_that("reference_loglik matches a numerical integral over the latent variabl
   exact <- log(vapply(1:2, person_lik, 0, with_choice = TRUE))
   exact_measurement <- log(vapply(1:2, person_lik, 0, with_choice = FALSE))
 
-  # equal-weight draws on normal quantiles: a fine quadrature with R = 4000
-  n_draws <- 4000
+  # equal-weight draws on normal quantiles: a fine quadrature with R = 1000
+  n_draws <- 1000
   draws <- array(rep(stats::qnorm((seq_len(n_draws) - 0.5) / n_draws), each = 2), c(2, n_draws, 1))
   ref <- reference_loglik(model, prepared, draws, theta)
   expect_equal(ref$loglik_indiv, exact, tolerance = 1e-4)
@@ -206,7 +206,7 @@ test_that("reference_loglik matches a numerical integral over the latent variabl
   expect_equal(ref_raw$loglik_indiv, ref$loglik_indiv, tolerance = 1e-12)
 
   # explicit quadrature weights: a trapezoid grid in eta
-  grid <- seq(-8, 8, length.out = 801)
+  grid <- seq(-8, 8, length.out = 321)
   weights <- stats::dnorm(grid) * diff(grid)[1]
   grid_draws <- array(rep(grid, each = 2), c(2, length(grid), 1))
   ref_grid <- reference_loglik(model, prepared, grid_draws, theta, draw_weights = weights)
