@@ -9,7 +9,8 @@
 #' model to [iclv()].
 #'
 #' @param latent The latent part as lavaan model syntax, one string (several
-#'   lines, or statements separated by `;`, `#` starts a comment):
+#'   lines, or statements separated by `;`; `#` starts a comment; a line
+#'   ending in `+` continues on the next):
 #'   * `LV =~ q1 + q2 + q3` measures `LV` by indicators (data columns); an
 #'     indicator may load on several latent variables.
 #'   * `LV ~ age + female + LV2` explains `LV` by covariates (data columns) and

@@ -1,0 +1,180 @@
+# The compiled engine against the plain R reference (helper-reference.R) and
+# against numerical derivatives, on models that cover every indicator family,
+# threshold scheme, structural path, missing answers and availability.
+
+engine_models <- list(
+  probit_paths = list(
+    syntax = "
+      att =~ q1 + q2 + q3
+      soc =~ q4 + q5 + q3
+      att ~ age + soc + 1",
+    utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
+                   B = ~ b_price * price_B + b_soc * soc * income,
+                   none = ~ 0),
+    options = list()),
+  logit_continuous = list(
+    syntax = "
+      att =~ q1 + q2 + q3 + y1
+      y1 ~ 1
+      y1 ~~ y1",
+    utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
+                   B = ~ b_price * price_B),
+    options = list(indicators = c(.default = "ordered_logit", y1 = "continuous"))),
+  shared_symmetric = list(
+    syntax = "
+      att =~ q1 + q2 + q3 + q4
+      q1 | a*t1 + b*t2 + c*t3 + d*t4
+      q2 | a*t1 + b*t2 + c*t3 + d*t4",
+    utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
+                   B = ~ b_price * price_B,
+                   C = ~ asc_C + b_att_c * att),
+    options = list(thresholds = c(.default = "free", q3 = "symmetric", q4 = "symmetric"),
+                   categories = c(.default = 5, q4 = 4))),
+  biogeme_scale = list(
+    syntax = "
+      att =~ 1*q1 + q2 + q3
+      att ~~ att
+      env =~ q4 + q5
+      env ~ att + female",
+    utility = list(A = ~ asc_A + b_price * price_A + b_env * env,
+                   B = ~ b_price * price_B),
+    options = list(categories = c(.default = 5, q5 = 2))),
+  latent_only = list(
+    syntax = "
+      att =~ q1 + q2 + q3
+      env =~ q4 + q5
+      env ~ att",
+    utility = NULL,
+    options = list())
+)
+
+build_case <- function(case, n_indiv = 25, n_tasks = 3, seed = 1, missing = 0.1,
+                       availability = FALSE) {
+  args <- c(list(case$syntax), case$options)
+  if (!is.null(case$utility)) {
+    args$utility <- case$utility
+    args$choice <- "choice"
+  }
+  args$id <- "id"
+  if (availability) args$availability <- list(B = "avail_B")
+  model <- do.call(iclv_model, args)
+  data <- iclv_simulate(model, n_indiv = n_indiv, n_tasks = n_tasks, seed = seed)
+  theta <- attr(data, "theta")
+  set.seed(seed)
+  # Perturb free parameters so the test is not at the simulation truth.
+  free <- model$params$free & model$params$type %in% c("loading", "covariate_path",
+                                                        "lv_path", "choice")
+  theta[free] <- theta[free] + stats::runif(sum(free), -0.2, 0.2)
+  # Missing answers.
+  ids <- unique(data$id)
+  for (q in model$indicators) {
+    gone <- ids[stats::runif(length(ids)) < missing]
+    data[data$id %in% gone, q] <- NA
+  }
+  if (availability) {
+    data$avail_B <- as.integer(stats::runif(nrow(data)) > 0.3 | data$choice == "B")
+  }
+  list(model = model, data = data, theta = theta)
+}
+
+for (name in names(engine_models)) {
+  test_that(paste("engine log-likelihood equals the R reference:", name), {
+    case <- build_case(engine_models[[name]], availability = name == "probit_paths")
+    model <- case$model
+    free <- model$params$free
+    draws <- iclv_draws(length(unique(case$data$id)), 20, length(model$latent), seed = 5)
+    res <- iclv_loglik(model, case$data, case$theta[free], draws = draws, threads = 1)
+    prepared <- iclv:::prepare_data(model, case$data)
+    ref <- reference_loglik(model, prepared, draws, case$theta, data = case$data)
+    expect_equal(res$loglik, ref$loglik, tolerance = 1e-10)
+    expect_equal(res$loglik_indiv, ref$loglik_indiv, tolerance = 1e-10)
+  })
+
+  test_that(paste("analytic gradient matches numDeriv:", name), {
+    skip_if_not_installed("numDeriv")
+    case <- build_case(engine_models[[name]], seed = 2)
+    model <- case$model
+    free <- model$params$free
+    draws <- iclv_draws(length(unique(case$data$id)), 15, length(model$latent), seed = 7)
+    res <- iclv_loglik(model, case$data, case$theta[free], draws = draws, threads = 1)
+    f <- function(th) iclv_engine_eval(res$engine, model, th, gradient = FALSE)$loglik
+    numeric_grad <- numDeriv::grad(f, case$theta[free])
+    expect_equal(unname(res$gradient), numeric_grad, tolerance = 1e-6)
+  })
+}
+
+test_that("scores are per-individual gradients that sum to the gradient", {
+  case <- build_case(engine_models$probit_paths, seed = 3)
+  model <- case$model
+  free <- model$params$free
+  res <- iclv_loglik(model, case$data, case$theta[free], draws = 10, scores = TRUE,
+                     threads = 1)
+  expect_equal(dim(res$scores), c(25L, sum(free)))
+  expect_equal(colnames(res$scores), model$params$name[free])
+  expect_equal(colSums(res$scores), res$gradient, tolerance = 1e-12)
+  # The score of one individual is the gradient of that individual's term.
+  f <- function(th) iclv_engine_eval(res$engine, model, th, gradient = FALSE)$loglik_indiv[4]
+  expect_equal(unname(res$scores[4, ]), numDeriv::grad(f, case$theta[free]), tolerance = 1e-6)
+})
+
+test_that("one and two threads give bitwise identical results", {
+  case <- build_case(engine_models$shared_symmetric, n_indiv = 60, seed = 4)
+  model <- case$model
+  free <- model$params$free
+  one <- iclv_loglik(model, case$data, case$theta[free], draws = 37, scores = TRUE, threads = 1)
+  two <- iclv_loglik(model, case$data, case$theta[free], draws = 37, scores = TRUE, threads = 2)
+  expect_identical(one$loglik, two$loglik)
+  expect_identical(one$gradient, two$gradient)
+  expect_identical(one$scores, two$scores)
+})
+
+test_that("blocks of draws combine exactly (online softmax over many draws)", {
+  case <- build_case(engine_models$probit_paths, n_indiv = 8, seed = 6)
+  model <- case$model
+  free <- model$params$free
+  draws <- iclv_draws(8, 300, length(model$latent), type = "pseudo", seed = 2)
+  res <- iclv_loglik(model, case$data, case$theta[free], draws = draws, threads = 1)
+  prepared <- iclv:::prepare_data(model, case$data)
+  ref <- reference_loglik(model, prepared, draws, case$theta)
+  expect_equal(res$loglik, ref$loglik, tolerance = 1e-10)
+})
+
+test_that("log-likelihood and gradient stay finite for extreme parameters", {
+  case <- build_case(engine_models$logit_continuous, seed = 8)
+  model <- case$model
+  free <- model$params$free
+  theta <- case$theta[free]
+  loadings <- model$params$type[free] == "loading"
+  for (scale in c(50, 1e4)) {
+    th <- theta
+    th[loadings] <- th[loadings] * scale
+    res <- iclv_loglik(model, case$data, th, draws = 10, threads = 1)
+    expect_true(is.finite(res$loglik))
+    expect_true(all(is.finite(res$gradient)))
+  }
+})
+
+test_that("the engine rejects theta of the wrong length or with non-finite values", {
+  case <- build_case(engine_models$latent_only, seed = 9)
+  model <- case$model
+  free <- model$params$free
+  expect_error(iclv_loglik(model, case$data, unname(case$theta[free])[-1], draws = 5),
+               "free parameters")
+  bad <- case$theta[free]
+  bad["att=~q2"] <- NaN
+  expect_error(iclv_loglik(model, case$data, bad, draws = 5), "non-finite.*att=~q2")
+  expect_error(iclv_loglik(model, case$data, c(case$theta[free], nope = 1), draws = 5),
+               "unknown parameter.*nope")
+})
+
+test_that("theta in iclv_loglik must respect scales and threshold order", {
+  case <- build_case(engine_models$logit_continuous, seed = 10)
+  model <- case$model
+  free <- model$params$free
+  th <- case$theta[free]
+  th["y1~~y1"] <- -1
+  expect_error(iclv_loglik(model, case$data, th, draws = 5), "positive.*y1~~y1")
+  th <- case$theta[free]
+  th[c("q1|t1", "q1|t2")] <- c(1, 0)
+  expect_error(iclv_loglik(model, case$data, th, draws = 5), "thresholds of indicator `q1`")
+})
