@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "draws.h"
+#include "omp_compat.h"
 
 /* ------------------------------------------------------------------------ */
 /* Pseudo-random numbers: xoshiro256** (Blackman and Vigna), state filled by
@@ -551,12 +552,18 @@ int iclv_draws_fill(const iclv_draws_spec *spec, double *out) {
   if ((double) n_indiv * (double) n_gen >= 0x1p52) return ICLV_DRAWS_TOO_MANY_POINTS;
 
   /* Chunks of up to CHUNK_MAX individuals (512 contiguous bytes per draw
-   * written), with a buffer of at most about 1 MB. */
+   * written), with a buffer of at most about 1 MB per thread. Chunks are
+   * independent (streams per individual; Halton and Sobol start anywhere in
+   * the sequence), so threads share them out without changing the output. */
   int chunk = 131072 / n_gen;
   if (chunk > CHUNK_MAX) chunk = CHUNK_MAX;
   if (chunk < 1) chunk = 1;
   if (chunk > n_indiv) chunk = n_indiv;
-  double *buf = malloc(sizeof(double) * (size_t) chunk * (size_t) n_gen);
+  int n_chunks = (n_indiv + chunk - 1) / chunk;
+  int n_threads = spec->n_threads < 1 ? 1 : spec->n_threads;
+  if (n_threads > n_chunks) n_threads = n_chunks;
+  size_t buf_size = (size_t) chunk * (size_t) n_gen;
+  double *buf = malloc(sizeof(double) * buf_size * (size_t) n_threads);
   uint32_t *primes = type == ICLV_DRAWS_HALTON ? first_primes(n_dim) : NULL;
   gf2_poly *polys = NULL;
   if (type == ICLV_DRAWS_SOBOL && n_dim > 1) {
@@ -572,7 +579,7 @@ int iclv_draws_fill(const iclv_draws_spec *spec, double *out) {
   }
 
   int status = ICLV_DRAWS_OK;
-  for (int dim = 0; dim < n_dim && status == ICLV_DRAWS_OK; dim++) {
+  for (int dim = 0; dim < n_dim; dim++) {
     halton_dim halton = {0};
     sobol_dim sobol = {{0}, 0};
     if (type == ICLV_DRAWS_HALTON &&
@@ -583,19 +590,24 @@ int iclv_draws_fill(const iclv_draws_spec *spec, double *out) {
     if (type == ICLV_DRAWS_SOBOL)
       sobol_setup(&sobol, dim, dim == 0 ? NULL : &polys[dim - 1], spec->scramble, spec->seed);
 
-    for (int i0 = 0; i0 < n_indiv; i0 += chunk) {
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+    for (int c = 0; c < n_chunks; c++) {
+      double *thread_buf = buf + buf_size * (size_t) iclv_thread_num();
+      int i0 = c * chunk;
       int n_chunk = n_indiv - i0 < chunk ? n_indiv - i0 : chunk;
       uint64_t n_points = (uint64_t) n_chunk * (uint64_t) n_gen;
       /* Sequence index of the chunk's first point: Sobol starts at 1,
        * Halton at 1 + ICLV_HALTON_SKIP (index 0 is the all-zero point). */
       uint64_t first = (uint64_t) i0 * (uint64_t) n_gen + 1u;
       switch (type) {
-      case ICLV_DRAWS_PSEUDO: fill_pseudo(spec->seed, dim, i0, n_chunk, n_gen, buf); break;
-      case ICLV_DRAWS_MLHS: fill_mlhs(spec->seed, dim, i0, n_chunk, n_gen, buf); break;
-      case ICLV_DRAWS_HALTON: fill_halton(&halton, first + ICLV_HALTON_SKIP, n_points, buf); break;
-      case ICLV_DRAWS_SOBOL: fill_sobol(&sobol, first, n_points, buf); break;
+      case ICLV_DRAWS_PSEUDO: fill_pseudo(spec->seed, dim, i0, n_chunk, n_gen, thread_buf); break;
+      case ICLV_DRAWS_MLHS: fill_mlhs(spec->seed, dim, i0, n_chunk, n_gen, thread_buf); break;
+      case ICLV_DRAWS_HALTON:
+        fill_halton(&halton, first + ICLV_HALTON_SKIP, n_points, thread_buf);
+        break;
+      case ICLV_DRAWS_SOBOL: fill_sobol(&sobol, first, n_points, thread_buf); break;
       }
-      write_chunk(spec, dim, i0, n_chunk, n_gen, buf, out);
+      write_chunk(spec, dim, i0, n_chunk, n_gen, thread_buf, out);
     }
     halton_free(&halton);
   }

@@ -46,6 +46,7 @@ typedef struct {
   int antithetic;   /* draws R/2 .. R-1 of an individual are minus draws 0 .. R/2-1 */
   int scramble;     /* Halton: random digit permutations; Sobol: linear matrix
                        scrambling plus a digital shift */
+  int n_threads;    /* OpenMP threads (< 1 means 1); the output does not depend on it */
 } iclv_draws_spec;
 
 /* Fills out[N * R * D] (allocated by the caller) with standard normal draws.

@@ -47,6 +47,9 @@ SEXP make_draws(SEXP n_indiv, SEXP n_draws, SEXP n_dim, SEXP type, SEXP seed,
   spec.seed = (uint64_t) (int64_t) seed_value;
   spec.antithetic = scalar_flag(antithetic, "antithetic");
   spec.scramble = scalar_flag(scramble, "scramble");
+  /* One thread: the .Call interface has no thread count to respect the
+   * user's choice and CRAN's limit with (the C core can use more). */
+  spec.n_threads = 1;
 
   R_xlen_t length = (R_xlen_t) spec.n_indiv * spec.n_draws * spec.n_dim;
   SEXP draws = PROTECT(allocVector(REALSXP, length));
