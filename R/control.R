@@ -2,8 +2,9 @@
 #'
 #' @param maxit Maximum number of optimizer iterations.
 #' @param reltol Relative tolerance on the log-likelihood (optim's `reltol`).
-#' @param gradtol Stop when the largest absolute gradient entry (on the
-#'   optimizer's working scale) falls below this.
+#' @param gradtol Stop when the relative gradient falls below this: the
+#'   largest `|g_i| * max(|u_i|, 1) / max(|LL|, 1)` over the parameters `u` on
+#'   the optimizer's working scale (Biogeme's convergence measure).
 #' @param seed Seed of the draws.
 #' @param threads CPU threads (default: all cores; at most 2 under R CMD
 #'   check; `OMP_THREAD_LIMIT` is respected). Results do not depend on it.
@@ -26,7 +27,7 @@
 #' @export
 #' @examples
 #' iclv_control(maxit = 200, trace = TRUE, checkpoint = tempfile(fileext = ".rds"))
-iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-5, seed = 1L,
+iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1L,
                          threads = NULL, trace = FALSE, se = c("robust", "classical", "bhhh"),
                          checkpoint = NULL, checkpoint_every = 5L, memory = memory_limits(),
                          lower = NULL, upper = NULL, hessian_step = 1e-5,

@@ -179,7 +179,7 @@ starting_values <- function(model, prepared, engine, map, start, control) {
       stage_control <- control
       stage_control$trace <- FALSE
       stage_control$reltol <- max(control$reltol, 1e-8)
-      stage_control$gradtol <- max(control$gradtol, 1e-3)
+      stage_control$gradtol <- max(control$gradtol, 1e-5)
       opt <- run_optimizer(sub, u_full[moving], stage_control)
       u_full[moving] <- opt$u
       theta_full <- fill_theta(model, map, to_natural(map, u_full))
@@ -207,7 +207,8 @@ sub_objective <- function(objective, u_full, moving) {
   }
   list(env = objective$env,
        fn = function(v) objective$fn(expand(v)),
-       gr = function(v) objective$gr(expand(v))[moving])
+       gr = function(v) objective$gr(expand(v))[moving],
+       scores = function(v) objective$scores(expand(v))[, moving, drop = FALSE])
 }
 
 # A memory check with the engine's current holdings.

@@ -30,6 +30,8 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
     convergence = list(code = opt$code, message = opt$message, iterations = opt$iterations,
                        evaluations = opt$n_eval, gradient_norm = sqrt(sum(gradient_working^2)),
                        gradient_max = max(abs(gradient_working)),
+                       gradient_relative = relative_gradient(gradient_working, opt$u,
+                                                             final$loglik),
                        gradient = stats::setNames(gradient_working, map$names),
                        interrupted = opt$interrupted),
     start_stages = stages,
@@ -46,6 +48,7 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
     map = map,
     u = opt$u,
     bounds = list(lower = control$lower, upper = control$upper),
+    control_gradtol = control$gradtol,
     call = call
   )
   fit$loglik_choice <- choice_loglik(fit)
@@ -88,11 +91,13 @@ warn_fit <- function(fit) {
             "iclv_control(maxit =), or resume from a checkpoint", call. = FALSE)
   else if (conv$code != 0L)
     warning("the optimizer stopped: ", conv$message, call. = FALSE)
-  if (conv$gradient_max > 1e-2)
-    warning(sprintf(paste0("the gradient is still large at the end (max |g| = %.3g, ",
+  if (conv$gradient_relative > 100 * fit$control_gradtol)
+    warning(sprintf(paste0("the gradient is still large at the end (relative gradient %.2g, ",
+                           "max |g| = %.3g, ",
                            "largest for `%s`): the maximum may not be reached; try more ",
                            "iterations, other starting values or more draws"),
-                    conv$gradient_max, names(which.max(abs(conv$gradient)))), call. = FALSE)
+                    conv$gradient_relative, conv$gradient_max,
+                    names(which.max(abs(conv$gradient)))), call. = FALSE)
   at_bound <- parameters_at_bounds(fit)
   if (length(at_bound))
     warning("parameter(s) at a bound: ", paste0("`", at_bound, "`", collapse = ", "),

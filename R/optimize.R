@@ -32,7 +32,36 @@ make_objective <- function(engine, model, map, choice = TRUE) {
        gr = function(u) {
          evaluate(u)
          env$grad
+       },
+       # Per-individual scores on the working scale (for the preconditioner).
+       scores = function(u) {
+         theta_full <- fill_theta(model, map, to_natural(map, u))
+         res <- engine_eval(engine, theta_full, gradient = TRUE, scores = TRUE, choice = choice)
+         res$scores[, map$free, drop = FALSE] %*% working_jacobian(map, u)
        })
+}
+
+# A linear change of variables u = u0 + A v with A A' = (S'S)^-1, the inverse
+# of the BHHH matrix at u0 (S: per-individual scores). BFGS starts from the
+# identity as its inverse-Hessian guess, so in v it starts from the BHHH
+# approximation of the curvature instead of a unit guess: far fewer line-search
+# steps when the parameters' scales differ (thresholds vs. choice coefficients).
+preconditioner <- function(objective, u0) {
+  scores <- objective$scores(u0)
+  bhhh <- crossprod(scores)
+  ridge <- 1e-8 * max(1, max(diag(bhhh)))
+  chol_factor <- tryCatch(chol(bhhh + diag(ridge, nrow(bhhh))), error = function(e) NULL)
+  if (is.null(chol_factor)) return(diag(1 / sqrt(pmax(diag(bhhh), ridge)), nrow(bhhh)))
+  backsolve(chol_factor, diag(nrow(bhhh)))
+}
+
+# The objective in the preconditioned variables v (u = u0 + A v).
+preconditioned <- function(objective, u0, a) {
+  to_u <- function(v) u0 + as.vector(a %*% v)
+  list(env = objective$env, to_u = to_u,
+       gr_u = function(v) objective$gr(to_u(v)),
+       fn = function(v) objective$fn(to_u(v)),
+       gr = function(v) as.vector(crossprod(a, objective$gr(to_u(v)))))
 }
 
 # The iteration trace, preallocated (it never grows).
@@ -67,21 +96,41 @@ trace_frame <- function(trace) {
 # iteration (checkpoints, memory checks).
 run_optimizer <- function(objective, u0, control, lower = -Inf, upper = Inf,
                           iteration0 = 0L, trace = new_trace(control$maxit),
-                          on_iteration = NULL, label = "") {
+                          on_iteration = NULL, label = "", max_restarts = 3L) {
   env <- objective$env
+  use_bounds <- any(is.finite(lower)) || any(is.finite(upper))
+  # Bounds live on u, so the bounded (L-BFGS-B) path runs without the change
+  # of variables.
+  to_u <- identity
+  inner <- objective
+  objective$gr_u <- objective$gr
+  if (!use_bounds && !is.null(objective$scores)) {
+    objective <- preconditioned(inner, u0, preconditioner(inner, u0))
+    to_u <- objective$to_u
+  }
+  v0 <- if (use_bounds) u0 else rep(0, length(u0))
   start_time <- proc.time()[["elapsed"]]
   seconds0 <- if (trace$n > 0L) trace$seconds[trace$n] else 0
   state <- new.env(parent = emptyenv())
   state$iteration <- iteration0
   state$best_u <- u0
   state$trace <- trace
-  stop_reason <- NULL
+  state$first <- TRUE
 
-  gr_hooked <- function(u) {
-    g <- objective$gr(u)
-    state$iteration <- state$iteration + 1L
+  gr_hooked <- function(v) {
+    g <- objective$gr(v)
+    u <- to_u(v)
+    g_u <- objective$gr_u(v)
     state$best_u <- u
-    gnorm <- sqrt(sum(g^2))
+    # optim's first gradient is at the start: iteration 0 of a fresh run, and
+    # already in the trace of a resumed one.
+    if (state$first) {
+      state$first <- FALSE
+      if (iteration0 > 0L) return(g)
+    } else {
+      state$iteration <- state$iteration + 1L
+    }
+    gnorm <- sqrt(sum(g_u^2))
     elapsed <- seconds0 + proc.time()[["elapsed"]] - start_time
     rss <- process_rss_mb()
     state$trace <- trace_record(state$trace, state$iteration, -env$value, gnorm, elapsed, rss)
@@ -89,23 +138,37 @@ run_optimizer <- function(objective, u0, control, lower = -Inf, upper = Inf,
       message(sprintf("%siter %4d  loglik %15.6f  |grad| %10.3e  %8.2fs  RSS %7.1f MB",
                       label, state$iteration, -env$value, gnorm, elapsed, rss))
     if (!is.null(on_iteration)) on_iteration(u, state$iteration, state$trace)
-    if (max(abs(g)) < control$gradtol)
+    if (relative_gradient(g_u, u, env$value) < control$gradtol)
       rlang_free_signal("iclv_gradient_converged")
     g
   }
 
-  use_bounds <- any(is.finite(lower)) || any(is.finite(upper))
   res <- tryCatch(
     {
-      gr_hooked(u0)
-      opt <- if (use_bounds)
-        stats::optim(u0, objective$fn, gr_hooked, method = "L-BFGS-B", lower = lower,
-                     upper = upper, control = list(maxit = control$maxit, factr = control$reltol /
-                                                     .Machine$double.eps))
-      else
-        stats::optim(u0, objective$fn, gr_hooked, method = "BFGS",
-                     control = list(maxit = control$maxit, reltol = control$reltol))
-      list(u = opt$par, code = opt$convergence,
+      restarts <- 0L
+      repeat {
+        maxit_left <- max(1L, control$maxit - (state$iteration - iteration0))
+        opt <- if (use_bounds)
+          stats::optim(v0, objective$fn, gr_hooked, method = "L-BFGS-B", lower = lower,
+                       upper = upper, control = list(maxit = maxit_left,
+                                                     factr = control$reltol / .Machine$double.eps))
+        else
+          stats::optim(v0, objective$fn, gr_hooked, method = "BFGS",
+                       control = list(maxit = maxit_left, reltol = control$reltol))
+        u_end <- to_u(opt$par)
+        # BFGS can stop on its relative tolerance while the gradient is still
+        # large (a poor curvature estimate): restart from there with a fresh
+        # preconditioner, a few times at most.
+        stalled <- opt$convergence == 0L && !use_bounds && !is.null(inner$scores) &&
+          relative_gradient(inner$gr(u_end), u_end, env$value) > 10 * control$gradtol
+        if (!stalled || restarts >= max_restarts) break
+        restarts <- restarts + 1L
+        objective <- preconditioned(inner, u_end, preconditioner(inner, u_end))
+        to_u <- objective$to_u
+        state$first <- TRUE
+        iteration0 <- state$iteration
+      }
+      list(u = u_end, code = opt$convergence,
            message = if (opt$convergence == 0L) "relative tolerance reached" else
              if (opt$convergence == 1L) "iteration limit reached" else
                paste("optim:", opt$message %||% opt$convergence),
@@ -120,12 +183,18 @@ run_optimizer <- function(objective, u0, control, lower = -Inf, upper = Inf,
            interrupted = TRUE)
     }
   )
-  objective$fn(res$u)
-  res$value <- env$value
+  res$value <- inner$fn(res$u)
   res$iterations <- state$iteration
   res$trace <- state$trace
   res$n_eval <- env$n_eval
   res
+}
+
+# The relative gradient (as Biogeme reports it): each entry scaled by the size
+# of its parameter and of the log-likelihood, so that it reads the same for a
+# log-likelihood of -100 and of -100,000.
+relative_gradient <- function(g, u, value) {
+  max(abs(g) * pmax(abs(u), 1)) / max(abs(value), 1)
 }
 
 # Signals a classed condition that a calling tryCatch turns into a result.
