@@ -17,7 +17,8 @@ engine_build <- function(model, prepared, draws, draw_weights = NULL, threads = 
     term_value = storage_dbl(prepared$term_value)
   )
   storage.mode(draws) <- "double"
-  .Call(C_engine_create, plan, data, draws, as.double(draw_weights), threads)
+  storage.mode(draw_weights) <- "double"
+  .Call(C_engine_create, plan, data, draws, draw_weights, threads)
 }
 
 # The plan of the model plus the counts the C side needs.
@@ -37,7 +38,7 @@ engine_eval <- function(engine, theta_full, gradient = TRUE, scores = FALSE, cho
   .Call(C_engine_eval, engine, as.double(theta_full), gradient, scores, choice)
 }
 
-engine_predict <- function(engine, theta_full, type = c("lv", "prob")) {
+engine_predict <- function(engine, theta_full, type = c("lv", "prob", "eta")) {
   .Call(C_engine_predict, engine, as.double(theta_full), match.arg(type))
 }
 

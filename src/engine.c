@@ -358,6 +358,17 @@ ICLV_HD void individual_means(const indiv_ctx *c) {
   }
 }
 
+/* Mean and sd from weighted sums of x and x^2 (first and second L entries). */
+static void posterior_moments(const double *sums, double total, int L, int n, double *mean_out,
+                              double *sd_out) {
+  for (int l = 0; l < L; l++) {
+    const double mean = sums[l] / total;
+    const double var = sums[L + l] / total - mean * mean;
+    mean_out[(size_t) n * L + l] = mean;
+    sd_out[(size_t) n * L + l] = sqrt(var > 0.0 ? var : 0.0);
+  }
+}
+
 /* Returns LL_n = log sum_r w_r exp(l_r); with the gradient, grad_row holds
  * dLL_n/dtheta on return. `pred` (may be NULL) collects predictions. */
 ICLV_TARGET_CLONES
@@ -373,12 +384,13 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
   individual_means(c);
   if (with_choice) task_base_utilities(c);
   if (c->gradient) memset(c->grad_row, 0, sizeof(double) * P);
-  if (pred) memset(ws->post_lv, 0, sizeof(double) * 2 * L);
+  if (pred) memset(ws->post, 0, sizeof(double) * 4 * L);
+  const double *log_weight = e->draws.log_weight + (size_t) c->n * e->draws.weight_stride;
 
   for (int r0 = 0; r0 < R; r0 += B) {
     const int nb = R - r0 < B ? R - r0 : B;
     block_latent(c, r0, nb);
-    memcpy(ws->loglik_draw, e->draws.log_weight + r0, sizeof(double) * nb);
+    memcpy(ws->loglik_draw, log_weight + r0, sizeof(double) * nb);
     block_indicators(c, nb);
     if (with_choice) block_choices(c, nb, keep_prob);
 
@@ -390,7 +402,7 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
           const int j = d->avail_alt[a];
           const double *prob = ws->choice_dv + ((size_t) tl * p->n_alt + j) * B;
           double s = 0.0;
-          for (int r = 0; r < nb; r++) s += exp(e->draws.log_weight[r0 + r]) * prob[r];
+          for (int r = 0; r < nb; r++) s += exp(log_weight[r0 + r]) * prob[r];
           pred->prob[(size_t) t * p->n_alt + j] += s;
         }
     }
@@ -403,7 +415,7 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
       if (c->gradient)
         for (int i = 0; i < P; i++) c->grad_row[i] *= rescale;
       if (pred)
-        for (int i = 0; i < 2 * L; i++) ws->post_lv[i] *= rescale;
+        for (int i = 0; i < 4 * L; i++) ws->post[i] *= rescale;
       run_max = block_max;
     }
     double *w = ws->weight;
@@ -424,22 +436,20 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
     if (pred) {
       for (int l = 0; l < L; l++) {
         const double *lv = ws->lv + (size_t) l * B;
-        ws->post_lv[l] += weighted_sum(w, lv, nb);
-        ws->post_lv[L + l] += weighted_sum2(w, lv, lv, nb);
+        const double *eta = e->draws.eta + ((size_t) c->n * L + l) * R + r0;
+        ws->post[l] += weighted_sum(w, lv, nb);
+        ws->post[L + l] += weighted_sum2(w, lv, lv, nb);
+        ws->post[2 * L + l] += weighted_sum(w, eta, nb);
+        ws->post[3 * L + l] += weighted_sum2(w, eta, eta, nb);
       }
     }
   }
 
   if (c->gradient)
     for (int i = 0; i < P; i++) c->grad_row[i] /= run_sum;
-  if (pred && pred->lv_mean) {
-    for (int l = 0; l < L; l++) {
-      const double mean = ws->post_lv[l] / run_sum;
-      const double var = ws->post_lv[L + l] / run_sum - mean * mean;
-      pred->lv_mean[(size_t) c->n * L + l] = mean;
-      pred->lv_sd[(size_t) c->n * L + l] = sqrt(var > 0.0 ? var : 0.0);
-    }
-  }
+  if (pred && pred->lv_mean) posterior_moments(ws->post, run_sum, L, c->n, pred->lv_mean, pred->lv_sd);
+  if (pred && pred->eta_mean)
+    posterior_moments(ws->post + 2 * L, run_sum, L, c->n, pred->eta_mean, pred->eta_sd);
   return run_max + log(run_sum);
 }
 

@@ -39,7 +39,8 @@ typedef struct iclv_data {
 typedef struct iclv_draws {
   int n_draws, n_dim;
   double *eta;        /* [individual][dimension][draw] */
-  double *log_weight; /* n_draws */
+  double *log_weight; /* [individual][draw], or one row shared by all... */
+  size_t weight_stride; /* ...when this is 0 (otherwise n_draws) */
 } iclv_draws;
 
 /* Quantities derived from theta once per evaluation (not per individual). */
@@ -60,12 +61,13 @@ typedef struct iclv_workspace {
   double *choice_dv;                /* max_tasks x n_alt x block */
   double *lv_mean;                  /* n_lv */
   double *task_base;                /* max_tasks x n_alt */
-  double *post_lv;                  /* 2 x n_lv: posterior sums for predictions */
+  double *post;                     /* 4 x n_lv: posterior sums for predictions */
 } iclv_workspace;
 
 /* Optional outputs of a prediction pass (NULL when not wanted). */
 typedef struct iclv_predict_out {
-  double *lv_mean, *lv_sd; /* n_indiv x n_lv: posterior moments */
+  double *lv_mean, *lv_sd;   /* n_indiv x n_lv: posterior moments of the LVs... */
+  double *eta_mean, *eta_sd; /* ...and of their standard normal errors */
   double *prob;            /* n_tasks x n_alt: choice probabilities over draws */
 } iclv_predict_out;
 

@@ -146,23 +146,29 @@ static void read_draws(iclv_engine *e, SEXP draws, SEXP draw_weights) {
     error("draws must be a double array of %d individuals x draws x %d latent variables", N, D);
   const int R = INTEGER(dim)[1];
   if (R < 1) error("draws: at least one draw is needed");
-  if (TYPEOF(draw_weights) != REALSXP || XLENGTH(draw_weights) != R)
-    error("draw weights must be a double vector of length %d", R);
+  const int per_indiv = TYPEOF(draw_weights) == REALSXP && XLENGTH(draw_weights) == (R_xlen_t) N * R &&
+                        N > 1;
+  if (TYPEOF(draw_weights) != REALSXP || (XLENGTH(draw_weights) != R && !per_indiv))
+    error("draw weights must be a double vector of length %d or a %d x %d matrix", R, N, R);
   dr->n_draws = R;
   dr->n_dim = D;
+  dr->weight_stride = per_indiv ? (size_t) R : 0;
   dr->eta = iclv_engine_alloc(e, (size_t) N * R * D, sizeof(double));
-  dr->log_weight = iclv_engine_alloc(e, R, sizeof(double));
+  dr->log_weight = iclv_engine_alloc(e, per_indiv ? (size_t) N * R : (size_t) R, sizeof(double));
   if (dr->eta == NULL || dr->log_weight == NULL) error("out of memory building the engine");
   const double *x = REAL(draws);
   for (int n = 0; n < N; n++)
     for (int d = 0; d < D; d++)
       for (int r = 0; r < R; r++)
         dr->eta[((size_t) n * D + d) * R + r] = x[n + (size_t) N * r + (size_t) N * R * d];
-  for (int r = 0; r < R; r++) {
-    double w = REAL(draw_weights)[r];
-    if (!(w > 0.0) || !R_FINITE(w)) error("draw weight %d is not a positive number", r + 1);
-    dr->log_weight[r] = log(w);
-  }
+  /* Weights: a vector per draw, or an R matrix individuals x draws. */
+  const double *w = REAL(draw_weights);
+  for (int n = 0; n < (per_indiv ? N : 1); n++)
+    for (int r = 0; r < R; r++) {
+      double value = per_indiv ? w[n + (size_t) N * r] : w[r];
+      if (!(value > 0.0) || !R_FINITE(value)) error("draw weight %d is not a positive number", r + 1);
+      dr->log_weight[(size_t) n * R * per_indiv + r] = log(value);
+    }
 }
 
 SEXP engine_create(SEXP plan, SEXP data, SEXP draws, SEXP draw_weights, SEXP n_threads) {
@@ -222,16 +228,22 @@ SEXP engine_predict(SEXP engine, SEXP theta, SEXP type) {
   iclv_engine *e = engine_from(engine);
   check_theta(e, theta);
   const int N = e->data.n_indiv, L = e->plan.n_lv;
-  const int want_lv = strcmp(CHAR(asChar(type)), "lv") == 0;
-  iclv_predict_out pred = {NULL, NULL, NULL};
+  const char *what = CHAR(asChar(type));
+  const int want_lv = strcmp(what, "lv") == 0, want_eta = strcmp(what, "eta") == 0;
+  iclv_predict_out pred = {NULL, NULL, NULL, NULL, NULL};
   SEXP out;
-  if (want_lv) {
+  if (want_lv || want_eta) {
     const char *names[] = {"mean", "sd", ""};
     out = PROTECT(mkNamed(VECSXP, names));
     SET_VECTOR_ELT(out, 0, allocMatrix(REALSXP, L, N));
     SET_VECTOR_ELT(out, 1, allocMatrix(REALSXP, L, N));
-    pred.lv_mean = REAL(VECTOR_ELT(out, 0));
-    pred.lv_sd = REAL(VECTOR_ELT(out, 1));
+    if (want_lv) {
+      pred.lv_mean = REAL(VECTOR_ELT(out, 0));
+      pred.lv_sd = REAL(VECTOR_ELT(out, 1));
+    } else {
+      pred.eta_mean = REAL(VECTOR_ELT(out, 0));
+      pred.eta_sd = REAL(VECTOR_ELT(out, 1));
+    }
   } else {
     out = PROTECT(allocMatrix(REALSXP, e->plan.n_alt, e->data.n_tasks));
     pred.prob = REAL(out);

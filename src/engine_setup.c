@@ -184,7 +184,7 @@ int iclv_engine_finish(iclv_engine *e, int n_threads, char *err, size_t errlen) 
     ALLOC(w->choice_dv, (size_t) d->max_tasks * J * B);
     ALLOC(w->lv_mean, L);
     ALLOC(w->task_base, (size_t) d->max_tasks * J);
-    ALLOC(w->post_lv, 2 * L);
+    ALLOC(w->post, 4 * L);
   }
   ALLOC(e->loglik_indiv, d->n_indiv);
   ALLOC(e->grad_indiv, (size_t) d->n_indiv * p->n_par);
