@@ -386,6 +386,8 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
   if (c->gradient) memset(c->grad_row, 0, sizeof(double) * P);
   if (pred) memset(ws->post, 0, sizeof(double) * 4 * L);
   const double *log_weight = e->draws.log_weight + (size_t) c->n * e->draws.weight_stride;
+  const double *weight_sign =
+      e->draws.weight_sign ? e->draws.weight_sign + (size_t) c->n * e->draws.weight_stride : NULL;
 
   for (int r0 = 0; r0 < R; r0 += B) {
     const int nb = R - r0 < B ? R - r0 : B;
@@ -402,7 +404,8 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
           const int j = d->avail_alt[a];
           const double *prob = ws->choice_dv + ((size_t) tl * p->n_alt + j) * B;
           double s = 0.0;
-          for (int r = 0; r < nb; r++) s += exp(log_weight[r0 + r]) * prob[r];
+          for (int r = 0; r < nb; r++)
+            s += (weight_sign ? weight_sign[r0 + r] : 1.0) * exp(log_weight[r0 + r]) * prob[r];
           pred->prob[(size_t) t * p->n_alt + j] += s;
         }
     }
@@ -425,6 +428,13 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
       w[r] = exp(ws->loglik_draw[r] - run_max);
       block_sum += w[r];
     }
+    if (weight_sign) {
+      block_sum = 0.0;
+      for (int r = 0; r < nb; r++) {
+        w[r] *= weight_sign[r0 + r];
+        block_sum += w[r];
+      }
+    }
     run_sum += block_sum;
 
     if (c->gradient) {
@@ -445,6 +455,13 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
     }
   }
 
+  /* Signed weights (sparse grids) can sum to <= 0: the integral is then
+   * floored, with zero gradient, and the individual flagged. */
+  e->nonpositive[c->n] = !(run_sum > 0.0);
+  if (e->nonpositive[c->n]) {
+    if (c->gradient) memset(c->grad_row, 0, sizeof(double) * P);
+    return run_max + log(ICLV_PROB_FLOOR);
+  }
   if (c->gradient)
     for (int i = 0; i < P; i++) c->grad_row[i] /= run_sum;
   if (pred && pred->lv_mean) posterior_moments(ws->post, run_sum, L, c->n, pred->lv_mean, pred->lv_sd);
@@ -471,7 +488,11 @@ double iclv_engine_eval(iclv_engine *e, const double *theta, int gradient, int c
   }
 
   double loglik = 0.0;
-  for (int n = 0; n < N; n++) loglik += e->loglik_indiv[n];
+  e->n_nonpositive = 0;
+  for (int n = 0; n < N; n++) {
+    loglik += e->loglik_indiv[n];
+    e->n_nonpositive += e->nonpositive[n];
+  }
   if (gradient) {
     memset(grad, 0, sizeof(double) * P);
     for (int n = 0; n < N; n++) {

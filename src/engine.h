@@ -41,6 +41,8 @@ typedef struct iclv_draws {
   double *eta;        /* [individual][dimension][draw] */
   double *log_weight; /* [individual][draw], or one row shared by all... */
   size_t weight_stride; /* ...when this is 0 (otherwise n_draws) */
+  double *weight_sign;  /* NULL when every weight is positive; else +-1, laid out as log_weight
+                           (sparse grids have negative weights) */
 } iclv_draws;
 
 /* Quantities derived from theta once per evaluation (not per individual). */
@@ -79,6 +81,8 @@ typedef struct iclv_engine {
   int n_threads, block;
   iclv_workspace *ws;
   double *loglik_indiv; /* n_indiv */
+  int *nonpositive;     /* n_indiv: 1 when signed weights summed to <= 0 */
+  int n_nonpositive;    /* their count in the last evaluation */
   double *grad_indiv;   /* n_indiv x n_par: the scores */
   size_t host_bytes;
   int n_allocs, max_allocs;

@@ -2,6 +2,7 @@
  * engine behind an external pointer, and evaluates it. The engine is owned by
  * the pointer from the start, so an R error while it is being filled leaves
  * nothing behind: the finalizer frees it. */
+#include <math.h>
 #include <string.h>
 #include <R.h>
 #include <Rinternals.h>
@@ -161,13 +162,26 @@ static void read_draws(iclv_engine *e, SEXP draws, SEXP draw_weights) {
     for (int d = 0; d < D; d++)
       for (int r = 0; r < R; r++)
         dr->eta[((size_t) n * D + d) * R + r] = x[n + (size_t) N * r + (size_t) N * R * d];
-  /* Weights: a vector per draw, or an R matrix individuals x draws. */
+  /* Weights: a vector per draw, or an R matrix individuals x draws; signed
+   * weights (sparse grids) keep their signs apart. */
   const double *w = REAL(draw_weights);
+  const R_xlen_t n_weights = XLENGTH(draw_weights);
+  int any_negative = 0;
+  for (R_xlen_t i = 0; i < n_weights; i++) {
+    if (!R_FINITE(w[i]) || w[i] == 0.0)
+      error("draw weight %lld is zero or not finite", (long long) (i + 1));
+    any_negative |= w[i] < 0.0;
+  }
+  if (any_negative) {
+    dr->weight_sign = iclv_engine_alloc(e, (size_t) n_weights, sizeof(double));
+    if (dr->weight_sign == NULL) error("out of memory building the engine");
+  }
   for (int n = 0; n < (per_indiv ? N : 1); n++)
     for (int r = 0; r < R; r++) {
       double value = per_indiv ? w[n + (size_t) N * r] : w[r];
-      if (!(value > 0.0) || !R_FINITE(value)) error("draw weight %d is not a positive number", r + 1);
-      dr->log_weight[(size_t) n * R * per_indiv + r] = log(value);
+      size_t at = (size_t) n * R * per_indiv + r;
+      dr->log_weight[at] = log(fabs(value));
+      if (any_negative) dr->weight_sign[at] = value < 0.0 ? -1.0 : 1.0;
     }
 }
 
@@ -204,13 +218,14 @@ SEXP engine_eval(SEXP engine, SEXP theta, SEXP gradient, SEXP scores, SEXP choic
   const int want_scores = asLogical(scores) == TRUE;
   const int N = e->data.n_indiv, P = e->plan.n_par;
 
-  const char *names[] = {"loglik", "gradient", "loglik_indiv", "scores", ""};
+  const char *names[] = {"loglik", "gradient", "loglik_indiv", "scores", "n_nonpositive", ""};
   SEXP out = PROTECT(mkNamed(VECSXP, names));
   SEXP grad = want_grad ? allocVector(REALSXP, P) : R_NilValue;
   SET_VECTOR_ELT(out, 1, grad);
   double loglik = iclv_engine_eval(e, REAL(theta), want_grad, asLogical(choice) != FALSE,
                                    e->n_threads, want_grad ? REAL(grad) : NULL);
   SET_VECTOR_ELT(out, 0, ScalarReal(loglik));
+  SET_VECTOR_ELT(out, 4, ScalarInteger(e->n_nonpositive));
   SEXP ll_indiv = allocVector(REALSXP, N);
   SET_VECTOR_ELT(out, 2, ll_indiv);
   memcpy(REAL(ll_indiv), e->loglik_indiv, sizeof(double) * N);

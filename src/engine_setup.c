@@ -187,6 +187,7 @@ int iclv_engine_finish(iclv_engine *e, int n_threads, char *err, size_t errlen) 
     ALLOC(w->post, 4 * L);
   }
   ALLOC(e->loglik_indiv, d->n_indiv);
+  ALLOC(e->nonpositive, d->n_indiv);
   ALLOC(e->grad_indiv, (size_t) d->n_indiv * p->n_par);
   return 0;
 }
