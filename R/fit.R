@@ -91,14 +91,18 @@ warn_fit <- function(fit) {
             "iclv_control(maxit =), or resume from a checkpoint", call. = FALSE)
   else if (conv$code != 0L)
     warning("the optimizer stopped: ", conv$message, call. = FALSE)
-  if (conv$gradient_relative > 100 * fit$control_gradtol)
+  # The gradient of a parameter held at an active bound need not vanish.
+  at_bound <- parameters_at_bounds(fit)
+  gradient <- conv$gradient
+  gradient[names(gradient) %in% at_bound] <- 0
+  gradient_relative <- relative_gradient(gradient, fit$u, fit$loglik)
+  if (gradient_relative > 100 * fit$control_gradtol)
     warning(sprintf(paste0("the gradient is still large at the end (relative gradient %.2g, ",
                            "max |g| = %.3g, ",
                            "largest for `%s`): the maximum may not be reached; try more ",
                            "iterations, other starting values or more draws"),
-                    conv$gradient_relative, conv$gradient_max,
-                    names(which.max(abs(conv$gradient)))), call. = FALSE)
-  at_bound <- parameters_at_bounds(fit)
+                    gradient_relative, max(abs(gradient)),
+                    names(which.max(abs(gradient)))), call. = FALSE)
   if (length(at_bound))
     warning("parameter(s) at a bound: ", paste0("`", at_bound, "`", collapse = ", "),
             "; the bound is active, so their standard errors are not reliable; widen or ",

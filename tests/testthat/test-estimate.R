@@ -1,0 +1,208 @@
+# iclv(): recovery of known parameters on simulated data, classical standard
+# errors against numerical second derivatives, the warnings that tell the
+# user what to try, the trace, and the errors for bad arguments.
+
+recovery_model <- iclv_model("
+    attitude =~ q1 + q2 + q3 + q4
+    attitude ~ age + female",
+  utility = list(A = ~ asc_A + b_price * price_A + b_att * attitude,
+                 B = ~ asc_B + b_price * price_B,
+                 C = ~ 0),
+  choice = "choice", id = "id")
+recovery_data <- iclv_simulate(recovery_model, n_indiv = 1000, n_tasks = 4, seed = 11)
+recovery_fit <- iclv(recovery_model, recovery_data, draws = 100,
+                     control = iclv_control(threads = 2))
+
+# A small model (12 free parameters) for the numerical Hessian.
+small_model <- iclv_model("attitude =~ q1 + q2 + q3",
+  utility = list(A = ~ b_price * price_A + b_att * attitude,
+                 B = ~ asc_B + b_price * price_B),
+  choice = "choice", id = "id", categories = 3)
+small_data <- iclv_simulate(small_model, n_indiv = 300, n_tasks = 4, seed = 5)
+tight <- iclv_control(threads = 2, reltol = 1e-12, gradtol = 1e-9)
+small_fit <- iclv(small_model, small_data, draws = 50, control = tight)
+
+test_that("estimates recover the simulation's parameters within 3 robust standard errors", {
+  expect_s3_class(recovery_fit, "iclv_fit")
+  expect_identical(recovery_fit$convergence$code, 0L)
+  est <- coef(recovery_fit)
+  truth <- attr(recovery_data, "theta")[names(est)]
+  free_names <- with(iclv_parameters(recovery_model), name[free])
+  expect_identical(names(est), free_names)
+  se <- sqrt(diag(vcov(recovery_fit, type = "robust")))
+  expect_true(all(is.finite(se) & se > 0))
+  z <- (est - truth) / se
+  expect_gte(mean(abs(z) < 3), 0.95)
+  # The optimizer climbed: the final log-likelihood is the trace's best.
+  expect_gte(recovery_fit$loglik, max(recovery_fit$trace$loglik) - 1e-8)
+  expect_gt(recovery_fit$loglik, recovery_fit$trace$loglik[1])
+  expect_lt(recovery_fit$convergence$gradient_relative, 1e-4)
+})
+
+test_that("the log-likelihood of the fit is the engine's at the estimates", {
+  direct <- iclv_loglik(small_model, small_data, coef(small_fit), draws = 50, threads = 1)
+  expect_equal(small_fit$loglik, direct$loglik, tolerance = 1e-10)
+  # At the maximum the analytic gradient vanishes (relative to the curvature).
+  expect_lt(max(abs(direct$gradient * sqrt(diag(vcov(small_fit, "classical"))))), 1e-4)
+})
+
+test_that("classical standard errors match numDeriv's Hessian of the log-likelihood", {
+  skip_if_not_installed("numDeriv")
+  expect_identical(small_fit$convergence$code, 0L)
+  loglik_at <- function(theta) {
+    iclv_engine_eval(small_fit$engine, small_model, theta, gradient = FALSE)$loglik
+  }
+  hessian <- numDeriv::hessian(loglik_at, coef(small_fit))
+  se_numderiv <- sqrt(diag(solve(-hessian)))
+  se_fit <- sqrt(diag(vcov(small_fit, "classical")))
+  expect_identical(names(se_fit), names(coef(small_fit)))
+  expect_equal(unname(se_fit), se_numderiv, tolerance = 1e-4)
+  expect_lt(max(abs(se_fit / se_numderiv - 1)), 1e-4)
+})
+
+test_that("the three covariance matrices are consistent with the stored Hessian and scores", {
+  v <- small_fit$vcov
+  expect_named(v, c("classical", "robust", "bhhh"))
+  for (type in names(v)) {
+    expect_equal(dim(v[[type]]), rep(small_fit$n_par, 2))
+    expect_equal(v[[type]], t(v[[type]]))
+    expect_true(all(eigen(v[[type]], symmetric = TRUE, only.values = TRUE)$values > 0))
+  }
+  # BHHH: inverse outer product of the per-individual scores (natural scale).
+  scores <- small_fit$scores
+  expect_equal(dim(scores), c(small_fit$n_indiv, small_fit$n_par))
+  expect_equal(unname(v$bhhh), unname(solve(crossprod(scores))), tolerance = 1e-6)
+  # Robust: sandwich of the classical one around the score outer product.
+  sandwich <- v$classical %*% crossprod(scores) %*% v$classical
+  expect_equal(unname(v$robust), unname(sandwich), tolerance = 1e-6)
+  # On a correctly specified model the three agree roughly.
+  ratio <- sqrt(diag(v$robust)) / sqrt(diag(v$classical))
+  expect_true(all(ratio > 0.7 & ratio < 1.4))
+})
+
+test_that("the default standard error type follows iclv_control(se =)", {
+  expect_identical(vcov(small_fit), small_fit$vcov$robust)
+  fit_bhhh <- iclv(small_model, small_data, draws = 20,
+                   control = iclv_control(threads = 2, se = "bhhh"))
+  expect_identical(vcov(fit_bhhh), fit_bhhh$vcov$bhhh)
+  expect_equal(estimates(fit_bhhh)$std.error, unname(sqrt(diag(fit_bhhh$vcov$bhhh))))
+})
+
+test_that("starting values given by the user are used and the stages are recorded", {
+  expect_identical(recovery_fit$start_stages, c("defaults", "latent", "mnl"))
+  all_start <- coef(small_fit)
+  fit <- iclv(small_model, small_data, draws = 50, start = all_start, control = tight)
+  expect_identical(fit$start_stages, "defaults")
+  expect_equal(coef(fit), coef(small_fit), tolerance = 1e-6)
+  # Without stages, from the table's defaults, the same maximum is reached.
+  fit_plain <- iclv(small_model, small_data, draws = 50,
+                    control = iclv_control(threads = 2, reltol = 1e-12, gradtol = 1e-9,
+                                           start_stages = FALSE))
+  expect_equal(coef(fit_plain), coef(small_fit), tolerance = 1e-5)
+})
+
+test_that("results do not depend on the number of threads", {
+  fit1 <- iclv(small_model, small_data, draws = 50, start = coef(small_fit),
+               control = iclv_control(threads = 1, reltol = 1e-12, gradtol = 1e-9))
+  expect_equal(coef(fit1), coef(small_fit), tolerance = 1e-6)
+  expect_equal(fit1$loglik, small_fit$loglik, tolerance = 1e-10)
+})
+
+test_that("trace = TRUE prints one line per iteration", {
+  lines <- character()
+  fit <- withCallingHandlers(
+    iclv(small_model, small_data, draws = 20, control = iclv_control(threads = 2, trace = TRUE)),
+    message = function(m) {
+      lines <<- c(lines, conditionMessage(m))
+      invokeRestart("muffleMessage")
+    })
+  expect_length(lines, nrow(fit$trace))
+  expect_match(lines, "^iter +[0-9]+ +loglik +-?[0-9.]+ +\\|grad\\|")
+  expect_match(lines[1], "^iter +0 ")
+  expect_message(
+    iclv(small_model, small_data, draws = 20, start = coef(small_fit),
+         control = iclv_control(threads = 2, trace = TRUE)),
+    "loglik")
+  expect_silent(iclv(small_model, small_data, draws = 20, start = coef(small_fit),
+                     control = iclv_control(threads = 2)))
+})
+
+test_that("too few iterations give a warning that names maxit", {
+  expect_warning(
+    fit <- iclv(small_model, small_data, draws = 20,
+                control = iclv_control(threads = 2, maxit = 2, start_stages = FALSE)),
+    "maxit")
+  expect_identical(fit$convergence$code, 1L)
+  expect_match(fit$convergence$message, "iteration limit")
+  expect_lte(fit$convergence$iterations, 2L)
+})
+
+test_that("an active bound gives a warning that names the parameter", {
+  truth <- attr(small_data, "theta")[["b_price"]]
+  expect_lt(truth, -0.1)
+  warnings <- character()
+  fit <- withCallingHandlers(
+    iclv(small_model, small_data, draws = 20,
+         control = iclv_control(threads = 2, lower = c(b_price = -0.1))),
+    warning = function(w) {
+      warnings <<- c(warnings, conditionMessage(w))
+      invokeRestart("muffleWarning")
+    })
+  expect_true(any(grepl("at a bound", warnings)))
+  expect_true(any(grepl("`b_price`", warnings[grepl("at a bound", warnings)])))
+  # The gradient of a parameter held at its bound is not a convergence problem.
+  expect_false(any(grepl("gradient is still large", warnings)))
+  expect_equal(coef(fit)[["b_price"]], -0.1)
+  expect_equal(fit$bounds$lower, c(b_price = -0.1))
+  # An inactive bound changes nothing and warns of nothing.
+  expect_silent(fit_free <- iclv(small_model, small_data, draws = 50,
+                                 control = iclv_control(threads = 2, reltol = 1e-12,
+                                                        gradtol = 1e-9,
+                                                        upper = c(b_price = 5))))
+  expect_equal(coef(fit_free), coef(small_fit), tolerance = 1e-5)
+})
+
+test_that("bad arguments to iclv() raise clear errors", {
+  expect_error(iclv(list(), small_data), "`model` must be an iclv_model")
+  expect_error(iclv(small_model, small_data, draws = 0), "`draws` must be a positive whole")
+  expect_error(iclv(small_model, small_data, draws = 2.5), "got 2.5")
+  expect_error(iclv(small_model, small_data, draws = "many"), "`draws`")
+  expect_error(iclv(small_model, small_data, start = c(foo = 1)),
+               "`start` names unknown parameter\\(s\\) `foo`")
+  expect_error(iclv(small_model, small_data, start = c(`q1~~q1` = 1)),
+               "fixed parameter\\(s\\) `q1~~q1`")
+  expect_error(iclv(small_model, small_data, start = c(b_price = Inf)),
+               "non-finite values: `b_price`")
+  expect_error(iclv(small_model, small_data, start = c(b_price = NA_real_)),
+               "non-finite values: `b_price`")
+  expect_error(iclv(small_model, small_data, start = c(-1, 1)), "named numeric vector")
+  expect_error(iclv(small_model, small_data, start = c(b_price = 1, b_price = 2)),
+               "more than once")
+  expect_error(iclv(small_model, small_data, control = list(maxit = 3)),
+               "`control` must come from iclv_control\\(\\)")
+  expect_error(iclv(small_model, small_data, backend = "tpu"), "should be one of")
+  expect_error(iclv(small_model, small_data, resume = tempfile(fileext = ".rds")),
+               "`resume`: checkpoint file .* does not exist")
+  expect_error(iclv(small_model, small_data, control = iclv_control(lower = c(foo = 0))),
+               "`lower` names unknown parameter\\(s\\) `foo`")
+  expect_error(iclv(small_model, small_data, control = iclv_control(upper = c(`q1|t1` = 0))),
+               "bounds are not supported .*`q1\\|t1`")
+})
+
+test_that("bad arguments to iclv_control() raise clear errors", {
+  expect_s3_class(iclv_control(), "iclv_control")
+  expect_error(iclv_control(maxit = 0), "`maxit` must be a whole number >= 1, got 0")
+  expect_error(iclv_control(maxit = 1.5), "`maxit`")
+  expect_error(iclv_control(reltol = -1), "`reltol` must be a positive number")
+  expect_error(iclv_control(gradtol = 0), "`gradtol` must be a positive number")
+  expect_error(iclv_control(se = "foo"), "robust.*classical.*bhhh")
+  expect_error(iclv_control(checkpoint = 3), "`checkpoint` must be a file name or NULL")
+  expect_error(iclv_control(checkpoint = ""), "`checkpoint` must be a file name")
+  expect_error(iclv_control(checkpoint_every = 0), "`checkpoint_every`")
+  expect_error(iclv_control(memory = list()), "`memory` must come from memory_limits\\(\\)")
+  expect_error(iclv_control(trace = NA), "`trace` must be TRUE or FALSE")
+  expect_error(iclv_control(threads = 0), "`threads` must be a positive whole number")
+  expect_error(iclv_control(lower = 3), "`lower` must be a named numeric vector")
+  expect_error(iclv_control(upper = c(b = "x")), "`upper` must be a named numeric vector")
+  expect_error(iclv_control(hessian_step = 0), "`hessian_step`")
+})
