@@ -1,8 +1,10 @@
 # The R side of the compiled engine: builds it once per (model, data, draws)
 # and evaluates it. Nothing here loops over individuals or draws.
 
-# Builds the engine (an external pointer; the finalizer frees its memory).
-engine_build <- function(model, prepared, draws, draw_weights = NULL, threads = NULL) {
+# Builds the engine (an external pointer; the finalizer frees its memory),
+# with its memory monitor (attribute "monitor"), checked once at creation.
+engine_build <- function(model, prepared, draws, draw_weights = NULL, threads = NULL,
+                         memory = memory_limits()) {
   n_draws <- dim(draws)[2L]
   if (is.null(draw_weights)) draw_weights <- rep(1 / n_draws, n_draws)
   threads <- resolve_threads(threads)
@@ -18,7 +20,32 @@ engine_build <- function(model, prepared, draws, draw_weights = NULL, threads = 
   )
   storage.mode(draws) <- "double"
   storage.mode(draw_weights) <- "double"
-  .Call(C_engine_create, plan, data, draws, draw_weights, threads)
+  engine <- .Call(C_engine_create, plan, data, draws, draw_weights, threads)
+  attr(engine, "monitor") <- new_memory_monitor(limits = memory)
+  class(engine) <- "iclv_engine"
+  engine_memory_check(engine, "setup")
+  engine
+}
+
+# A memory check with what the engine holds now (host bytes; device bytes
+# once a GPU engine is attached).
+engine_memory_check <- function(engine, phase, iteration = NA_integer_) {
+  monitor <- attr(engine, "monitor")
+  memory_set_usage(monitor, host_bytes = engine_info(engine)$host_bytes, device_bytes = 0)
+  memory_check(monitor, phase, iteration)
+}
+
+#' @export
+print.iclv_engine <- function(x, ...) {
+  info <- tryCatch(engine_info(x), error = function(e) NULL)
+  if (is.null(info)) {
+    cat("<iclv engine: freed>\n")
+  } else {
+    cat(sprintf("<iclv engine: %d individuals, %d tasks, %d draws, %d parameters, %d thread(s), %.1f MB>\n",
+                info$n_indiv, info$n_tasks, info$n_draws, info$n_par, info$n_threads,
+                info$host_bytes / 2^20))
+  }
+  invisible(x)
 }
 
 # The plan of the model plus the counts the C side needs.

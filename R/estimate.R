@@ -68,9 +68,9 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   prepared <- prepare_data(model, data)
   n_indiv <- nrow(prepared$ind_cat)
   drawn <- resolve_draws(draws, draw_type, control$seed, n_indiv, length(model$latent))
-  engine <- engine_build(model, prepared, drawn$draws, threads = control$threads)
-  monitor <- new_memory_monitor(limits = control$memory)
-  monitor_engine(monitor, engine, "setup")
+  engine <- engine_build(model, prepared, drawn$draws, threads = control$threads,
+                         memory = control$memory)
+  monitor <- attr(engine, "monitor")
   map <- working_map(model)
   bounds <- working_bounds(model, map, control)
   timings[["setup"]] <- proc.time()[["elapsed"]] - t0
@@ -90,13 +90,13 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   u0 <- to_working(map, theta_full[map$free])
   objective <- make_objective(engine, model, map)
   on_iteration <- function(u, iteration, trace) {
-    monitor_engine(monitor, engine, "iteration", iteration)
+    engine_memory_check(engine, "iteration", iteration)
     if (!is.null(control$checkpoint) && iteration %% control$checkpoint_every == 0L)
       write_checkpoint(control$checkpoint, model, n_indiv, map, u, iteration, trace)
   }
   opt <- run_optimizer(objective, u0, control, lower = bounds$lower, upper = bounds$upper,
                        iteration0 = checkpoint$iteration %||% 0L,
-                       trace = checkpoint$trace %||% new_trace(control$maxit),
+                       trace = extend_trace(checkpoint$trace, control$maxit),
                        on_iteration = on_iteration)
   if (!is.null(control$checkpoint))
     write_checkpoint(control$checkpoint, model, n_indiv, map, opt$u, opt$iterations, opt$trace)
@@ -104,7 +104,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
 
   t0 <- proc.time()[["elapsed"]]
   se <- if (opt$interrupted) NULL else
-    standard_errors(engine, model, map, opt$u, control$hessian_step, monitor)
+    standard_errors(engine, model, map, opt$u, control$hessian_step)
   timings[["standard_errors"]] <- proc.time()[["elapsed"]] - t0
 
   fit <- new_fit(model, prepared, engine, map, opt, se, control, timings, monitor,
@@ -209,12 +209,6 @@ sub_objective <- function(objective, u_full, moving) {
        fn = function(v) objective$fn(expand(v)),
        gr = function(v) objective$gr(expand(v))[moving],
        scores = function(v) objective$scores(expand(v))[, moving, drop = FALSE])
-}
-
-# A memory check with the engine's current holdings.
-monitor_engine <- function(monitor, engine, phase, iteration = NA_integer_) {
-  memory_set_usage(monitor, host_bytes = engine_info(engine)$host_bytes, device_bytes = 0)
-  memory_check(monitor, phase, iteration)
 }
 
 process_rss_mb <- function() .Call(C_memmon_rss)$rss_mb

@@ -12,6 +12,11 @@
 #' Start with [iclv_model()], [iclv()] and the vignette
 #' `vignette("getting-started", package = "iclv")`.
 #'
+#' @docType package
+#' @name iclv-package
+#' @aliases iclv-package
 #' @keywords internal
 #' @useDynLib iclv, .registration = TRUE, .fixes = "C_"
-"_PACKAGE"
+#' @importFrom stats coef vcov logLik nobs confint predict update
+#' @importFrom graphics plot
+NULL

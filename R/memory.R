@@ -183,6 +183,7 @@ memory_records <- function(x) {
     }
     return(x)
   }
+  if (inherits(x, "iclv_engine")) return(memory_records(attr(x, "monitor")))
   if (typeof(x) == "externalptr") return(memory_records_frame(.Call(C_memmon_records, x)))
   if (is.list(x) && "memory" %in% names(x)) {
     if (is.null(x[["memory"]])) stop("this fit has no memory records", call. = FALSE)

@@ -71,6 +71,18 @@ new_trace <- function(maxit) {
        gradient_norm = rep(NA_real_, n), seconds = rep(NA_real_, n), rss_mb = rep(NA_real_, n))
 }
 
+# A trace with room for `maxit` more iterations after those of `trace`
+# (a resumed run continues the trace of its checkpoint).
+extend_trace <- function(trace, maxit) {
+  out <- new_trace(maxit + if (is.null(trace)) 0L else trace$n)
+  if (is.null(trace) || trace$n == 0L) return(out)
+  keep <- seq_len(trace$n)
+  for (column in c("iteration", "loglik", "gradient_norm", "seconds", "rss_mb"))
+    out[[column]][keep] <- trace[[column]][keep]
+  out$n <- trace$n
+  out
+}
+
 trace_record <- function(trace, iteration, loglik, gradient_norm, seconds, rss_mb) {
   i <- trace$n + 1L
   if (i > length(trace$iteration)) return(trace)

@@ -2,8 +2,8 @@
 # gradient on the working scale, the per-individual scores, and the three
 # covariance matrices mapped to the natural scale by the delta method.
 
-standard_errors <- function(engine, model, map, u, step, monitor = NULL) {
-  if (!is.null(monitor)) memory_check(monitor, "hessian")
+standard_errors <- function(engine, model, map, u, step) {
+  engine_memory_check(engine, "hessian")
   n <- length(u)
   grad_at <- function(v) {
     theta_full <- fill_theta(model, map, to_natural(map, v))
@@ -23,7 +23,7 @@ standard_errors <- function(engine, model, map, u, step, monitor = NULL) {
   at_optimum <- engine_eval(engine, theta_full, gradient = TRUE, scores = TRUE)
   jac <- working_jacobian(map, u)
   scores_working <- at_optimum$scores[, map$free, drop = FALSE] %*% jac
-  if (!is.null(monitor)) memory_check(monitor, "hessian")
+  engine_memory_check(engine, "hessian")
 
   info <- -hessian
   opg <- crossprod(scores_working)

@@ -119,19 +119,28 @@ test_that("trace = TRUE prints one line per iteration", {
   expect_length(lines, nrow(fit$trace))
   expect_match(lines, "^iter +[0-9]+ +loglik +-?[0-9.]+ +\\|grad\\|")
   expect_match(lines[1], "^iter +0 ")
-  expect_message(
+  # expect_message() takes the first line; the others are muffled outside it.
+  suppressMessages(expect_message(
     iclv(small_model, small_data, draws = 20, start = coef(small_fit),
          control = iclv_control(threads = 2, trace = TRUE)),
-    "loglik")
+    "^iter +0 +loglik"))
   expect_silent(iclv(small_model, small_data, draws = 20, start = coef(small_fit),
                      control = iclv_control(threads = 2)))
 })
 
 test_that("too few iterations give a warning that names maxit", {
-  expect_warning(
-    fit <- iclv(small_model, small_data, draws = 20,
-                control = iclv_control(threads = 2, maxit = 2, start_stages = FALSE)),
-    "maxit")
+  warnings <- character()
+  fit <- withCallingHandlers(
+    iclv(small_model, small_data, draws = 20,
+         control = iclv_control(threads = 2, maxit = 2, start_stages = FALSE)),
+    warning = function(w) {
+      warnings <<- c(warnings, conditionMessage(w))
+      invokeRestart("muffleWarning")
+    })
+  expect_true(any(grepl("no convergence within [0-9]+ iterations: increase .*maxit",
+                        warnings)))
+  # Far from the maximum, the gradient warning says so too.
+  expect_true(any(grepl("gradient is still large", warnings)))
   expect_identical(fit$convergence$code, 1L)
   expect_match(fit$convergence$message, "iteration limit")
   expect_lte(fit$convergence$iterations, 2L)
@@ -156,10 +165,8 @@ test_that("an active bound gives a warning that names the parameter", {
   expect_equal(fit$bounds$lower, c(b_price = -0.1))
   # An inactive bound changes nothing and warns of nothing.
   expect_silent(fit_free <- iclv(small_model, small_data, draws = 50,
-                                 control = iclv_control(threads = 2, reltol = 1e-12,
-                                                        gradtol = 1e-9,
-                                                        upper = c(b_price = 5))))
-  expect_equal(coef(fit_free), coef(small_fit), tolerance = 1e-5)
+                                 control = iclv_control(threads = 2, upper = c(b_price = 5))))
+  expect_equal(coef(fit_free), coef(small_fit), tolerance = 1e-4)
 })
 
 test_that("bad arguments to iclv() raise clear errors", {
