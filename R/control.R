@@ -32,7 +32,7 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
                          checkpoint = NULL, checkpoint_every = 5L, memory = memory_limits(),
                          lower = NULL, upper = NULL, hessian_step = 1e-5,
                          start_stages = TRUE) {
-  se <- match.arg(se)
+  se <- match_choice(se, c("robust", "classical", "bhhh"), "se")
   check_whole(maxit, "maxit", min = 1)
   check_positive(reltol, "reltol")
   check_positive(gradtol, "gradtol")
@@ -68,4 +68,13 @@ check_positive <- function(x, name) {
   if (!is.numeric(x) || length(x) != 1L || is.na(x) || !(x > 0))
     stop("`", name, "` must be a positive number, got ",
          if (is.numeric(x) && length(x) == 1L) format(x) else deparse(x)[1L], call. = FALSE)
+}
+
+# match.arg() with a message that names the argument.
+match_choice <- function(x, choices, name) {
+  if (identical(x, choices)) return(choices[1L])
+  if (!is.character(x) || length(x) != 1L || !x %in% choices)
+    stop("`", name, "` must be one of ", paste0("\"", choices, "\"", collapse = ", "), ", got ",
+         deparse(x)[1L], call. = FALSE)
+  x
 }

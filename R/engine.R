@@ -91,11 +91,14 @@ resolve_draws <- function(draws, draw_type, seed, n_indiv, n_dim) {
          "individuals x draws x latent variables, got ",
          if (is.numeric(draws) && length(draws) == 1L) format(draws) else class(draws)[1L],
          call. = FALSE)
+  match_choice(draw_type, draw_types_all, "draw_type")
   scramble <- grepl("^scrambled_", draw_type)
   type <- sub("^scrambled_", "", draw_type)
   list(draws = iclv_draws(n_indiv, draws, n_dim, type = type, seed = seed, scramble = scramble),
        type = draw_type)
 }
+
+draw_types_all <- c("halton", "scrambled_halton", "mlhs", "sobol", "scrambled_sobol", "pseudo")
 
 storage_int <- function(x) {
   storage.mode(x) <- "integer"

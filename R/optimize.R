@@ -158,15 +158,17 @@ run_optimizer <- function(objective, u0, control, lower = -Inf, upper = Inf,
   res <- tryCatch(
     {
       restarts <- 0L
+      iteration_base <- iteration0
       repeat {
-        maxit_left <- max(1L, control$maxit - (state$iteration - iteration0))
+        maxit_left <- max(1L, control$maxit - (state$iteration - iteration_base))
         opt <- if (use_bounds)
           stats::optim(v0, objective$fn, gr_hooked, method = "L-BFGS-B", lower = lower,
                        upper = upper, control = list(maxit = maxit_left,
                                                      factr = control$reltol / .Machine$double.eps))
         else
+          # optim's BFGS counts the starting point as an iteration.
           stats::optim(v0, objective$fn, gr_hooked, method = "BFGS",
-                       control = list(maxit = maxit_left, reltol = control$reltol))
+                       control = list(maxit = maxit_left + 1L, reltol = control$reltol))
         u_end <- to_u(opt$par)
         # BFGS can stop on its relative tolerance while the gradient is still
         # large (a poor curvature estimate): restart from there with a fresh
