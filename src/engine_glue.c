@@ -188,10 +188,13 @@ static void read_draws(iclv_engine *e, SEXP draws, SEXP draw_weights) {
 SEXP engine_create(SEXP plan, SEXP data, SEXP draws, SEXP draw_weights, SEXP n_threads) {
   int threads = asInteger(n_threads);
   if (threads == NA_INTEGER || threads < 1) threads = 1;
+  /* The pointer and its finalizer exist before the engine, so no R error
+   * from here on can leak it. */
+  SEXP ptr = PROTECT(R_MakeExternalPtr(NULL, install(ENGINE_TAG), R_NilValue));
+  R_RegisterCFinalizerEx(ptr, engine_finalize, TRUE);
   iclv_engine *e = iclv_engine_new(threads);
   if (e == NULL) error("out of memory building the engine");
-  SEXP ptr = PROTECT(R_MakeExternalPtr(e, install(ENGINE_TAG), R_NilValue));
-  R_RegisterCFinalizerEx(ptr, engine_finalize, TRUE);
+  R_SetExternalPtrAddr(ptr, e);
 
   read_plan(e, plan);
   read_data(e, data);
