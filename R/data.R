@@ -17,7 +17,7 @@
 #' answers are missing (`NA`, the same on all rows of a respondent); the
 #' estimator skips them.
 #'
-#' @format A data frame with 1956 rows (326 respondents x 6 tasks) and 51
+#' @format A data frame with 1956 rows (326 respondents x 6 tasks) and 50
 #'   columns:
 #' \describe{
 #'   \item{id}{Respondent identifier (integer 1-326).}
@@ -54,7 +54,7 @@
 #' dim(survey_dce)
 #' table(survey_dce$choice)
 #' mean(is.na(survey_dce[survey_model()$indicators]))
-#' head(attr(survey_dce, "true_parameters"))
+#' attr(survey_dce, "true_parameters")[c("b_price", "b_organic", "b_sugar", "lambda")]
 #' @name survey_dce
 #' @docType data
 #' @usage data(survey_dce)

@@ -346,7 +346,11 @@ choice_index <- function(model, data, avail) {
   index <- as.integer(index)
   unavailable <- which(avail[cbind(seq_along(index), index)] == 0L)
   if (length(unavailable)) {
+    bad_alts <- alts[sort(unique(index[unavailable]))]
     stop("the chosen alternative is unavailable ", format_rows(unavailable),
+         ": choice column `", column, "` chooses ",
+         paste0("`", bad_alts, "` where its availability column `",
+                availability_columns(model)[bad_alts], "` is 0", collapse = ", "),
          call. = FALSE)
   }
   index

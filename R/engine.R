@@ -4,7 +4,7 @@
 # Builds the engine (an external pointer; the finalizer frees its memory),
 # with its memory monitor (attribute "monitor"), checked once at creation.
 engine_build <- function(model, prepared, draws, draw_weights = NULL, threads = NULL,
-                         memory = memory_limits()) {
+                         memory = memory_limits(), backend = "cpu") {
   n_draws <- dim(draws)[2L]
   if (is.null(draw_weights)) draw_weights <- rep(1 / n_draws, n_draws)
   threads <- resolve_threads(threads)
@@ -21,17 +21,47 @@ engine_build <- function(model, prepared, draws, draw_weights = NULL, threads = 
   storage.mode(draws) <- "double"
   storage.mode(draw_weights) <- "double"
   engine <- .Call(C_engine_create, plan, data, draws, draw_weights, threads)
-  attr(engine, "monitor") <- new_memory_monitor(limits = memory)
+  monitor <- new_memory_monitor(limits = memory)
+  attr(engine, "monitor") <- monitor
+  if (backend == "gpu") {
+    # The device engine works in chunks of individuals that fit under the
+    # GPU threshold; the monitor's release callback shrinks them further.
+    max_mb <- if (is.finite(memory$gpu_mb)) memory$gpu_mb else 1e6
+    gpu <- gpu_engine_build(engine, max_mb = max_mb)
+    .Call(C_gpu_engine_attach_monitor, gpu, monitor)
+    attr(engine, "gpu") <- gpu
+  }
   class(engine) <- "iclv_engine"
   engine_memory_check(engine, "setup")
   engine
+}
+
+# The backend an evaluation runs on: "gpu" asks for the device engine
+# (errors clearly when there is none), "auto" takes it for problems large
+# enough to pay off (prefer_gpu()), else the CPU.
+resolve_backend <- function(backend, n_indiv, n_draws) {
+  backend <- match_choice(backend, c("auto", "cpu", "gpu"), "backend")
+  if (backend == "gpu") {
+    info <- .Call(C_gpu_backend_info)
+    if (!isTRUE(info$compiled))
+      stop("backend = \"gpu\": iclv was built without CUDA (reinstall with nvcc on the PATH ",
+           "or CUDA_HOME set)", call. = FALSE)
+    if (info$n_devices < 1L)
+      stop("backend = \"gpu\": no usable CUDA device (", info$reason, ")", call. = FALSE)
+    return("gpu")
+  }
+  if (backend == "auto" && prefer_gpu(n_indiv, n_draws)) return("gpu")
+  "cpu"
 }
 
 # A memory check with what the engine holds now (host bytes; device bytes
 # once a GPU engine is attached).
 engine_memory_check <- function(engine, phase, iteration = NA_integer_) {
   monitor <- attr(engine, "monitor")
-  memory_set_usage(monitor, host_bytes = engine_info(engine)$host_bytes, device_bytes = 0)
+  gpu <- attr(engine, "gpu")
+  device_bytes <- if (is.null(gpu)) 0 else gpu_engine_info(gpu)$device_mb * 2^20
+  memory_set_usage(monitor, host_bytes = engine_info(engine)$host_bytes,
+                   device_bytes = device_bytes)
   memory_check(monitor, phase, iteration)
 }
 
@@ -62,6 +92,8 @@ engine_plan <- function(model) {
 
 # Evaluates at theta_full (every row of the parameter table, natural scale).
 engine_eval <- function(engine, theta_full, gradient = TRUE, scores = FALSE, choice = TRUE) {
+  gpu <- attr(engine, "gpu")
+  if (!is.null(gpu)) return(gpu_engine_eval(gpu, theta_full, gradient, scores, choice))
   .Call(C_engine_eval, engine, as.double(theta_full), gradient, scores, choice)
 }
 

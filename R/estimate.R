@@ -37,9 +37,12 @@
 #' @param draw_type Type of draws, see [iclv_loglik()].
 #' @param start Named starting values (natural scale) for some or all free
 #'   parameters.
-#' @param backend `"auto"`, `"cpu"` or `"gpu"`. `"auto"` uses the CPU in this
-#'   version unless a usable GPU backend is present and the problem is large
-#'   (see `vignette("speed-and-memory", package = "iclv")`).
+#' @param backend `"auto"`, `"cpu"` or `"gpu"`. `"gpu"` needs the CUDA backend
+#'   compiled in and a usable device (an error says which is missing).
+#'   `"auto"` takes the GPU when one is usable and the problem has at least
+#'   20,000 (individual, draw) pairs, else the CPU: below that, the GPU's fixed
+#'   costs per evaluation (kernel launches, transfers) and its start-up
+#'   outweigh what it saves.
 #' @param control [iclv_control()] settings.
 #' @param resume A checkpoint file written by an earlier run with the same
 #'   model and data.
@@ -58,7 +61,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
                  backend = c("auto", "cpu", "gpu"), control = iclv_control(), resume = NULL) {
   call <- match.call()
   check_model(model)
-  backend <- resolve_backend(match.arg(backend))
+  backend <- backend[1L]
   if (!inherits(control, "iclv_control"))
     stop("`control` must come from iclv_control()", call. = FALSE)
   check_start(model, start)
@@ -68,8 +71,9 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   prepared <- prepare_data(model, data)
   n_indiv <- nrow(prepared$ind_cat)
   drawn <- resolve_draws(draws, draw_type, control$seed, n_indiv, length(model$latent))
+  backend <- resolve_backend(backend, n_indiv, dim(drawn$draws)[2L])
   engine <- engine_build(model, prepared, drawn$draws, threads = control$threads,
-                         memory = control$memory)
+                         memory = control$memory, backend = backend)
   monitor <- attr(engine, "monitor")
   map <- working_map(model)
   bounds <- working_bounds(model, map, control)
@@ -111,20 +115,6 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
                  draws = drawn, backend = backend, call = call, stages = stages)
   warn_fit(fit)
   fit
-}
-
-resolve_backend <- function(backend) {
-  if (backend == "gpu") {
-    if (!.Call(C_gpu_backend_info)$compiled)
-      stop("backend = \"gpu\": iclv was built without CUDA (reinstall with nvcc on the PATH ",
-           "or CUDA_HOME set)", call. = FALSE)
-    if (!gpu_usable())
-      stop("backend = \"gpu\": no usable CUDA device (", .Call(C_gpu_backend_info)$reason, ")",
-           call. = FALSE)
-    stop("backend = \"gpu\": the GPU likelihood kernels are not in this version yet; ",
-         "use backend = \"cpu\"", call. = FALSE)
-  }
-  "cpu"
 }
 
 check_start <- function(model, start) {

@@ -19,8 +19,7 @@
 #' @param seed Seed of the draws (they do not use R's random number stream).
 #' @param gradient Compute the gradient?
 #' @param scores Return the N x P matrix of per-individual scores?
-#' @param backend `"cpu"` (the only backend of this version for evaluations
-#'   outside [iclv()]), or `"auto"`.
+#' @param backend `"cpu"`, `"gpu"` or `"auto"`, as in [iclv()].
 #' @param threads CPU threads (default: all cores, at most 2 under R CMD
 #'   check; `OMP_THREAD_LIMIT` is respected).
 #' @return A list with `loglik`, `gradient` (named, one entry per free
@@ -40,14 +39,15 @@
 #' res$loglik
 #' head(res$gradient)
 iclv_loglik <- function(model, data, theta, draws = 100, draw_type = "halton", seed = 1L,
-                        gradient = TRUE, scores = FALSE, backend = c("cpu", "auto"),
+                        gradient = TRUE, scores = FALSE, backend = c("cpu", "gpu", "auto"),
                         threads = NULL) {
   check_model(model)
-  backend <- match.arg(backend)
+  backend <- backend[1L]
   theta_full <- theta_full_from(model, theta)
   prepared <- prepare_data(model, data)
   drawn <- resolve_draws(draws, draw_type, seed, nrow(prepared$ind_cat), length(model$latent))
-  engine <- engine_build(model, prepared, drawn$draws, threads = threads)
+  backend <- resolve_backend(backend, nrow(prepared$ind_cat), dim(drawn$draws)[2L])
+  engine <- engine_build(model, prepared, drawn$draws, threads = threads, backend = backend)
   iclv_engine_eval(engine, model, theta_full[model$params$free], gradient = gradient,
                    scores = scores)
 }

@@ -459,6 +459,11 @@ apply_fixed <- function(params, fixed) {
   if (!is.numeric(fixed) || is.null(names(fixed)) || anyNA(fixed) || any(!nzchar(names(fixed)))) {
     stop("`fixed` must be a named numeric vector, e.g. c(\"LV=~q1\" = 1).", call. = FALSE)
   }
+  repeated <- unique(names(fixed)[duplicated(names(fixed))])
+  if (length(repeated)) {
+    stop(sprintf("`fixed` names '%s' more than once; give each parameter one value.",
+                 repeated[[1]]), call. = FALSE)
+  }
   unknown <- setdiff(names(fixed), params$name)
   if (length(unknown)) {
     stop(sprintf("`fixed` names '%s', which is not a parameter of the model; close names: %s.",

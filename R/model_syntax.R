@@ -154,7 +154,7 @@ read_latent_structure <- function(statements) {
   is_path <- regressions$rhs %in% latent
   is_covariate <- !is_path & regressions$rhs != "1"
   paths <- split_by(regressions$rhs[is_path], regressions$lhs[is_path], latent)
-  latent <- sort_latent(latent, paths)
+  latent <- sort_latent(latent, paths, regressions[is_path, ])
   list(
     latent = latent,
     indicators = indicators,
@@ -226,13 +226,14 @@ check_statement_targets <- function(statements, latent, indicators) {
 }
 
 # Topological order of the latent variables (each after those it depends on),
-# keeping the syntax order where the dependencies leave a choice.
-sort_latent <- function(latent, paths) {
+# keeping the syntax order where the dependencies leave a choice. `path_rows`
+# (the `LV ~ LV2` statements) locate a cycle in the syntax.
+sort_latent <- function(latent, paths, path_rows = NULL) {
   sorted <- character(0)
   remaining <- latent
   while (length(remaining)) {
     ready <- vapply(remaining, function(l) all(paths[[l]] %in% sorted), TRUE)
-    if (!any(ready)) stop_cycle(remaining, paths)
+    if (!any(ready)) stop_cycle(remaining, paths, path_rows)
     sorted <- c(sorted, remaining[which(ready)[1]])
     remaining <- remaining[-which(ready)[1]]
   }
@@ -240,8 +241,9 @@ sort_latent <- function(latent, paths) {
 }
 
 # Every remaining latent variable has a predecessor among the remaining ones:
-# walk predecessors until one repeats, then report the cycle in causal order.
-stop_cycle <- function(remaining, paths) {
+# walk predecessors until one repeats, then report the cycle in causal order,
+# with the lines of the statements that close it.
+stop_cycle <- function(remaining, paths, path_rows = NULL) {
   walk <- remaining[[1]]
   repeat {
     predecessor <- intersect(paths[[walk[[length(walk)]]]], remaining)[[1]]
@@ -249,7 +251,17 @@ stop_cycle <- function(remaining, paths) {
     if (predecessor %in% walk[-length(walk)]) break
   }
   cycle <- rev(walk[match(predecessor, walk):length(walk)])
-  stop("latent variables form a cycle: ", paste(cycle, collapse = " -> "),
+  where <- ""
+  if (!is.null(path_rows) && nrow(path_rows)) {
+    edge <- paste(path_rows$rhs, path_rows$lhs)
+    lines <- path_rows$line[match(paste(cycle[-length(cycle)], cycle[-1]), edge)]
+    lines <- sort(unique(lines[!is.na(lines)]))
+    if (length(lines)) {
+      where <- sprintf(" (line%s %s of the model syntax)", if (length(lines) > 1L) "s" else "",
+                       paste(lines, collapse = ", "))
+    }
+  }
+  stop("latent variables form a cycle: ", paste(cycle, collapse = " -> "), where,
        "; the structural model must be recursive.", call. = FALSE)
 }
 

@@ -77,6 +77,14 @@ int iclv_engine_validate(const iclv_engine *e, char *err, size_t errlen) {
   const iclv_plan *p = &e->plan;
   const iclv_data *d = &e->data;
   const int L = p->n_lv, K = p->n_ind, P = p->n_par;
+  /* The CSR pointers first: every check below uses them. The glue makes each
+   * array as long as its pointer's last entry, so 0 first and no decrease
+   * keep every range inside its array. */
+  if (check_ptr(p->lv_cov_ptr, L, p->lv_cov_ptr[L], "plan: lv_cov_ptr", err, errlen) ||
+      check_ptr(p->lv_path_ptr, L, p->lv_path_ptr[L], "plan: lv_path_ptr", err, errlen) ||
+      check_ptr(p->ind_load_ptr, K, p->ind_load_ptr[K], "plan: ind_load_ptr", err, errlen) ||
+      check_ptr(p->ind_thr_ptr, K, p->ind_thr_ptr[K], "plan: ind_thr_ptr", err, errlen))
+    return 1;
   if (check_params(p->lv_alpha, L, P, 1, "lv_alpha", err, errlen) ||
       check_params(p->lv_sigma, L, P, 1, "lv_sigma", err, errlen) ||
       check_params(p->lv_cov_par, p->lv_cov_ptr[L], P, 0, "lv_cov_par", err, errlen) ||

@@ -4,6 +4,7 @@
 #include <R_ext/Rdynload.h>
 #include "glue.h"
 #include "memmon_glue.h"
+#include "gpu_engine_glue.h"
 
 #define CALLDEF(name, n) {#name, (DL_FUNC) &name, n}
 
@@ -21,6 +22,12 @@ static const R_CallMethodDef call_methods[] = {
   CALLDEF(memmon_check_r, 3),
   CALLDEF(memmon_records, 1),
   CALLDEF(memmon_rss, 0),
+  CALLDEF(gpu_engine_new, 2),
+  CALLDEF(gpu_engine_eval_r, 5),
+  CALLDEF(gpu_engine_info, 1),
+  CALLDEF(gpu_engine_release_r, 1),
+  CALLDEF(gpu_engine_fail_next_r, 2),
+  CALLDEF(gpu_engine_attach_monitor, 2),
   {NULL, NULL, 0}
 };
 

@@ -1,6 +1,7 @@
 /* Quadrature rules for the standard normal density (see quadrature.h). */
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,13 +11,6 @@
 /* Orthonormal Hermite polynomials for phi: h_0 = 1, h_1 = x,
  * sqrt(k + 1) h_{k+1} = x h_k - sqrt(k) h_{k-1}. Their Jacobi matrix has a
  * zero diagonal and off-diagonal sqrt(1), ..., sqrt(n - 1). */
-
-/* h_0(x) .. h_{n-1}(x) into h[0 .. n-1] (n >= 1). */
-static void hermite_values(int n, double x, double *h) {
-  h[0] = 1.0;
-  if (n > 1) h[1] = x;
-  for (int k = 1; k + 1 < n; k++) h[k + 1] = (x * h[k] - sqrt((double) k) * h[k - 1]) / sqrt(k + 1.0);
-}
 
 /* h_n(x) and its derivative; *sum_squares = h_0^2 + ... + h_{n-1}^2. */
 static void hermite_top(int n, double x, double *value, double *slope, double *sum_squares) {
@@ -141,125 +135,31 @@ int iclv_gauss_hermite(int n_nodes, double *nodes, double *weights) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* The Genz-Keister sequence. Extending a rule of n_prev nodes with node
- * polynomial P by m new nodes to degree n_prev + 2m - 1: the new nodes are
- * the roots of the degree-m polynomial q with
- *   integral q(x) x^j P(x) phi(x) dx = 0, j = 0 .. m - 1
- * (then every polynomial f of degree n_prev + 2m - 1 is f = P q s + r with
- * deg s < m, deg r < n_prev + m, and interpolation at the n_prev + m nodes is
- * exact). q is written in the orthonormal Hermite basis and the integrals
- * taken with a reference Gauss-Hermite rule exact to a far higher degree.
- * P is odd (the nodes are symmetric and include 0) and m even, so q is even;
- * its roots come as +- pairs. */
+/* The Genz-Keister sequence. Each rule adds new nodes to the previous one
+ * (Patterson's extension: the new nodes are the roots of the polynomial
+ * orthogonal to lower degrees under phi times the previous rule's node
+ * polynomial, which makes the extended rule exact to degree
+ * n_prev + 2 m - 1). The positive new nodes are tabulated from Genz and
+ * Keister (1996) (facts, to the digits published); the weights are computed
+ * here as the interpolatory weights on those nodes, so they are exactly
+ * consistent with them. The 19-point rule has a negative weight at
+ * +-2.8613. */
 
 static const int gk_sizes[ICLV_GK_N_RULES] = {1, 3, 9, 19, 35};
 static const int gk_degrees[ICLV_GK_N_RULES] = {1, 5, 15, 29, 51};
 
+/* The positive nodes added by rules 2 to 5 (1, 3, 5 and 8 of them). */
+static const double gk_new_nodes[17] = {
+    1.73205080756887729353, /* sqrt(3) */
+    0.741095349994540853, 2.86127957605705818, 4.18495601767273229,
+    1.23042363402730603, 2.59608311504920231, 3.20533379449919442, 5.18701603991365623,
+    6.36339449433636961,
+    0.248992297579960609, 2.23362606167694189, 3.63531851903727832, 4.73643308595229673,
+    5.69817776848810986, 7.12210670080461661, 7.98077179859056063, 9.0169397898903032};
+
+/* Reference rule for the interpolatory weights: exact to degree 199, far
+ * above the 34 of the 35-point rule's Lagrange polynomials. */
 #define GK_REFERENCE_NODES 100
-#define GK_MAX_NEW 16
-#define GK_ROOT_SEARCH_MAX 14.0
-#define GK_ROOT_SEARCH_STEP 1e-3
-
-/* Solves the m x m system a x = b (a row-major, overwritten) by Gaussian
- * elimination with partial pivoting; b becomes x. Returns -1 if singular. */
-static int solve_linear(int m, double *a, double *b) {
-  for (int col = 0; col < m; col++) {
-    int pivot = col;
-    for (int row = col + 1; row < m; row++)
-      if (fabs(a[row * m + col]) > fabs(a[pivot * m + col])) pivot = row;
-    if (a[pivot * m + col] == 0.0) return -1;
-    if (pivot != col) {
-      for (int k = 0; k < m; k++) {
-        const double t = a[col * m + k];
-        a[col * m + k] = a[pivot * m + k];
-        a[pivot * m + k] = t;
-      }
-      const double t = b[col];
-      b[col] = b[pivot];
-      b[pivot] = t;
-    }
-    for (int row = col + 1; row < m; row++) {
-      const double factor = a[row * m + col] / a[col * m + col];
-      for (int k = col; k < m; k++) a[row * m + k] -= factor * a[col * m + k];
-      b[row] -= factor * b[col];
-    }
-  }
-  for (int row = m - 1; row >= 0; row--) {
-    double s = b[row];
-    for (int k = row + 1; k < m; k++) s -= a[row * m + k] * b[k];
-    b[row] = s / a[row * m + row];
-  }
-  return 0;
-}
-
-/* q(x) = sum_{i <= degree} coef[i] h_i(x). */
-static double hermite_series(int degree, const double *coef, double x) {
-  double prev = 0.0, cur = 1.0, total = coef[0];
-  for (int k = 0; k < degree; k++) {
-    const double next = (x * cur - sqrt((double) k) * prev) / sqrt(k + 1.0);
-    prev = cur;
-    cur = next;
-    total += coef[k + 1] * cur;
-  }
-  return total;
-}
-
-/* The m new nodes extending nodes[0 .. n_prev-1], written to nodes[n_prev ..]
- * as (+x, -x) pairs with x ascending. */
-static int gk_extend(int n_prev, int m, double *nodes, const double *ref_x, const double *ref_w) {
-  double gram[GK_MAX_NEW * GK_MAX_NEW], rhs[GK_MAX_NEW], coef[GK_MAX_NEW + 1];
-  double h[GK_MAX_NEW + 1];
-  memset(gram, 0, sizeof gram);
-  memset(rhs, 0, sizeof rhs);
-  for (int g = 0; g < GK_REFERENCE_NODES; g++) {
-    double node_poly = 1.0;
-    for (int k = 0; k < n_prev; k++) node_poly *= ref_x[g] - nodes[k];
-    hermite_values(m + 1, ref_x[g], h);
-    const double wp = ref_w[g] * node_poly;
-    for (int j = 0; j < m; j++) {
-      for (int i = 0; i < m; i++) gram[j * m + i] += wp * h[j] * h[i];
-      rhs[j] -= wp * h[j] * h[m];
-    }
-  }
-  if (solve_linear(m, gram, rhs) != 0) return ICLV_QUAD_NO_CONVERGENCE;
-  for (int i = 0; i < m; i++) coef[i] = (i % 2 == m % 2) ? rhs[i] : 0.0; /* q is even */
-  coef[m] = 1.0;
-
-  /* The m / 2 positive roots: sign changes on a fine grid, then bisection
-   * down to adjacent doubles. */
-  int found = 0;
-  double left = GK_ROOT_SEARCH_STEP * 0.5, f_left = hermite_series(m, coef, left);
-  for (double right = left + GK_ROOT_SEARCH_STEP; right <= GK_ROOT_SEARCH_MAX;
-       right += GK_ROOT_SEARCH_STEP) {
-    const double f_right = hermite_series(m, coef, right);
-    if ((f_left < 0.0) != (f_right < 0.0)) {
-      if (found == m / 2) return ICLV_QUAD_NO_CONVERGENCE;
-      double lo = left, hi = right, f_lo = f_left;
-      for (int iter = 0; iter < 200; iter++) {
-        const double mid = 0.5 * (lo + hi);
-        if (mid <= lo || mid >= hi) break;
-        const double f_mid = hermite_series(m, coef, mid);
-        if (f_mid == 0.0) {
-          lo = hi = mid;
-          break;
-        }
-        if ((f_mid < 0.0) == (f_lo < 0.0)) {
-          lo = mid;
-          f_lo = f_mid;
-        } else {
-          hi = mid;
-        }
-      }
-      const double root = 0.5 * (lo + hi);
-      nodes[n_prev + 2 * found] = root;
-      nodes[n_prev + 2 * found + 1] = -root;
-      found++;
-    }
-    left = right;
-    f_left = f_right;
-  }
-  return found == m / 2 ? ICLV_QUAD_OK : ICLV_QUAD_NO_CONVERGENCE;
-}
 
 /* Interpolatory weights of the rule on nodes[0 .. n-1]: the integral of each
  * Lagrange polynomial, by the reference rule. */
@@ -280,16 +180,21 @@ static void interpolatory_weights(int n, const double *nodes, const double *ref_
 int iclv_genz_keister(double *nodes, double *weights, int *sizes, int *degrees) {
   double ref_x[GK_REFERENCE_NODES], ref_w[GK_REFERENCE_NODES];
   double all_nodes[ICLV_GK_MAX_POINTS], all_weights[ICLV_GK_N_RULES * ICLV_GK_MAX_POINTS];
-  int status = iclv_gauss_hermite(GK_REFERENCE_NODES, ref_x, ref_w);
+  const int status = iclv_gauss_hermite(GK_REFERENCE_NODES, ref_x, ref_w);
   if (status != ICLV_QUAD_OK) return status;
   all_nodes[0] = 0.0;
+  for (int i = 0; i < 17; i++) { /* joining order: +x, -x */
+    all_nodes[1 + 2 * i] = gk_new_nodes[i];
+    all_nodes[2 + 2 * i] = -gk_new_nodes[i];
+  }
   memset(all_weights, 0, sizeof all_weights);
-  all_weights[0] = 1.0;
-  for (int rule = 1; rule < ICLV_GK_N_RULES; rule++) {
-    const int n_prev = gk_sizes[rule - 1], n = gk_sizes[rule];
-    status = gk_extend(n_prev, n - n_prev, all_nodes, ref_x, ref_w);
-    if (status != ICLV_QUAD_OK) return status;
-    interpolatory_weights(n, all_nodes, ref_x, ref_w, all_weights + rule * ICLV_GK_MAX_POINTS);
+  for (int rule = 0; rule < ICLV_GK_N_RULES; rule++) {
+    double *w = all_weights + rule * ICLV_GK_MAX_POINTS;
+    interpolatory_weights(gk_sizes[rule], all_nodes, ref_x, ref_w, w);
+    for (int i = 1; i < gk_sizes[rule]; i += 2) { /* exact symmetry */
+      const double mean = 0.5 * (w[i] + w[i + 1]);
+      w[i] = w[i + 1] = mean;
+    }
   }
   if (nodes) memcpy(nodes, all_nodes, sizeof all_nodes);
   if (weights) memcpy(weights, all_weights, sizeof all_weights);
@@ -341,15 +246,68 @@ static int tensor_grid(int n_dim, int n, size_t max_points, double **points_out,
  * accuracy level L in d dimensions is
  *   A(L, d) = sum_{q = max(0, L - d)}^{L - 1} (-1)^(L - 1 - q) C(d - 1, L - 1 - q)
  *             sum_{|i| = d + q, i_k >= 1} U^{i_1} x ... x U^{i_d},
- * exact for polynomials of total degree 2L - 1 (Heiss and Winschel 2008,
- * eq. 9). Nested rules make many points coincide: they are identified by
- * their Genz-Keister node numbers and merged. */
+ * exact for polynomials of total degree 2L - 1 (Heiss and Winschel 2008).
+ * Nested rules make most points of the tensor products coincide: a point is
+ * identified by its Genz-Keister node numbers (6 bits per dimension, packed
+ * into a 64-bit key) and its weights are summed in a hash table, so memory
+ * grows with the distinct points, not with the terms of the sum. */
+
+/* Terms of the combination sum allowed (a few seconds of work). */
+#define SPARSE_MAX_TERMS 5e8
+#define SPARSE_KEY_BITS 6
+#define SPARSE_OCCUPIED (1ULL << 63)
 
 typedef struct {
-  unsigned char node[ICLV_SPARSE_MAX_DIM]; /* Genz-Keister node number per dimension */
+  uint64_t key; /* SPARSE_OCCUPIED | node numbers; 0 marks an empty slot */
   double weight;
   double magnitude; /* sum of |contributions|, to recognise cancelled weights */
-} sparse_entry;
+} sparse_point;
+
+typedef struct {
+  sparse_point *slots;
+  size_t capacity; /* a power of 2, at least twice count */
+  size_t count, max_points;
+} point_table;
+
+static size_t key_hash(uint64_t key) {
+  key ^= key >> 31;
+  key *= 0x9E3779B97F4A7C15ULL;
+  key ^= key >> 29;
+  return (size_t) key;
+}
+
+static int table_grow(point_table *t) {
+  const size_t capacity = t->capacity ? 2 * t->capacity : 1024;
+  sparse_point *slots = calloc(capacity, sizeof(sparse_point));
+  if (slots == NULL) return ICLV_QUAD_NO_MEMORY;
+  for (size_t i = 0; i < t->capacity; i++) {
+    if (t->slots[i].key == 0) continue;
+    size_t at = key_hash(t->slots[i].key) & (capacity - 1);
+    while (slots[at].key != 0) at = (at + 1) & (capacity - 1);
+    slots[at] = t->slots[i];
+  }
+  free(t->slots);
+  t->slots = slots;
+  t->capacity = capacity;
+  return ICLV_QUAD_OK;
+}
+
+static int table_add(point_table *t, uint64_t key, double weight) {
+  if (2 * (t->count + 1) > t->capacity && table_grow(t) != ICLV_QUAD_OK)
+    return ICLV_QUAD_NO_MEMORY;
+  const size_t mask = t->capacity - 1;
+  size_t at = key_hash(key) & mask;
+  while (t->slots[at].key != 0 && t->slots[at].key != key) at = (at + 1) & mask;
+  sparse_point *point = t->slots + at;
+  if (point->key == 0) {
+    if (t->count == t->max_points) return ICLV_QUAD_TOO_MANY_POINTS;
+    point->key = key;
+    t->count++;
+  }
+  point->weight += weight;
+  point->magnitude += fabs(weight);
+  return ICLV_QUAD_OK;
+}
 
 typedef struct {
   int n_dim, level;
@@ -357,8 +315,9 @@ typedef struct {
   const double *gk_weights;                      /* ICLV_GK_N_RULES x ICLV_GK_MAX_POINTS */
   int levels[ICLV_SPARSE_MAX_DIM];
   double coefficient;
-  sparse_entry *entries; /* NULL while counting */
-  size_t n_entries;
+  point_table *table; /* NULL while counting the terms */
+  double n_terms;
+  int status;
 } smolyak_ctx;
 
 /* Adds (or counts) the tensor product of the rules at ctx->levels. */
@@ -371,20 +330,18 @@ static void smolyak_add_tensor(smolyak_ctx *ctx) {
     at[k] = 0;
     count *= (size_t) size[k];
   }
-  if (ctx->entries == NULL) {
-    ctx->n_entries += count;
+  if (ctx->table == NULL) {
+    ctx->n_terms += (double) count;
     return;
   }
-  for (size_t c = 0; c < count; c++) {
-    sparse_entry *entry = ctx->entries + ctx->n_entries++;
-    memset(entry->node, 0, sizeof entry->node);
+  for (size_t c = 0; c < count && ctx->status == ICLV_QUAD_OK; c++) {
+    uint64_t key = SPARSE_OCCUPIED;
     double weight = ctx->coefficient;
     for (int k = 0; k < ctx->n_dim; k++) {
-      entry->node[k] = (unsigned char) at[k];
+      key |= (uint64_t) at[k] << (SPARSE_KEY_BITS * (ctx->n_dim - 1 - k));
       weight *= ctx->gk_weights[rule[k] * ICLV_GK_MAX_POINTS + at[k]];
     }
-    entry->weight = weight;
-    entry->magnitude = fabs(weight);
+    ctx->status = table_add(ctx->table, key, weight);
     for (int k = 0; k < ctx->n_dim; k++) { /* odometer */
       if (++at[k] < size[k]) break;
       at[k] = 0;
@@ -416,9 +373,9 @@ static void smolyak_sweep(smolyak_ctx *ctx) {
   }
 }
 
-static int compare_entries(const void *a, const void *b) {
-  return memcmp(((const sparse_entry *) a)->node, ((const sparse_entry *) b)->node,
-                ICLV_SPARSE_MAX_DIM);
+static int compare_points(const void *a, const void *b) {
+  const uint64_t x = ((const sparse_point *) a)->key, y = ((const sparse_point *) b)->key;
+  return (x > y) - (x < y);
 }
 
 static int sparse_grid(int n_dim, int level, size_t max_points, double **points_out,
@@ -439,48 +396,47 @@ static int sparse_grid(int n_dim, int level, size_t max_points, double **points_
     while (gk_degrees[rule] < 2 * i - 1) rule++;
     ctx.rule_of_level[i] = rule;
   }
-  smolyak_sweep(&ctx); /* count */
-  if (ctx.n_entries > max_points) return ICLV_QUAD_TOO_MANY_POINTS;
-  const size_t n_entries = ctx.n_entries;
-  ctx.entries = malloc(sizeof(sparse_entry) * n_entries);
-  if (ctx.entries == NULL) return ICLV_QUAD_NO_MEMORY;
-  ctx.n_entries = 0;
-  smolyak_sweep(&ctx); /* fill */
+  smolyak_sweep(&ctx); /* count the terms */
+  if (ctx.n_terms > SPARSE_MAX_TERMS) return ICLV_QUAD_TOO_MANY_POINTS;
+  point_table table = {NULL, 0, 0, max_points < 2147483647u ? max_points : 2147483647u};
+  ctx.table = &table;
+  ctx.status = ICLV_QUAD_OK;
+  smolyak_sweep(&ctx);
+  if (ctx.status != ICLV_QUAD_OK) {
+    free(table.slots);
+    return ctx.status;
+  }
 
-  qsort(ctx.entries, n_entries, sizeof(sparse_entry), compare_entries);
-  size_t n_merged = 0;
-  for (size_t i = 0; i < n_entries;) {
-    sparse_entry merged = ctx.entries[i];
-    size_t j = i + 1;
-    for (; j < n_entries && compare_entries(&merged, ctx.entries + j) == 0; j++) {
-      merged.weight += ctx.entries[j].weight;
-      merged.magnitude += ctx.entries[j].magnitude;
-    }
-    /* Keep the point unless its contributions cancel to rounding error. */
-    if (fabs(merged.weight) > 64.0 * DBL_EPSILON * merged.magnitude)
-      ctx.entries[n_merged++] = merged;
-    i = j;
+  /* Keep the points whose contributions do not cancel to rounding error, in
+   * the order of their node numbers. */
+  size_t n_kept = 0;
+  for (size_t i = 0; i < table.capacity; i++) {
+    const sparse_point *point = table.slots + i;
+    if (point->key != 0 && fabs(point->weight) > 64.0 * DBL_EPSILON * point->magnitude)
+      table.slots[n_kept++] = *point;
   }
-  if (n_merged > 2147483647u) {
-    free(ctx.entries);
-    return ICLV_QUAD_TOO_MANY_POINTS;
-  }
-  double *points = malloc(sizeof(double) * (n_merged * (size_t) n_dim + 1));
-  double *weights = malloc(sizeof(double) * (n_merged + 1));
+  qsort(table.slots, n_kept, sizeof(sparse_point), compare_points);
+  double *points = malloc(sizeof(double) * (n_kept * (size_t) n_dim + 1));
+  double *weights = malloc(sizeof(double) * (n_kept + 1));
   if (points == NULL || weights == NULL) {
     free(points);
     free(weights);
-    free(ctx.entries);
+    free(table.slots);
     return ICLV_QUAD_NO_MEMORY;
   }
-  for (size_t r = 0; r < n_merged; r++) {
-    for (int k = 0; k < n_dim; k++) points[r + n_merged * (size_t) k] = gk_nodes[ctx.entries[r].node[k]];
-    weights[r] = ctx.entries[r].weight;
+  const uint64_t node_mask = (1ULL << SPARSE_KEY_BITS) - 1;
+  for (size_t r = 0; r < n_kept; r++) {
+    const uint64_t key = table.slots[r].key;
+    for (int k = 0; k < n_dim; k++) {
+      const int node = (int) ((key >> (SPARSE_KEY_BITS * (n_dim - 1 - k))) & node_mask);
+      points[r + n_kept * (size_t) k] = gk_nodes[node];
+    }
+    weights[r] = table.slots[r].weight;
   }
-  free(ctx.entries);
+  free(table.slots);
   *points_out = points;
   *weights_out = weights;
-  *n_points_out = (int) n_merged;
+  *n_points_out = (int) n_kept;
   return ICLV_QUAD_OK;
 }
 

@@ -34,7 +34,7 @@
  * degree 2 * level - 1; level 26 needs degree 51, the 35-point rule), in
  * 1 .. ICLV_SPARSE_MAX_DIM dimensions. */
 #define ICLV_SPARSE_MAX_LEVEL 26
-#define ICLV_SPARSE_MAX_DIM 12
+#define ICLV_SPARSE_MAX_DIM 10
 
 /* The n-node Gauss-Hermite rule for phi: nodes ascending, exactly symmetric
  * about 0, weights summing to 1; exact for polynomials of degree 2n - 1.
@@ -57,9 +57,11 @@ int iclv_genz_keister(double *nodes, double *weights, int *sizes, int *degrees);
  * (sparse = 0; n^d points, the first dimension varying fastest), or the
  * Smolyak sparse grid of accuracy level n built from the Genz-Keister rules
  * (sparse = 1), with coinciding points merged and points whose weights cancel
- * dropped. On success *points and *weights are malloc'ed arrays (the caller
- * frees them) of *n_points rows. max_points bounds the work: the tensor size,
- * or the sparse grid's points before merging. */
+ * dropped; sparse points come in the order of their Genz-Keister node
+ * numbers. On success *points and *weights are malloc'ed arrays (the caller
+ * frees them) of *n_points rows. max_points bounds the number of points
+ * (for sparse grids, the distinct points before cancelled ones are dropped);
+ * sparse grids whose combination sum has over 5e8 terms are refused too. */
 int iclv_quadrature_grid(int n_dim, int n, int sparse, size_t max_points, double **points,
                          double **weights, int *n_points);
 

@@ -6,11 +6,12 @@
 #define ICLV_GPU_H
 
 #include <stddef.h>
-#include "../engine.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#include "../engine.h"
 
 #define ICLV_GPU_ERRLEN 256
 

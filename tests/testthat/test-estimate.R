@@ -187,7 +187,7 @@ test_that("bad arguments to iclv() raise clear errors", {
                "more than once")
   expect_error(iclv(small_model, small_data, control = list(maxit = 3)),
                "`control` must come from iclv_control\\(\\)")
-  expect_error(iclv(small_model, small_data, backend = "tpu"), "should be one of")
+  expect_error(iclv(small_model, small_data, backend = "tpu"), "`backend` must be one of")
   expect_error(iclv(small_model, small_data, resume = tempfile(fileext = ".rds")),
                "`resume`: checkpoint file .* does not exist")
   expect_error(iclv(small_model, small_data, control = iclv_control(lower = c(foo = 0))),
@@ -212,4 +212,14 @@ test_that("bad arguments to iclv_control() raise clear errors", {
   expect_error(iclv_control(lower = 3), "`lower` must be a named numeric vector")
   expect_error(iclv_control(upper = c(b = "x")), "`upper` must be a named numeric vector")
   expect_error(iclv_control(hessian_step = 0), "`hessian_step`")
+})
+
+test_that("backend = \"gpu\" says why it cannot run where there is no usable GPU", {
+  skip_if(iclv:::gpu_usable())
+  expect_error(iclv(small_model, small_data, backend = "gpu"),
+               "backend = \"gpu\": (iclv was built without CUDA|no usable CUDA device)")
+  expect_error(iclv_loglik(small_model, small_data,
+                           attr(small_data, "theta")[iclv_parameters(small_model)$free],
+                           backend = "gpu"),
+               "backend = \"gpu\"")
 })

@@ -1,0 +1,235 @@
+# The CUDA engine against the CPU engine: same log-likelihood, gradient and
+# scores on the models of test-engine.R (specs copied here), results
+# identical run to run and for any chunk size, device memory given back, and
+# errors that name the failing CUDA call. Skipped without a usable GPU.
+
+gpu_models <- list(
+  probit_paths = list(
+    syntax = "
+      att =~ q1 + q2 + q3
+      soc =~ q4 + q5 + q3
+      att ~ age + soc + 1",
+    utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
+                   B = ~ b_price * price_B + b_soc * soc * income,
+                   none = ~ 0),
+    options = list()),
+  logit_continuous = list(
+    syntax = "
+      att =~ q1 + q2 + q3 + y1
+      y1 ~ 1
+      y1 ~~ y1",
+    utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
+                   B = ~ b_price * price_B),
+    options = list(indicators = c(.default = "ordered_logit", y1 = "continuous"))),
+  shared_symmetric = list(
+    syntax = "
+      att =~ q1 + q2 + q3 + q4
+      q1 | a*t1 + b*t2 + c*t3 + d*t4
+      q2 | a*t1 + b*t2 + c*t3 + d*t4",
+    utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
+                   B = ~ b_price * price_B,
+                   C = ~ asc_C + b_att_c * att),
+    options = list(thresholds = c(.default = "free", q3 = "symmetric", q4 = "symmetric"),
+                   categories = c(.default = 5, q4 = 4))),
+  biogeme_scale = list(
+    syntax = "
+      att =~ 1*q1 + q2 + q3
+      att ~~ att
+      env =~ q4 + q5
+      env ~ att + female",
+    utility = list(A = ~ asc_A + b_price * price_A + b_env * env,
+                   B = ~ b_price * price_B),
+    options = list(categories = c(.default = 5, q5 = 2))),
+  latent_only = list(
+    syntax = "
+      att =~ q1 + q2 + q3
+      env =~ q4 + q5
+      env ~ att",
+    utility = NULL,
+    options = list())
+)
+
+# A model, simulated data with missing answers (and availability), theta_full
+# away from the truth, and the CPU engine on given draws.
+gpu_case <- function(spec, n_indiv = 40, n_draws = 37, seed = 1, availability = FALSE,
+                     draw_weights = NULL) {
+  args <- c(list(spec$syntax), spec$options)
+  if (!is.null(spec$utility)) {
+    args$utility <- spec$utility
+    args$choice <- "choice"
+  }
+  args$id <- "id"
+  if (availability) args$availability <- list(B = "avail_B")
+  model <- do.call(iclv_model, args)
+  data <- iclv_simulate(model, n_indiv = n_indiv, n_tasks = 3, seed = seed)
+  theta <- attr(data, "theta")
+  set.seed(seed)
+  move <- model$params$free & model$params$type %in% c("loading", "covariate_path", "lv_path",
+                                                        "choice")
+  theta[move] <- theta[move] + stats::runif(sum(move), -0.2, 0.2)
+  ids <- unique(data$id)
+  for (q in model$indicators) data[data$id %in% ids[stats::runif(length(ids)) < 0.1], q] <- NA
+  if (availability)
+    data$avail_B <- as.integer(stats::runif(nrow(data)) > 0.3 | data$choice == "B")
+  prepared <- iclv:::prepare_data(model, data)
+  draws <- iclv_draws(n_indiv, n_draws, length(model$latent), seed = seed + 4)
+  engine <- iclv:::engine_build(model, prepared, draws, draw_weights = draw_weights, threads = 1)
+  list(model = model, engine = engine, theta_full = unname(theta))
+}
+
+expect_same_evaluation <- function(gpu, cpu) {
+  expect_equal(gpu$loglik, cpu$loglik, tolerance = 1e-10)
+  expect_equal(gpu$loglik_indiv, cpu$loglik_indiv, tolerance = 1e-10)
+  expect_equal(gpu$gradient, cpu$gradient, tolerance = 1e-8)
+  expect_equal(gpu$scores, cpu$scores, tolerance = 1e-8)
+  expect_identical(gpu$n_nonpositive, cpu$n_nonpositive)
+}
+
+for (name in names(gpu_models)) {
+  test_that(paste("GPU and CPU engines agree:", name), {
+    skip_if_no_gpu()
+    case <- gpu_case(gpu_models[[name]], availability = name == "probit_paths")
+    gpu <- iclv:::gpu_engine_build(case$engine)
+    cpu_res <- iclv:::engine_eval(case$engine, case$theta_full, gradient = TRUE, scores = TRUE)
+    gpu_res <- iclv:::gpu_engine_eval(gpu, case$theta_full, gradient = TRUE, scores = TRUE)
+    expect_same_evaluation(gpu_res, cpu_res)
+    expect_equal(dim(gpu_res$scores), c(40L, length(case$theta_full)))
+    # Without the gradient, and without the choice part.
+    ll_only <- iclv:::gpu_engine_eval(gpu, case$theta_full, gradient = FALSE)
+    expect_null(ll_only$gradient)
+    expect_null(ll_only$scores)
+    expect_identical(ll_only$loglik_indiv, gpu_res$loglik_indiv)
+    no_choice_cpu <- iclv:::engine_eval(case$engine, case$theta_full, choice = FALSE)
+    no_choice_gpu <- iclv:::gpu_engine_eval(gpu, case$theta_full, choice = FALSE)
+    expect_equal(no_choice_gpu$loglik, no_choice_cpu$loglik, tolerance = 1e-10)
+    expect_equal(no_choice_gpu$gradient, no_choice_cpu$gradient, tolerance = 1e-8)
+  })
+}
+
+test_that("GPU agrees with the CPU over several rounds of draws per thread block", {
+  skip_if_no_gpu()
+  # 600 draws: rounds of 256 draws, the last one partial.
+  case <- gpu_case(gpu_models$probit_paths, n_indiv = 12, n_draws = 600, seed = 3)
+  gpu <- iclv:::gpu_engine_build(case$engine)
+  expect_equal(iclv:::gpu_engine_info(gpu)$threads, 256L)
+  cpu_res <- iclv:::engine_eval(case$engine, case$theta_full, scores = TRUE)
+  expect_same_evaluation(iclv:::gpu_engine_eval(gpu, case$theta_full, scores = TRUE), cpu_res)
+})
+
+test_that("GPU agrees with the CPU for per-individual signed draw weights", {
+  skip_if_no_gpu()
+  n_indiv <- 40
+  n_draws <- 16
+  set.seed(11)
+  weights <- matrix(stats::runif(n_indiv * n_draws, 0.2, 1), n_indiv, n_draws)
+  weights[, 1:3] <- -weights[, 1:3]
+  weights[5, ] <- -abs(weights[5, ]) # this individual's integral is negative: flagged
+  case <- gpu_case(gpu_models$biogeme_scale, n_indiv = n_indiv, n_draws = n_draws, seed = 5,
+                   draw_weights = weights)
+  gpu <- iclv:::gpu_engine_build(case$engine)
+  cpu_res <- iclv:::engine_eval(case$engine, case$theta_full, scores = TRUE)
+  gpu_res <- iclv:::gpu_engine_eval(gpu, case$theta_full, scores = TRUE)
+  expect_gte(cpu_res$n_nonpositive, 1L)
+  expect_same_evaluation(gpu_res, cpu_res)
+  expect_true(all(gpu_res$scores[5, ] == 0))
+})
+
+test_that("GPU results are identical run to run", {
+  skip_if_no_gpu()
+  case <- gpu_case(gpu_models$shared_symmetric, n_indiv = 70, n_draws = 100, seed = 4)
+  gpu <- iclv:::gpu_engine_build(case$engine)
+  first <- iclv:::gpu_engine_eval(gpu, case$theta_full, scores = TRUE)
+  for (i in 1:3) expect_identical(iclv:::gpu_engine_eval(gpu, case$theta_full, scores = TRUE),
+                                  first)
+  # A second engine on the same data gives the same bits too.
+  again <- iclv:::gpu_engine_eval(iclv:::gpu_engine_build(case$engine), case$theta_full,
+                                  scores = TRUE)
+  expect_identical(again, first)
+})
+
+test_that("chunks of individuals give the same bits as one launch", {
+  skip_if_no_gpu()
+  case <- gpu_case(gpu_models$probit_paths, n_indiv = 100, n_draws = 50, seed = 6)
+  whole <- iclv:::gpu_engine_build(case$engine)
+  tiny <- iclv:::gpu_engine_build(case$engine, max_mb = 1e-6)
+  expect_identical(iclv:::gpu_engine_info(whole)$chunk, 100L)
+  expect_identical(iclv:::gpu_engine_info(tiny)$chunk, 32L)
+  reference <- iclv:::gpu_engine_eval(whole, case$theta_full, scores = TRUE)
+  expect_identical(iclv:::gpu_engine_eval(tiny, case$theta_full, scores = TRUE), reference)
+  # Releasing the workspace halves the chunk; the rebuilt one agrees as well.
+  before <- iclv:::gpu_engine_info(whole)$device_mb
+  freed <- iclv:::gpu_engine_release(whole)
+  expect_gt(freed, 0)
+  expect_equal(iclv:::gpu_engine_info(whole)$device_mb, before - freed)
+  expect_identical(iclv:::gpu_engine_info(whole)$chunk, 32L)
+  expect_identical(iclv:::gpu_engine_eval(whole, case$theta_full, scores = TRUE), reference)
+})
+
+# A case large enough (about 60 MB of draws) that a leak would show in
+# cudaMemGetInfo, whose resolution is coarse.
+big_case <- function() {
+  gpu_case(gpu_models$latent_only, n_indiv = 400, n_draws = 10000, seed = 7)
+}
+
+test_that("device memory returns to its starting level after garbage collection", {
+  skip_if_no_gpu()
+  case <- big_case()
+  # Warm up: the CUDA context and the kernels' modules are loaded once.
+  warm <- iclv:::gpu_engine_build(case$engine)
+  iclv:::gpu_engine_eval(warm, case$theta_full, scores = TRUE)
+  rm(warm)
+  gc()
+  start <- gpu_free_mb()
+  gpu <- iclv:::gpu_engine_build(case$engine)
+  held <- iclv:::gpu_engine_info(gpu)$device_mb
+  expect_gt(held, 50)
+  iclv:::gpu_engine_eval(gpu, case$theta_full, scores = TRUE)
+  expect_lt(gpu_free_mb(), start - 0.9 * held)
+  rm(gpu)
+  gc()
+  expect_equal(gpu_free_mb(), start, tolerance = 4 / start)
+})
+
+test_that("an injected CUDA failure names the call, leaks nothing, and the engine recovers", {
+  skip_if_no_gpu()
+  case <- big_case()
+  gpu <- iclv:::gpu_engine_build(case$engine)
+  reference <- iclv:::gpu_engine_eval(gpu, case$theta_full)
+  iclv:::gpu_engine_fail_next(gpu, 1L)
+  expect_error(iclv:::gpu_engine_eval(gpu, case$theta_full),
+               "GPU evaluation failed: cudaSetDevice failed: .*injected")
+  iclv:::gpu_engine_fail_next(gpu, 2L)
+  expect_error(iclv:::gpu_engine_eval(gpu, case$theta_full),
+               "cudaMemcpyAsync\\(theta to device\\) failed")
+  iclv:::gpu_engine_fail_next(gpu, 4L)
+  expect_error(iclv:::gpu_engine_eval(gpu, case$theta_full),
+               "likelihood_kernel<gradient> launch failed")
+  # Each failure disarms the hook: the next evaluation is the reference.
+  expect_identical(iclv:::gpu_engine_eval(gpu, case$theta_full), reference)
+  # A failure while rebuilding a released workspace.
+  iclv:::gpu_engine_release(gpu)
+  iclv:::gpu_engine_fail_next(gpu, 2L)
+  expect_error(iclv:::gpu_engine_eval(gpu, case$theta_full), "cudaMalloc\\(")
+  expect_identical(iclv:::gpu_engine_eval(gpu, case$theta_full), reference)
+
+  rm(gpu)
+  gc()
+  start <- gpu_free_mb()
+  gpu <- iclv:::gpu_engine_build(case$engine)
+  iclv:::gpu_engine_fail_next(gpu, 3L)
+  expect_error(iclv:::gpu_engine_eval(gpu, case$theta_full, scores = TRUE), "view_kernel")
+  rm(gpu)
+  gc()
+  expect_equal(gpu_free_mb(), start, tolerance = 4 / start)
+})
+
+test_that("prefer_gpu() needs a usable GPU and enough (individual, draw) pairs", {
+  expect_false(iclv:::prefer_gpu(10, 100))
+  expect_identical(iclv:::prefer_gpu(1000, 1000), iclv:::gpu_usable())
+})
+
+test_that("without a usable GPU the GPU engine reports why", {
+  skip_if(iclv:::gpu_usable(), "a GPU is usable here")
+  case <- gpu_case(gpu_models$latent_only, n_indiv = 10, n_draws = 5)
+  expect_error(iclv:::gpu_engine_build(case$engine), "cannot build the GPU engine")
+})

@@ -1,0 +1,374 @@
+# Quadrature rules (src/quadrature.c, R/quadrature.R) and the engine with
+# them as weighted draws: exactness of the rules, the adaptive change of
+# variables, and the log-likelihood and gradient against a brute-force grid,
+# simulation with 10^6 draws, numDeriv and the R reference.
+
+quadrature_rule <- iclv:::quadrature_rule
+quadrature_draws <- iclv:::quadrature_draws
+adaptive_draws <- iclv:::adaptive_draws
+resolve_integration <- iclv:::resolve_integration
+integration_engine <- iclv:::integration_engine
+engine_build <- iclv:::engine_build
+engine_eval <- iclv:::engine_eval
+
+normal_moment <- function(p) if (p %% 2 == 1) 0 else prod(seq_len(p / 2) * 2 - 1)
+
+# All exponent vectors of d variables with total degree <= max_degree.
+monomials <- function(d, max_degree) {
+  grid <- as.matrix(expand.grid(rep(list(0:max_degree), d)))
+  grid[rowSums(grid) <= max_degree, , drop = FALSE]
+}
+
+# Largest error of a rule on the monomials of total degree <= max_degree,
+# relative to the exact moment (or absolute where it is 0 or small).
+monomial_error <- function(rule, max_degree) {
+  powers <- monomials(ncol(rule$points), max_degree)
+  errors <- apply(powers, 1, function(p) {
+    value <- sum(rule$weights * apply(rule$points, 1, function(x) prod(x^p)))
+    exact <- prod(vapply(p, normal_moment, 0))
+    abs(value - exact) / max(1, exact)
+  })
+  max(errors)
+}
+
+# A one-latent-variable ICLV model, its data and (perturbed) true parameters.
+quadrature_case <- function(n_indicators = 5, n_indiv = 40, n_tasks = 2, loading = 1,
+                            seed = 1) {
+  items <- paste0("q", seq_len(n_indicators))
+  model <- iclv_model(paste("att =~", paste(items, collapse = " + ")),
+    utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
+                   B = ~ asc_B + b_price * price_B,
+                   C = ~ 0),
+    choice = "choice", id = "id")
+  theta <- iclv_parameters(model)$start
+  names(theta) <- model$params$name
+  theta[paste0("att=~", items)] <- loading
+  theta[c("asc_A", "asc_B", "b_price", "b_att")] <- c(0.3, -0.2, -0.8, 0.7)
+  data <- iclv_simulate(model, theta = theta[model$params$free], n_indiv = n_indiv,
+                        n_tasks = n_tasks, seed = seed)
+  theta_full <- attr(data, "theta")
+  set.seed(seed)
+  move <- model$params$free & model$params$type %in% c("loading", "choice")
+  theta_full[move] <- theta_full[move] + stats::runif(sum(move), -0.1, 0.1)
+  list(model = model, data = data, prepared = iclv:::prepare_data(model, data),
+       theta = theta_full)
+}
+
+# A model with `n_latent` correlated latent variables (each explains the next).
+multi_case <- function(n_latent, n_indiv = 12, seed = 2) {
+  lv <- paste0("f", seq_len(n_latent))
+  lines <- vapply(seq_len(n_latent), function(l) {
+    paste0(lv[l], " =~ ", paste0("q", l, letters[1:3], collapse = " + "))
+  }, "")
+  if (n_latent > 1)
+    lines <- c(lines, paste0(lv[-1], " ~ ", lv[-n_latent]))
+  model <- iclv_model(paste(lines, collapse = "\n"),
+    utility = list(A = stats::as.formula(paste("~ asc_A + b_price * price_A + b1 *", lv[1])),
+                   B = stats::as.formula(paste("~ b_price * price_B + b2 *", lv[n_latent]))),
+    choice = "choice", id = "id")
+  data <- iclv_simulate(model, n_indiv = n_indiv, n_tasks = 2, seed = seed)
+  list(model = model, data = data, prepared = iclv:::prepare_data(model, data),
+       theta = attr(data, "theta"))
+}
+
+engine_with_rule <- function(case, rule) {
+  n_indiv <- nrow(case$prepared$ind_cat)
+  engine_build(case$model, case$prepared, quadrature_draws(rule, n_indiv), rule$weights,
+               threads = 1)
+}
+
+# ---- the rules -------------------------------------------------------------------
+
+test_that("Gauss-Hermite rules are exact to degree 2n - 1 and match LAPACK", {
+  three <- iclv:::gauss_hermite_rule(3)
+  expect_equal(three$nodes, c(-sqrt(3), 0, sqrt(3)), tolerance = 1e-15)
+  expect_equal(three$weights, c(1, 4, 1) / 6, tolerance = 1e-15)
+  for (n in c(1, 2, 5, 20, 40, 100)) {
+    rule <- iclv:::gauss_hermite_rule(n)
+    expect_identical(rule$nodes, -rev(rule$nodes))
+    expect_true(all(diff(rule$nodes) > 0) && all(rule$weights > 0))
+    expect_equal(sum(rule$weights), 1, tolerance = 1e-15)
+    for (p in seq(0, min(2 * n - 1, 60), by = 2)) {
+      expect_equal(sum(rule$weights * rule$nodes^p), normal_moment(p), tolerance = 1e-13)
+    }
+  }
+  # Independent check: eigenvalues and first eigenvector components of the
+  # Jacobi matrix by LAPACK (Golub-Welsch done the textbook way).
+  n <- 100
+  jacobi <- matrix(0, n, n)
+  jacobi[cbind(1:(n - 1), 2:n)] <- jacobi[cbind(2:n, 1:(n - 1))] <- sqrt(1:(n - 1))
+  eig <- eigen(jacobi, symmetric = TRUE)
+  order <- order(eig$values)
+  rule <- iclv:::gauss_hermite_rule(n)
+  expect_lt(max(abs(rule$nodes - eig$values[order])), 1e-12)
+  expect_lt(max(abs(rule$weights - eig$vectors[1, order]^2)), 1e-14)
+  # A smooth integrand: E cos(X) = exp(-1/2).
+  rule <- iclv:::gauss_hermite_rule(40)
+  expect_equal(sum(rule$weights * cos(rule$nodes)), exp(-0.5), tolerance = 1e-15)
+  expect_length(iclv:::gauss_hermite_rule(200)$nodes, 200)
+  expect_error(iclv:::gauss_hermite_rule(0), "positive whole number")
+  expect_error(iclv:::gauss_hermite_rule(201), "at most 200")
+})
+
+test_that("Genz-Keister rules are nested, exact to their degrees, with known values", {
+  gk <- iclv:::genz_keister_rules()
+  expect_identical(gk$sizes, c(1L, 3L, 9L, 19L, 35L))
+  expect_identical(gk$degrees, c(1L, 5L, 15L, 29L, 51L))
+  expect_equal(gk$nodes[2], sqrt(3), tolerance = 1e-16)
+  expect_equal(sort(abs(gk$nodes[4:9]))[c(1, 3, 5)],
+               c(0.741095349994540853, 2.86127957605705818, 4.18495601767273229))
+  expect_equal(max(gk$nodes), 9.0169397898903032)
+  for (i in seq_along(gk$sizes)) {
+    used <- seq_len(gk$sizes[i])
+    weights <- gk$weights[, i]
+    expect_true(all(weights[-used] == 0))
+    expect_equal(sum(weights), 1, tolerance = 1e-14)
+    for (p in seq(0, gk$degrees[i] + 1, by = 2)) {
+      moment <- sum(weights[used] * gk$nodes[used]^p)
+      if (p <= gk$degrees[i]) expect_equal(moment, normal_moment(p), tolerance = 1e-13)
+      else expect_gt(abs(moment / normal_moment(p) - 1), 1e-6) # degree is sharp
+    }
+  }
+  # Published weights: the 19-point rule's negative weight at +-2.8613, and
+  # the 35-point rule's weight at 0.
+  at <- which(abs(gk$nodes - 2.86127957605705818) < 1e-12)
+  expect_equal(gk$weights[at, 4], -0.00633722479337375712, tolerance = 1e-12)
+  expect_equal(gk$weights[1, 5], 0.000514894508069213769, tolerance = 1e-12)
+})
+
+test_that("sparse grids are exact for total degree 2L - 1, with merged points", {
+  for (case in list(c(d = 2, level = 6), c(d = 3, level = 5), c(d = 4, level = 3))) {
+    rule <- quadrature_rule(case[["d"]], case[["level"]], "sparse")
+    expect_identical(rule$type, "sparse")
+    expect_equal(sum(rule$weights), 1, tolerance = 1e-13)
+    expect_false(anyDuplicated(rule$points) > 0)
+    expect_lt(monomial_error(rule, 2 * case[["level"]] - 1), 1e-12)
+  }
+  rule <- quadrature_rule(3, 5, "sparse")
+  expect_true(any(rule$weights < 0))
+  expect_lt(nrow(rule$points), 5^3) # far fewer points than a tensor rule of the same degree
+  # In one dimension the sparse grid is the Genz-Keister rule of that degree.
+  gk <- iclv:::genz_keister_rules()
+  one <- quadrature_rule(1, 4, "sparse")
+  expect_equal(sort(one$points[, 1]), sort(gk$nodes[1:9]))
+  # A smooth integrand: E exp(a'X) = exp(|a|^2 / 2), better with each level.
+  a <- c(0.3, -0.5, 0.2, 0.4)
+  errors <- vapply(2:7, function(level) {
+    rule <- quadrature_rule(4, level, "sparse")
+    abs(sum(rule$weights * exp(rule$points %*% a)) - exp(sum(a^2) / 2))
+  }, 0)
+  expect_true(all(diff(log(errors)) < 0))
+  expect_lt(errors[6], 1e-10)
+  expect_error(quadrature_rule(3, 27, "sparse"), "levels \\(nodes\\) up to 26")
+  expect_error(quadrature_rule(6, 10, "sparse", max_points = 1000), "more than 1,000 points")
+})
+
+test_that("tensor rules and the auto choice; draws repeat the rule per individual", {
+  rule <- quadrature_rule(2, 7)
+  expect_identical(rule$type, "tensor")
+  expect_equal(dim(rule$points), c(49L, 2L))
+  gh <- iclv:::gauss_hermite_rule(7)
+  expect_equal(rule$points[1:7, 1], gh$nodes)
+  expect_equal(rule$points[c(1, 8, 15), 2], gh$nodes[1:3])
+  expect_equal(rule$weights[9], gh$weights[2] * gh$weights[2])
+  expect_lt(monomial_error(rule, 13), 1e-12)
+  expect_identical(quadrature_rule(4, 3)$type, "sparse")
+  expect_error(quadrature_rule(3, 50), "125,000 points")
+  expect_error(quadrature_rule(2, 2.5), "nodes must be a positive whole number")
+
+  draws <- quadrature_draws(rule, 3)
+  expect_equal(dim(draws), c(3L, 49L, 2L))
+  for (n in 1:3) expect_identical(draws[n, , ], rule$points)
+})
+
+test_that("adaptive draws are the exact change of variables for the N(0, 1) prior", {
+  # f(eta) = dnorm(y; b * eta, s): the posterior is normal, so a rule centred
+  # and scaled on it integrates f exactly with a single node.
+  y <- c(2, -1, 0.3)
+  b <- 3
+  s <- c(0.05, 0.5, 1)
+  post_var <- 1 / (1 + b^2 / s^2)
+  post_mean <- post_var * b * y / s^2
+  exact <- stats::dnorm(y, 0, sqrt(s^2 + b^2))
+  for (nodes in c(1, 5)) {
+    rule <- quadrature_rule(1, nodes)
+    adapted <- adaptive_draws(rule, post_mean, sqrt(post_var))
+    expect_equal(dim(adapted$draws), c(3L, nodes, 1L))
+    value <- rowSums(adapted$weights * stats::dnorm(y, b * adapted$draws[, , 1], s))
+    expect_equal(value, exact, tolerance = 1e-13)
+  }
+  # Two dimensions, negative sparse weights: a product of such integrands.
+  rule <- quadrature_rule(2, 4, "sparse")
+  mean2 <- cbind(post_mean, rev(post_mean))
+  sd2 <- sqrt(cbind(post_var, rev(post_var)))
+  adapted <- adaptive_draws(rule, mean2, sd2)
+  integrand <- stats::dnorm(y, b * adapted$draws[, , 1], s) *
+    stats::dnorm(rev(y), b * adapted$draws[, , 2], rev(s))
+  expect_true(any(adapted$weights < 0))
+  expect_equal(rowSums(adapted$weights * integrand), exact * rev(exact), tolerance = 1e-12)
+  # Centred anywhere, the rule still integrates polynomials times phi exactly.
+  rule <- quadrature_rule(1, 10)
+  adapted <- adaptive_draws(rule, c(0.7, -2), c(0.4, 1.5))
+  expect_equal(rowSums(adapted$weights * adapted$draws[, , 1]^2), c(1, 1), tolerance = 1e-6)
+  expect_error(adaptive_draws(rule, c(0, 1), c(1, 0)), "positive and finite \\(individuals 2\\)")
+  expect_error(adaptive_draws(rule, cbind(0, 1), 1), "individuals x 1 matrices")
+})
+
+test_that("resolve_integration chooses the rule and explains bad settings", {
+  expect_identical(resolve_integration("auto", 1),
+                   list(method = "quadrature", type = "tensor", nodes = 20L, adaptive = FALSE))
+  expect_identical(resolve_integration("auto", 3, nodes = 8)$nodes, 8L)
+  expect_identical(resolve_integration("auto", 4)$method, "simulation")
+  expect_identical(resolve_integration("quadrature", 5, adaptive = TRUE)[c("type", "adaptive")],
+                   list(type = "sparse", adaptive = TRUE))
+  expect_identical(resolve_integration("simulation", 2)$method, "simulation")
+  expect_error(resolve_integration("quadrature", 1, nodes = 2.5), "`nodes` must be a positive")
+  expect_error(resolve_integration("quadrature", 1, nodes = 0), "`nodes` must be a positive")
+  expect_error(resolve_integration("simulation", 1, adaptive = TRUE), "quadrature only")
+  expect_error(resolve_integration("auto", 4, adaptive = TRUE), "uses simulation for 4")
+  expect_error(resolve_integration("quadrature", 7), "at most 6 latent variables.*has 7")
+  expect_error(resolve_integration("quadrature", 3, nodes = 50), "125,000 points")
+  expect_error(resolve_integration("quadrature", 4, nodes = 30), "at most 26, got 30")
+  expect_error(resolve_integration("exact", 1), "must be one of")
+  expect_error(resolve_integration("auto", 1, adaptive = NA), "TRUE or FALSE")
+})
+
+# ---- the engine with quadrature ---------------------------------------------------
+
+test_that("the 40-node rule matches a 2,001-point grid: log-likelihood and gradient", {
+  case <- quadrature_case(n_indiv = 60)
+  n_indiv <- nrow(case$prepared$ind_cat)
+  quad <- engine_eval(engine_with_rule(case, quadrature_rule(1, 40)), case$theta)
+  grid <- seq(-10, 10, length.out = 2001)
+  grid_weights <- stats::dnorm(grid) * (grid[2] - grid[1])
+  brute <- engine_eval(engine_build(case$model, case$prepared,
+                                    array(rep(grid, each = n_indiv), c(n_indiv, 2001, 1)),
+                                    grid_weights, threads = 1), case$theta)
+  expect_equal(quad$loglik, brute$loglik, tolerance = 1e-10)
+  expect_equal(quad$loglik_indiv, brute$loglik_indiv, tolerance = 1e-10)
+  expect_equal(quad$gradient, brute$gradient, tolerance = 1e-8)
+  expect_identical(quad$n_nonpositive, 0L)
+})
+
+test_that("quadrature log-likelihoods equal the R reference, negative weights included", {
+  case <- multi_case(3, n_indiv = 6)
+  for (rule in list(quadrature_rule(3, 4, "tensor"), quadrature_rule(3, 4, "sparse"))) {
+    draws <- quadrature_draws(rule, 6)
+    res <- engine_eval(engine_with_rule(case, rule), case$theta)
+    ref <- reference_loglik(case$model, case$prepared, draws, case$theta,
+                            draw_weights = rule$weights)
+    expect_equal(res$loglik_indiv, ref$loglik_indiv, tolerance = 1e-10)
+  }
+})
+
+test_that("quadrature agrees with simulation on 10^6 draws within simulation error", {
+  # 10 batches of 10^5 pseudo-random draws: the batch means of each
+  # individual's likelihood give the 10^6-draw estimate and its standard error.
+  check_against_simulation <- function(case, rule) {
+    n_indiv <- nrow(case$prepared$ind_cat)
+    n_dim <- length(case$model$latent)
+    quad <- engine_eval(engine_with_rule(case, rule), case$theta, gradient = FALSE)
+    batch <- vapply(1:10, function(b) {
+      draws <- iclv_draws(n_indiv, 1e5, n_dim, type = "pseudo", seed = b)
+      engine_eval(engine_build(case$model, case$prepared, draws, threads = 2), case$theta,
+                  gradient = FALSE)$loglik_indiv
+    }, numeric(n_indiv))
+    likelihood <- exp(batch)
+    sim_indiv <- log(rowMeans(likelihood))
+    se_indiv <- apply(likelihood, 1, stats::sd) / sqrt(10) / rowMeans(likelihood)
+    expect_lt(max(abs(quad$loglik_indiv - sim_indiv) / se_indiv), 4.5)
+    expect_lt(abs(quad$loglik - sum(sim_indiv)), 4 * sqrt(sum(se_indiv^2)))
+  }
+  check_against_simulation(quadrature_case(n_indiv = 4, seed = 3), quadrature_rule(1, 30))
+  check_against_simulation(multi_case(3, n_indiv = 3, seed = 4), quadrature_rule(3, 6, "sparse"))
+})
+
+test_that("quadrature gradients match numDeriv (tensor, and sparse with negative weights)", {
+  skip_if_not_installed("numDeriv")
+  case <- multi_case(2, n_indiv = 10, seed = 5)
+  free <- case$model$params$free
+  check_gradient <- function(engine) {
+    res <- engine_eval(engine, case$theta)
+    f <- function(th) {
+      theta <- case$theta
+      theta[free] <- th
+      engine_eval(engine, theta, gradient = FALSE)$loglik
+    }
+    expect_equal(res$gradient[free], numDeriv::grad(f, case$theta[free]), tolerance = 1e-6)
+  }
+  check_gradient(engine_with_rule(case, quadrature_rule(2, 8)))
+  sparse <- quadrature_rule(2, 5, "sparse")
+  expect_true(any(sparse$weights < 0))
+  check_gradient(engine_with_rule(case, sparse))
+  # Adaptive: at a fixed centring the rule is a fixed set of weighted draws.
+  adaptive <- integration_engine(case$model, case$prepared,
+                                 resolve_integration("quadrature", 2, nodes = 6, adaptive = TRUE),
+                                 case$theta, threads = 1)
+  check_gradient(adaptive$engine)
+})
+
+test_that("adaptive quadrature with few nodes equals the plain rule with many to 1e-6", {
+  # Twelve indicators with loadings of 3: posteriors with sd about 0.15.
+  case <- quadrature_case(n_indicators = 12, n_indiv = 30, loading = 3, seed = 6)
+  fine <- engine_eval(engine_with_rule(case, quadrature_rule(1, 150)), case$theta)
+  coarse <- engine_eval(engine_with_rule(case, quadrature_rule(1, 10)), case$theta)
+  expect_gt(max(abs(coarse$loglik_indiv - fine$loglik_indiv)), 1e-3)
+  settings <- resolve_integration("quadrature", 1, nodes = 10, adaptive = TRUE)
+  adaptive <- integration_engine(case$model, case$prepared, settings, case$theta, threads = 1)
+  expect_lt(adaptive$steps, 20L)
+  res <- engine_eval(adaptive$engine, case$theta)
+  expect_lt(max(abs(res$loglik_indiv - fine$loglik_indiv)), 1e-6)
+  expect_equal(res$gradient, fine$gradient, tolerance = 1e-6)
+  # The posterior it centres on is the fine rule's posterior.
+  fine_post <- iclv:::engine_predict(engine_with_rule(case, quadrature_rule(1, 150)),
+                                     case$theta, "eta")
+  expect_equal(adaptive$posterior$mean[, 1], fine_post$mean[1, ], tolerance = 1e-6)
+  expect_equal(adaptive$posterior$sd[, 1], fine_post$sd[1, ], tolerance = 1e-6)
+
+  # Two latent variables: an adaptive 7 x 7 rule against a plain 60 x 60 one.
+  case2 <- multi_case(2, n_indiv = 10, seed = 7)
+  fine2 <- engine_eval(engine_with_rule(case2, quadrature_rule(2, 60)), case2$theta)
+  adaptive2 <- integration_engine(case2$model, case2$prepared,
+                                  resolve_integration("quadrature", 2, nodes = 7, adaptive = TRUE),
+                                  case2$theta, threads = 1)
+  expect_lt(max(abs(engine_eval(adaptive2$engine, case2$theta)$loglik_indiv -
+                      fine2$loglik_indiv)), 1e-6)
+})
+
+test_that("check_integration compares the fit's log-likelihood with a finer rule", {
+  case <- quadrature_case(n_indiv = 40, seed = 8)
+  make_fit <- function(integration, engine, draws) {
+    structure(list(model = case$model, prepared = case$prepared, theta_full = case$theta,
+                   loglik = engine_eval(engine, case$theta, gradient = FALSE)$loglik,
+                   threads = 1L, draws = draws, draw_type = "halton", engine = engine,
+                   n_indiv = 40L, integration = integration),
+              class = "iclv_fit")
+  }
+  rule <- quadrature_rule(1, 12)
+  fit <- make_fit(list(method = "quadrature", nodes = 12L, adaptive = FALSE),
+                  engine_with_rule(case, rule), quadrature_draws(rule, 40))
+  res <- check_integration(fit)
+  expect_identical(names(res), c("method", "nodes", "nodes_finer", "loglik", "loglik_finer",
+                                 "difference"))
+  expect_identical(res$method, "quadrature")
+  expect_identical(res$nodes_finer, 24L)
+  expect_lt(abs(res$difference), 1e-4)
+  expect_equal(res$difference, res$loglik_finer - res$loglik)
+  fine <- engine_eval(engine_with_rule(case, quadrature_rule(1, 24)), case$theta)$loglik
+  expect_equal(res$loglik_finer, fine, tolerance = 1e-12)
+
+  settings <- resolve_integration("quadrature", 1, nodes = 6, adaptive = TRUE)
+  adaptive <- integration_engine(case$model, case$prepared, settings, case$theta, threads = 1)
+  fit <- make_fit(list(method = "quadrature", nodes = 6L, adaptive = TRUE), adaptive$engine,
+                  NULL)
+  res <- check_integration(fit)
+  expect_lt(abs(res$difference), 1e-6)
+
+  draws <- iclv_draws(40, 50, 1)
+  fit <- make_fit(NULL, engine_build(case$model, case$prepared, draws, threads = 1), draws)
+  res <- check_integration(fit)
+  expect_identical(res[c("method", "nodes", "nodes_finer")],
+                   data.frame(method = "simulation", nodes = 50L, nodes_finer = 200L))
+  expect_lt(abs(res$difference), 1)
+  expect_error(check_integration(list()), "must be an iclv_fit")
+})

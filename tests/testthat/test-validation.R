@@ -1,0 +1,212 @@
+# The catalogue of user mistakes: each one stops in R, before any compiled
+# code runs, with a message that names the place (column, rows, parameter,
+# line of the model syntax). One test per mistake.
+
+val_model <- iclv_model("
+    att =~ q1 + q2 + q3
+    att ~ age",
+  utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
+                 B = ~ b_price * price_B),
+  choice = "choice", id = "id", categories = 3)
+val_data <- iclv_simulate(val_model, n_indiv = 8, n_tasks = 2, seed = 1)
+val_theta <- attr(val_data, "theta")[val_model$params$free]
+
+# The model with an availability column for B (B always available here).
+val_avail_model <- iclv_model("
+    att =~ q1 + q2 + q3
+    att ~ age",
+  utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
+                 B = ~ b_price * price_B),
+  choice = "choice", id = "id", categories = 3, availability = list(B = "avail_B"))
+
+loglik_of <- function(data, theta = val_theta, draws = 5, model = val_model) {
+  iclv_loglik(model, data, theta, draws = draws, threads = 1)
+}
+
+test_that("an unknown column names the column and its use", {
+  data <- val_data
+  data$price_A <- NULL
+  expect_error(loglik_of(data), "column `price_A` \\(used as utility term `b_price \\* price_A` of alternative `A`\\) is not in the data")
+  data <- val_data
+  data$q3 <- NULL
+  expect_error(loglik_of(data), "column `q3` \\(used as an indicator\\) is not in the data")
+})
+
+test_that("a non-numeric attribute names the column and the term", {
+  data <- val_data
+  data$price_B <- as.character(data$price_B)
+  expect_error(loglik_of(data), "column `price_B` \\(used by utility term `b_price \\* price_B` of alternative `B`\\) must be numeric or logical, not character")
+  data <- val_data
+  data$age <- factor(round(data$age))
+  expect_error(loglik_of(data), "covariate `age` must be numeric or logical, not factor")
+})
+
+test_that("NA in a used column names the column and the rows", {
+  data <- val_data
+  data$age[c(3, 4)] <- NA
+  expect_error(loglik_of(data), "column `age` has 2 missing values \\(rows 3, 4\\)")
+  data <- val_data
+  data$price_A[5] <- NA
+  expect_error(loglik_of(data), "column `price_A` has 1 missing value \\(row 5\\)")
+  data <- val_data
+  data$id[7] <- NA
+  expect_error(loglik_of(data), "column `id` has 1 missing value \\(row 7\\)")
+})
+
+test_that("a choice value that is not an alternative names the value and the row", {
+  data <- val_data
+  data$choice[6] <- "Z"
+  expect_error(loglik_of(data), "choice column `choice` has values that are not alternatives \\(A, B, or 1..2\\): 'Z' \\(row 6\\)")
+  data$choice <- ifelse(val_data$choice == "A", 1, 2)
+  data$choice[9] <- 3
+  expect_error(loglik_of(data), "not alternatives.*: 3 \\(row 9\\)")
+})
+
+test_that("choosing an unavailable alternative names the rows, alternative and column", {
+  data <- val_data
+  data$avail_B <- 1
+  chose_b <- which(data$choice == "B")
+  data$avail_B[chose_b[1:2]] <- 0
+  expect_error(loglik_of(data, model = val_avail_model),
+               sprintf("unavailable \\(rows %d, %d\\): choice column `choice` chooses `B` where its availability column `avail_B` is 0",
+                       chose_b[1], chose_b[2]))
+})
+
+test_that("an indicator value outside its categories names the indicator, value and row", {
+  data <- val_data
+  data$q2[data$id == data$id[1]] <- 4
+  expect_error(loglik_of(data), "indicator `q2` has value 4 but 3 categories were declared.*rows 1, 2")
+  data <- val_data
+  data$q2[c(3, 4)] <- 0
+  expect_error(loglik_of(data), "indicator `q2` has value 0 but 3 categories.*rows 3, 4")
+})
+
+test_that("a non-integer indicator value names the indicator and the rows", {
+  data <- val_data
+  data$q1[data$id == 2] <- 1.5
+  expect_error(loglik_of(data), "indicator `q1` has value 1.5 .*integers 1..3; rows 3, 4")
+  data <- val_data
+  data$q1 <- as.character(data$q1)
+  data$q1[5] <- "yes"
+  expect_error(loglik_of(data), "indicator `q1` must hold category numbers 1..3; it has 'yes' \\(row 5\\)")
+})
+
+test_that("an indicator varying within an individual names the indicator, id and rows", {
+  data <- val_data
+  data$q3[2] <- if (data$q3[1] == 1) 2 else 1
+  expect_error(loglik_of(data), "indicator `q3` varies within individual 1.*\\(rows 1, 2\\)")
+})
+
+test_that("a covariate varying within an individual names the covariate, id and rows", {
+  data <- val_data
+  data$age[4] <- data$age[4] + 1
+  expect_error(loglik_of(data), "covariate `age` varies within individual 2.*\\(rows 3, 4\\)")
+})
+
+test_that("a latent variable with no indicators names it and the line", {
+  expect_error(iclv_model("att =~ q1 + q2\nsoc ~ att"),
+               "line 2 of the model syntax: 'soc ~ att' explains 'soc', which has no indicators")
+  expect_error(iclv_model("att =~ q1 + q2\n\nsoc ~~ soc"),
+               "line 3 of the model syntax: 'soc ~~ soc' gives a scale to 'soc'")
+})
+
+test_that("a cycle among latent variables names the variables and the lines", {
+  expect_error(iclv_model("a =~ q1 + q2\nb =~ q3 + q4\nc =~ q5 + q6\nb ~ a\nc ~ b\na ~ c"),
+               "cycle: (a -> b -> c -> a|b -> c -> a -> b|c -> a -> b -> c) \\(lines 4, 5, 6 of the model syntax\\)")
+  expect_error(iclv_model("att =~ q1 + q2\nsoc =~ q3\natt ~ soc\nsoc ~ att"),
+               "cycle: .*\\(lines 3, 4 of the model syntax\\)")
+})
+
+test_that("an unknown parameter in `start` is named", {
+  expect_error(iclv(val_model, val_data, draws = 5, start = c(b_prcie = -1)),
+               "`start` names unknown parameter\\(s\\) `b_prcie`")
+})
+
+test_that("a duplicated parameter in `start` is named", {
+  expect_error(iclv(val_model, val_data, draws = 5, start = c(b_price = -1, b_price = -2)),
+               "`start` names `b_price` more than once")
+})
+
+test_that("`start` for a fixed parameter is named", {
+  expect_error(iclv(val_model, val_data, draws = 5, start = c("att~~att" = 2)),
+               "`start` gives values for fixed parameter\\(s\\) `att~~att`")
+})
+
+test_that("`fixed` naming a parameter that does not exist is named, with close names", {
+  expect_error(iclv_model("att =~ q1 + q2 + q3", fixed = c("att=~q4" = 1)),
+               "`fixed` names 'att=~q4', which is not a parameter of the model; close names: .*'att=~q1'")
+})
+
+test_that("a duplicated parameter in `fixed` is named", {
+  expect_error(iclv_model("att =~ q1 + q2 + q3", fixed = c("att=~q1" = 1, "att=~q1" = 2)),
+               "`fixed` names 'att=~q1' more than once")
+})
+
+test_that("zero draws are refused with the value", {
+  expect_error(loglik_of(val_data, draws = 0), "`draws` must be a positive whole number.*got 0")
+  expect_error(iclv(val_model, val_data, draws = 0), "`draws` must be a positive whole number.*got 0")
+  expect_error(iclv_draws(5, 0, 1), "n_draws must be a positive whole number, got 0")
+})
+
+test_that("a non-integer number of draws is refused with the value", {
+  expect_error(loglik_of(val_data, draws = 2.5), "`draws` must be a positive whole number.*got 2.5")
+  expect_error(iclv(val_model, val_data, draws = 7.5), "got 7.5")
+  expect_error(iclv_draws(5, 10, 1.5), "n_dim must be a positive whole number, got 1.5")
+})
+
+test_that("an empty data set is refused", {
+  expect_error(loglik_of(val_data[0, ]), "`data` has no rows")
+  expect_error(iclv(val_model, val_data[0, ], draws = 5), "`data` has no rows")
+})
+
+test_that("a syntax error names the line and the statement", {
+  expect_error(iclv_model("att =~ q1 + q2\n# a comment\natt ~ age +\n  + female"),
+               "line 3 of the model syntax: 'att ~ age \\+ \\+ female' has an empty term")
+  expect_error(iclv_model("att =~ q1 + q2\natt ~ 2x"),
+               "line 2 of the model syntax: 'att ~ 2x' has '2x' after '~', which is not a variable name")
+  expect_error(iclv_model("att =~ q1 + q2\n\natt := q1"),
+               "line 3 of the model syntax: 'att := q1' uses the operator ':='")
+  expect_error(iclv_model("att =~ q1 + q2\natt age"),
+               "line 2 of the model syntax: 'att age' has no operator")
+  expect_error(iclv_model("att =~ q1 + q2\nq1 | t1 + t3"),
+               "line 2 of the model syntax: 'q1 \\| t1 \\+ t3' names threshold 2 't3'")
+})
+
+test_that("theta of the wrong length says how many values are needed", {
+  expect_error(loglik_of(val_data, theta = unname(val_theta)[-1]),
+               sprintf("`theta` has %d values but the model has %d free parameters",
+                       length(val_theta) - 1L, length(val_theta)))
+  expect_error(loglik_of(val_data, theta = val_theta[-2]),
+               sprintf("`theta` has no value for free parameter\\(s\\) `%s`", names(val_theta)[2]))
+})
+
+test_that("theta with non-finite values names the parameters", {
+  theta <- val_theta
+  theta[c("b_att", "att=~q2")] <- c(Inf, NaN)
+  expect_error(loglik_of(val_data, theta = theta), "`theta` has non-finite values: `att=~q2`, `b_att`")
+  theta <- val_theta
+  theta["att~age"] <- NA
+  expect_error(loglik_of(val_data, theta = theta), "non-finite values: `att~age`")
+})
+
+test_that("a data set of one individual is refused, naming the id", {
+  one <- val_data[val_data$id == 3, ]
+  expect_error(loglik_of(one), "at least 2 individuals are needed; the data hold only one \\(id `3` in column `id`\\)")
+})
+
+test_that("no check leaves the engine to catch a mistake: the C code is never reached", {
+  # Every mistake above is caught by R: with the compiled entry points traced,
+  # none of them is called for a bad data set.
+  counter <- new.env()
+  counter$n <- 0L
+  suppressMessages(utils::capture.output(
+    trace("engine_build", tracer = bquote(assign("n", .(counter)$n + 1L, envir = .(counter))),
+          print = FALSE, where = asNamespace("iclv"))))
+  on.exit(suppressMessages(utils::capture.output(untrace("engine_build", where = asNamespace("iclv")))))
+  data <- val_data
+  data$q1[1] <- 9
+  expect_error(loglik_of(data), "indicator `q1`")
+  expect_identical(counter$n, 0L)
+  loglik_of(val_data)
+  expect_identical(counter$n, 1L)
+})
