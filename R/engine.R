@@ -4,7 +4,7 @@
 # Builds the engine (an external pointer; the finalizer frees its memory),
 # with its memory monitor (attribute "monitor"), checked once at creation.
 engine_build <- function(model, prepared, draws, draw_weights = NULL, threads = NULL,
-                         memory = memory_limits(), backend = "cpu") {
+                         memory = memory_limits(), backend = "cpu", monitor = NULL) {
   n_draws <- dim(draws)[2L]
   if (is.null(draw_weights)) draw_weights <- rep(1 / n_draws, n_draws)
   threads <- resolve_threads(threads)
@@ -21,7 +21,8 @@ engine_build <- function(model, prepared, draws, draw_weights = NULL, threads = 
   storage.mode(draws) <- "double"
   storage.mode(draw_weights) <- "double"
   engine <- .Call(C_engine_create, plan, data, draws, draw_weights, threads)
-  monitor <- new_memory_monitor(limits = memory)
+  # A fit that rebuilds its engine (adaptive quadrature) keeps one monitor.
+  if (is.null(monitor)) monitor <- new_memory_monitor(limits = memory)
   attr(engine, "monitor") <- monitor
   if (backend == "gpu") {
     # The device engine works in chunks of individuals that fit under the

@@ -46,6 +46,21 @@
 #' @param control [iclv_control()] settings.
 #' @param resume A checkpoint file written by an earlier run with the same
 #'   model and data.
+#' @param integration How the latent variables are integrated out:
+#'   `"simulation"` (draws, the default), `"quadrature"` (Gauss-Hermite: a
+#'   product rule for up to 3 latent variables, a sparse grid of nested
+#'   Genz-Keister rules for 4 to 6) or `"auto"` (quadrature for up to 3 latent
+#'   variables, simulation above). The summary says which was used;
+#'   [check_integration()] compares with a finer rule.
+#' @param nodes Quadrature nodes per latent variable (product rules), or the
+#'   accuracy level of a sparse grid (exact for polynomials of total degree
+#'   `2 * nodes - 1`). Default: 20 nodes for 1-2 latent variables, 12 for 3;
+#'   level 5-6 for sparse grids.
+#' @param adaptive Adaptive quadrature: the nodes are centred and scaled at
+#'   each person's posterior mean and standard deviation, re-centred at the
+#'   estimates and estimated again until the log-likelihood settles (as in
+#'   GLLAMM), so that 5-10 nodes per latent variable are enough even for
+#'   sharply peaked posteriors.
 #' @return An object of class `iclv_fit`; see [summary.iclv_fit()],
 #'   [estimates()], [predict.iclv_fit()].
 #' @export
@@ -58,10 +73,13 @@
 #' fit <- iclv(model, data, draws = 50, control = iclv_control(threads = 1))
 #' summary(fit)
 iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
-                 backend = c("auto", "cpu", "gpu"), control = iclv_control(), resume = NULL) {
+                 backend = c("auto", "cpu", "gpu"), control = iclv_control(), resume = NULL,
+                 integration = c("simulation", "quadrature", "auto"), nodes = NULL,
+                 adaptive = FALSE) {
   call <- match.call()
   check_model(model)
   backend <- backend[1L]
+  integration <- integration[1L]
   if (!inherits(control, "iclv_control"))
     stop("`control` must come from iclv_control()", call. = FALSE)
   check_start(model, start)
@@ -70,10 +88,13 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   t0 <- proc.time()[["elapsed"]]
   prepared <- prepare_data(model, data)
   n_indiv <- nrow(prepared$ind_cat)
-  drawn <- resolve_draws(draws, draw_type, control$seed, n_indiv, length(model$latent))
-  backend <- resolve_backend(backend, n_indiv, dim(drawn$draws)[2L])
-  engine <- engine_build(model, prepared, drawn$draws, threads = control$threads,
-                         memory = control$memory, backend = backend)
+  settings <- resolve_integration(integration, length(model$latent), nodes, adaptive)
+  points <- integration_points(model, settings, draws, draw_type, control$seed, n_indiv)
+  backend <- resolve_backend(backend, n_indiv, dim(points$draws)[2L])
+  build <- function(draws, weights, monitor = NULL)
+    engine_build(model, prepared, draws, weights, threads = control$threads,
+                 memory = control$memory, backend = backend, monitor = monitor)
+  engine <- build(points$draws, points$weights)
   monitor <- attr(engine, "monitor")
   map <- working_map(model)
   bounds <- working_bounds(model, map, control)
@@ -91,17 +112,43 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   timings[["start"]] <- proc.time()[["elapsed"]] - t0
 
   t0 <- proc.time()[["elapsed"]]
-  u0 <- to_working(map, theta_full[map$free])
-  objective <- make_objective(engine, model, map)
   on_iteration <- function(u, iteration, trace) {
     engine_memory_check(engine, "iteration", iteration)
     if (!is.null(control$checkpoint) && iteration %% control$checkpoint_every == 0L)
       write_checkpoint(control$checkpoint, model, n_indiv, map, u, iteration, trace)
   }
-  opt <- run_optimizer(objective, u0, control, lower = bounds$lower, upper = bounds$upper,
-                       iteration0 = checkpoint$iteration %||% 0L,
-                       trace = extend_trace(checkpoint$trace, control$maxit),
-                       on_iteration = on_iteration)
+  optimize_from <- function(u0, iteration0, trace)
+    run_optimizer(make_objective(engine, model, map), u0, control, lower = bounds$lower,
+                  upper = bounds$upper, iteration0 = iteration0, trace = trace,
+                  on_iteration = on_iteration)
+  u0 <- to_working(map, theta_full[map$free])
+  iteration0 <- checkpoint$iteration %||% 0L
+  trace <- extend_trace(checkpoint$trace, control$maxit)
+  if (!settings$adaptive) {
+    opt <- optimize_from(u0, iteration0, trace)
+  } else {
+    # Adaptive quadrature: centre and scale the nodes at each person's
+    # posterior, estimate, and repeat at the new estimates until the
+    # log-likelihood settles (the nodes move with the parameters).
+    centre <- NULL
+    previous <- Inf
+    for (round in seq_len(adaptive_rounds)) {
+      built <- integration_engine(model, prepared, settings, fill_theta(model, map,
+                                  to_natural(map, u0)), threads = control$threads,
+                                  centre = centre, memory = control$memory,
+                                  backend = backend, monitor = monitor)
+      engine <- built$engine
+      points$draws <- built$draws
+      points$weights <- built$weights
+      centre <- built$posterior
+      opt <- optimize_from(u0, iteration0, trace)
+      if (opt$interrupted || abs(opt$value - previous) < 1e-6) break
+      previous <- opt$value
+      u0 <- opt$u
+      iteration0 <- opt$iterations
+      trace <- extend_trace(opt$trace, control$maxit)
+    }
+  }
   if (!is.null(control$checkpoint))
     write_checkpoint(control$checkpoint, model, n_indiv, map, opt$u, opt$iterations, opt$trace)
   timings[["estimation"]] <- proc.time()[["elapsed"]] - t0
@@ -112,9 +159,28 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   timings[["standard_errors"]] <- proc.time()[["elapsed"]] - t0
 
   fit <- new_fit(model, prepared, engine, map, opt, se, control, timings, monitor,
-                 draws = drawn, backend = backend, call = call, stages = stages)
+                 draws = points, backend = backend, call = call, stages = stages,
+                 integration = settings)
   warn_fit(fit)
   fit
+}
+
+# Rounds of adaptation (each a full optimization from the last estimates).
+adaptive_rounds <- 5L
+
+# The integration points the engine is built on first: simulation draws, or
+# a quadrature rule (adaptive rules start from the plain rule, centred at the
+# prior).
+integration_points <- function(model, settings, draws, draw_type, seed, n_indiv) {
+  n_dim <- length(model$latent)
+  if (settings$method == "simulation") {
+    drawn <- resolve_draws(draws, draw_type, seed, n_indiv, n_dim)
+    return(list(draws = drawn$draws, weights = NULL, type = drawn$type))
+  }
+  rule <- quadrature_rule(n_dim, settings$nodes, settings$type)
+  list(draws = quadrature_draws(rule, n_indiv), weights = rule$weights,
+       type = sprintf("%sGauss-Hermite %s", if (settings$adaptive) "adaptive " else "",
+                      if (settings$type == "tensor") "product rule" else "sparse grid"))
 }
 
 check_start <- function(model, start) {
@@ -171,6 +237,7 @@ starting_values <- function(model, prepared, engine, map, start, control) {
       stage_control$reltol <- max(control$reltol, 1e-8)
       stage_control$gradtol <- max(control$gradtol, 1e-5)
       opt <- run_optimizer(sub, u_full[moving], stage_control)
+      if (isTRUE(opt$interrupted)) stop_interrupted("while finding starting values")
       u_full[moving] <- opt$u
       theta_full <- fill_theta(model, map, to_natural(map, u_full))
       stages <- c(stages, "latent")
@@ -186,6 +253,13 @@ starting_values <- function(model, prepared, engine, map, start, control) {
     }
   }
   structure(theta_full, stages = stages)
+}
+
+# Re-raises a user interrupt that a stage's optimizer caught, so that Ctrl-C
+# stops iclv() and not only the stage (no iteration has run: nothing to save).
+stop_interrupted <- function(where) {
+  stop(structure(class = c("interrupt", "condition"),
+                 list(message = paste("iclv() was interrupted", where), call = NULL)))
 }
 
 # An objective over a subset of the working vector.

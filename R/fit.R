@@ -2,7 +2,7 @@
 # of iclv(), and the warnings that tell the user what to try.
 
 new_fit <- function(model, prepared, engine, map, opt, se, control, timings, monitor, draws,
-                    backend, call, stages) {
+                    backend, call, stages, integration) {
   params <- model$params
   theta_free <- stats::setNames(to_natural(map, opt$u), map$names)
   theta_full <- fill_theta(model, map, theta_free)
@@ -44,6 +44,8 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
     model = model,
     prepared = prepared,
     draws = draws$draws,
+    draw_weights = draws$weights,
+    integration = integration,
     engine = engine,
     map = map,
     u = opt$u,
@@ -64,7 +66,7 @@ fit_engine <- function(fit) {
     TRUE
   }, error = function(e) FALSE)
   if (alive) return(fit$engine)
-  engine_build(fit$model, fit$prepared, fit$draws, threads = fit$threads)
+  engine_build(fit$model, fit$prepared, fit$draws, fit$draw_weights, threads = fit$threads)
 }
 
 # Log-likelihood of the choices alone: the per-task choice probabilities

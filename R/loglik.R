@@ -22,6 +22,8 @@
 #' @param backend `"cpu"`, `"gpu"` or `"auto"`, as in [iclv()].
 #' @param threads CPU threads (default: all cores, at most 2 under R CMD
 #'   check; `OMP_THREAD_LIMIT` is respected).
+#' @param integration,nodes,adaptive Simulation or quadrature, as in [iclv()]
+#'   (adaptive nodes are centred at the posterior at `theta`).
 #' @return A list with `loglik`, `gradient` (named, one entry per free
 #'   parameter), `scores` (individuals x free parameters, or `NULL`),
 #'   `loglik_indiv` and `engine` (the compiled engine, reusable with
@@ -40,14 +42,23 @@
 #' head(res$gradient)
 iclv_loglik <- function(model, data, theta, draws = 100, draw_type = "halton", seed = 1L,
                         gradient = TRUE, scores = FALSE, backend = c("cpu", "gpu", "auto"),
-                        threads = NULL) {
+                        threads = NULL, integration = c("simulation", "quadrature", "auto"),
+                        nodes = NULL, adaptive = FALSE) {
   check_model(model)
   backend <- backend[1L]
   theta_full <- theta_full_from(model, theta)
   prepared <- prepare_data(model, data)
-  drawn <- resolve_draws(draws, draw_type, seed, nrow(prepared$ind_cat), length(model$latent))
-  backend <- resolve_backend(backend, nrow(prepared$ind_cat), dim(drawn$draws)[2L])
-  engine <- engine_build(model, prepared, drawn$draws, threads = threads, backend = backend)
+  n_indiv <- nrow(prepared$ind_cat)
+  settings <- resolve_integration(integration[1L], length(model$latent), nodes, adaptive)
+  points <- integration_points(model, settings, draws, draw_type, seed, n_indiv)
+  backend <- resolve_backend(backend, n_indiv, dim(points$draws)[2L])
+  engine <- if (settings$adaptive) {
+    integration_engine(model, prepared, settings, theta_full, threads = threads,
+                       backend = backend)$engine
+  } else {
+    engine_build(model, prepared, points$draws, points$weights, threads = threads,
+                 backend = backend)
+  }
   iclv_engine_eval(engine, model, theta_full[model$params$free], gradient = gradient,
                    scores = scores)
 }

@@ -70,8 +70,9 @@ confint.iclv_fit <- function(object, parm, level = 0.95, type = object$se_type, 
 #' @export
 print.iclv_fit <- function(x, ...) {
   cat("ICLV model estimated by simulated maximum likelihood\n")
-  cat(sprintf("  %d individuals, %d choice tasks, %d draws (%s), %d free parameters\n",
-              x$n_indiv, x$n_tasks, x$n_draws, x$draw_type, x$n_par))
+  cat(sprintf("  %d individuals, %d choice tasks, %d free parameters\n", x$n_indiv, x$n_tasks,
+              x$n_par))
+  cat("  integration:", integration_label(x), "\n")
   cat(sprintf("  log-likelihood %.4f after %d iterations (%s), %.1f s on %s\n", x$loglik,
               x$convergence$iterations, x$convergence$message, sum(x$timings), x$backend))
   cat("\nEstimates:\n")
@@ -98,16 +99,27 @@ summary.iclv_fit <- function(object, ...) {
     n_indiv = n, n_tasks = object$n_tasks, n_draws = object$n_draws,
     draw_type = object$draw_type, n_par = k, convergence = object$convergence,
     timings = object$timings, backend = object$backend, threads = object$threads,
-    se_type = object$se_type, stages = object$start_stages
+    se_type = object$se_type, stages = object$start_stages,
+    integration = integration_label(object)
   ), class = "summary.iclv_fit")
+}
+
+# How the latent variables were integrated out, in words.
+integration_label <- function(fit) {
+  integration <- fit$integration
+  if (is.null(integration) || integration$method == "simulation")
+    return(sprintf("simulation, %d %s draws per individual", fit$n_draws, fit$draw_type))
+  sprintf("%s, %s %d, %d points per individual", fit$draw_type,
+          if (integration$type == "tensor") "nodes per latent variable" else "accuracy level",
+          integration$nodes, fit$n_draws)
 }
 
 #' @rdname iclv_fit-methods
 #' @export
 print.summary.iclv_fit <- function(x, ...) {
-  cat("ICLV model: simulated maximum likelihood\n")
-  cat(sprintf("%d individuals, %d choice tasks, %d draws (%s)\n\n", x$n_indiv, x$n_tasks,
-              x$n_draws, x$draw_type))
+  cat("ICLV model: maximum likelihood\n")
+  cat(sprintf("%d individuals, %d choice tasks\n", x$n_indiv, x$n_tasks))
+  cat("Integration:", x$integration, "\n\n")
   est <- x$estimates
   titles <- c(structural = "Structural equations", measurement = "Measurement equations",
               thresholds = "Thresholds", choice = "Choice model")

@@ -18,6 +18,15 @@ make_objective <- function(engine, model, map, choice = TRUE) {
   evaluate <- function(u) {
     if (!is.null(env$u) && identical(u, env$u)) return(invisible())
     theta_full <- fill_theta(model, map, to_natural(map, u))
+    if (!all(is.finite(theta_full))) {
+      # A step so long that a scale or a threshold increment overflows: an
+      # infinite objective makes optim's line search step back.
+      env$n_eval <- env$n_eval + 1L
+      env$u <- u
+      env$value <- Inf
+      env$grad <- rep(NaN, length(u))
+      return(invisible())
+    }
     res <- engine_eval(engine, theta_full, gradient = TRUE, scores = FALSE, choice = choice)
     env$n_eval <- env$n_eval + 1L
     env$u <- u

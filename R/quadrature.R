@@ -179,28 +179,31 @@ resolve_integration <- function(integration = c("auto", "simulation", "quadratur
 # on, posterior = the latest posterior moments (the centre for the next
 # update), steps).
 integration_engine <- function(model, prepared, settings, theta_full, threads = NULL,
-                               centre = NULL, steps = 20L, tol = 1e-6) {
+                               centre = NULL, steps = 20L, tol = 1e-6, ...) {
   if (!identical(settings$method, "quadrature"))
     stop("integration_engine() builds quadrature engines only", call. = FALSE)
   n_dim <- length(model$latent)
   n_indiv <- nrow(prepared$ind_cat)
   rule <- quadrature_rule(n_dim, settings$nodes, settings$type)
   if (!isTRUE(settings$adaptive)) {
-    engine <- engine_build(model, prepared, quadrature_draws(rule, n_indiv), rule$weights,
-                           threads = threads)
-    return(list(engine = engine, rule = rule, centre = NULL, posterior = NULL, steps = 0L))
+    draws <- quadrature_draws(rule, n_indiv)
+    engine <- engine_build(model, prepared, draws, rule$weights, threads = threads, ...)
+    return(list(engine = engine, rule = rule, centre = NULL, posterior = NULL, steps = 0L,
+                draws = draws, weights = rule$weights))
   }
   if (is.null(centre))
     centre <- list(mean = matrix(0, n_indiv, n_dim), sd = matrix(1, n_indiv, n_dim))
   for (step in seq_len(steps)) {
     adapted <- adaptive_draws(rule, centre$mean, centre$sd)
-    engine <- engine_build(model, prepared, adapted$draws, adapted$weights, threads = threads)
+    engine <- engine_build(model, prepared, adapted$draws, adapted$weights, threads = threads,
+                           ...)
     posterior <- engine_posterior(engine, theta_full, centre)
     change <- max(abs(posterior$mean - centre$mean), abs(log(posterior$sd / centre$sd)))
     if (change < tol) break
     if (step < steps) centre <- posterior
   }
-  list(engine = engine, rule = rule, centre = centre, posterior = posterior, steps = step)
+  list(engine = engine, rule = rule, centre = centre, posterior = posterior, steps = step,
+       draws = adapted$draws, weights = adapted$weights)
 }
 
 # Posterior mean and sd of each individual's eta (N x D) under the engine's

@@ -460,6 +460,14 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
   e->nonpositive[c->n] = !(run_sum > 0.0);
   if (e->nonpositive[c->n]) {
     if (c->gradient) memset(c->grad_row, 0, sizeof(double) * P);
+    if (pred) {
+      /* No posterior to report: NaN tells the caller to fall back. */
+      for (int l = 0; l < L; l++) {
+        const size_t at = (size_t) c->n * L + l;
+        if (pred->lv_mean) pred->lv_mean[at] = pred->lv_sd[at] = NAN;
+        if (pred->eta_mean) pred->eta_mean[at] = pred->eta_sd[at] = NAN;
+      }
+    }
     return run_max + log(ICLV_PROB_FLOOR);
   }
   if (c->gradient)

@@ -5,6 +5,7 @@
 #include "glue.h"
 #include "memmon_glue.h"
 #include "gpu_engine_glue.h"
+#include "quadrature_glue.h"
 
 #define CALLDEF(name, n) {#name, (DL_FUNC) &name, n}
 
@@ -28,6 +29,9 @@ static const R_CallMethodDef call_methods[] = {
   CALLDEF(gpu_engine_release_r, 1),
   CALLDEF(gpu_engine_fail_next_r, 2),
   CALLDEF(gpu_engine_attach_monitor, 2),
+  CALLDEF(quadrature_gauss_hermite, 1),
+  CALLDEF(quadrature_genz_keister, 0),
+  CALLDEF(quadrature_grid, 4),
   {NULL, NULL, 0}
 };
 

@@ -47,10 +47,8 @@ int iclv_gauss_hermite(int n_nodes, double *nodes, double *weights);
  * sizes[ICLV_GK_N_RULES], degrees[ICLV_GK_N_RULES] and
  * weights[ICLV_GK_N_RULES * ICLV_GK_MAX_POINTS], where rule i gives node j
  * weight weights[i * ICLV_GK_MAX_POINTS + j] (0 for j >= sizes[i]). The
- * numbers are computed, not tabulated: each extension's new nodes are the
- * roots of the polynomial orthogonal to lower degrees under phi times the
- * node polynomial of the previous rule (Patterson's construction). Any
- * pointer may be NULL. */
+ * nodes are tabulated (Genz and Keister 1996); the weights are computed as
+ * the interpolatory weights on them. Any pointer may be NULL. */
 int iclv_genz_keister(double *nodes, double *weights, int *sizes, int *degrees);
 
 /* A d-dimensional rule: the tensor product of the n-node Gauss-Hermite rule

@@ -151,12 +151,12 @@ struct indiv {
   int stride;             /* = threads per block */
 };
 
-__device__ __forceinline__ bool answered(const dev_model &m, const indiv &ind, int k) {
+static __device__ __forceinline__ bool answered(const dev_model &m, const indiv &ind, int k) {
   return m.ind_family[k] == ICLV_FAMILY_CONTINUOUS ? !isnan(ind.value[k]) : ind.answer[k] != 0;
 }
 
 /* Structural equations, forward in order, for draw r (block_latent()). */
-__device__ __forceinline__ void draw_latent(const dev_model &m, const indiv &ind, int r) {
+static __device__ __forceinline__ void draw_latent(const dev_model &m, const indiv &ind, int r) {
   const int L = m.n_lv, R = m.n_draws;
   for (int l = 0; l < L; l++) {
     double v = ind.lv_mean[l] + m.lv_sigma_v[l] * m.eta[((size_t) ind.n * L + l) * R + r];
@@ -167,7 +167,7 @@ __device__ __forceinline__ void draw_latent(const dev_model &m, const indiv &ind
 }
 
 /* mu = a_k + sum_l zeta_kl LV_l (block_mu()). */
-__device__ __forceinline__ double indicator_mean(const dev_model &m, const indiv &ind, int k) {
+static __device__ __forceinline__ double indicator_mean(const dev_model &m, const indiv &ind, int k) {
   double mu = m.ind_intercept_v[k];
   for (int i = m.ind_load_ptr[k]; i < m.ind_load_ptr[k + 1]; i++)
     mu += m.ind_load_v[i] * ind.lv[m.ind_load_lv[i] * ind.stride];
@@ -175,7 +175,7 @@ __device__ __forceinline__ double indicator_mean(const dev_model &m, const indiv
 }
 
 /* The cell (ordered) or density (continuous) of indicator k, from iclv_math.h. */
-__device__ __forceinline__ iclv_cell indicator_cell(const dev_model &m, const indiv &ind, int k,
+static __device__ __forceinline__ iclv_cell indicator_cell(const dev_model &m, const indiv &ind, int k,
                                                     double mu) {
   const int family = m.ind_family[k];
   const double inv_scale = m.ind_inv_scale_v[k];
@@ -188,7 +188,7 @@ __device__ __forceinline__ iclv_cell indicator_cell(const dev_model &m, const in
 
 /* Utility of alternative j in the individual's task tl for the current draw
  * (block_utility()): the LV-free part plus the terms with a latent variable. */
-__device__ __forceinline__ double utility(const dev_model &m, const indiv &ind, int tl, int j) {
+static __device__ __forceinline__ double utility(const dev_model &m, const indiv &ind, int tl, int j) {
   const double *value = m.term_value + (size_t) (ind.first_task + tl) * m.n_term;
   double u = ind.task_base[tl * m.n_alt + j];
   for (int i = m.alt_term_ptr[j]; i < m.alt_term_ptr[j + 1]; i++) {
@@ -200,7 +200,7 @@ __device__ __forceinline__ double utility(const dev_model &m, const indiv &ind, 
 }
 
 /* Max and sum of exp(V - max) over the available alternatives of task tl. */
-__device__ __forceinline__ void task_logsumexp(const dev_model &m, const indiv &ind, int tl,
+static __device__ __forceinline__ void task_logsumexp(const dev_model &m, const indiv &ind, int tl,
                                                double *vmax, double *vsum) {
   const int t = ind.first_task + tl;
   double top = -INFINITY, sum = 0.0;
@@ -213,7 +213,7 @@ __device__ __forceinline__ void task_logsumexp(const dev_model &m, const indiv &
 }
 
 /* Pass 1: l_r without the draw weight. */
-__device__ double draw_loglik(const dev_model &m, const indiv &ind, int r, int with_choice) {
+static __device__ double draw_loglik(const dev_model &m, const indiv &ind, int r, int with_choice) {
   draw_latent(m, ind, r);
   double total = 0.0;
   for (int k = 0; k < m.n_ind; k++) {
@@ -252,7 +252,7 @@ struct reducer {
 };
 
 /* Lane 0 adds a reduced value where it belongs (grad_add() and friends). */
-__device__ __forceinline__ void deliver(const dev_model &m, const indiv &ind, double *row,
+static __device__ __forceinline__ void deliver(const dev_model &m, const indiv &ind, double *row,
                                         int target, double scale, double sum) {
   const int kind = target >> TARGET_SHIFT, index = target & TARGET_INDEX_MASK;
   if (kind == TARGET_PARAM) {
@@ -272,7 +272,7 @@ __device__ __forceinline__ void deliver(const dev_model &m, const indiv &ind, do
   }
 }
 
-__device__ __forceinline__ void reducer_flush(const dev_model &m, const indiv &ind, reducer &rd) {
+static __device__ __forceinline__ void reducer_flush(const dev_model &m, const indiv &ind, reducer &rd) {
   if (rd.count == 0) return;
 #pragma unroll
   for (int offset = WARP / 2; offset > 0; offset >>= 1) {
@@ -290,7 +290,7 @@ __device__ __forceinline__ void reducer_flush(const dev_model &m, const indiv &i
 
 /* Queues one contribution (this lane's weighted value); selects rather than
  * an indexed store keep the batch in registers. */
-__device__ __forceinline__ void reducer_push(const dev_model &m, const indiv &ind, reducer &rd,
+static __device__ __forceinline__ void reducer_push(const dev_model &m, const indiv &ind, reducer &rd,
                                              int kind, int index, double scale, double value) {
   const int target = (kind << TARGET_SHIFT) | index;
 #pragma unroll
@@ -304,7 +304,7 @@ __device__ __forceinline__ void reducer_push(const dev_model &m, const indiv &in
   if (++rd.count == RED_BATCH) reducer_flush(m, ind, rd);
 }
 
-__device__ __forceinline__ void push_param(const dev_model &m, const indiv &ind, reducer &rd,
+static __device__ __forceinline__ void push_param(const dev_model &m, const indiv &ind, reducer &rd,
                                            int param, double scale, double value) {
   if (param >= 0) reducer_push(m, ind, rd, TARGET_PARAM, param, scale, value);
 }
@@ -313,7 +313,7 @@ __device__ __forceinline__ void push_param(const dev_model &m, const indiv &ind,
 
 /* Indicators (gradient_indicators()): w = this draw's weight (0 for a lane
  * without a draw). */
-__device__ void gradient_indicators(const dev_model &m, const indiv &ind, reducer &rd, double w) {
+static __device__ void gradient_indicators(const dev_model &m, const indiv &ind, reducer &rd, double w) {
   for (int k = 0; k < m.n_ind; k++) {
     if (!answered(m, ind, k)) continue;
     const iclv_cell cell = indicator_cell(m, ind, k, indicator_mean(m, ind, k));
@@ -339,7 +339,7 @@ __device__ void gradient_indicators(const dev_model &m, const indiv &ind, reduce
 }
 
 /* Choices (gradient_choices()): dlogP/dV_j = 1[j = y] - P_j. */
-__device__ void gradient_choices(const dev_model &m, const indiv &ind, reducer &rd, double w) {
+static __device__ void gradient_choices(const dev_model &m, const indiv &ind, reducer &rd, double w) {
   const int J = m.n_alt;
   for (int tl = 0; tl < ind.n_tasks; tl++) {
     const int t = ind.first_task + tl;
@@ -363,7 +363,7 @@ __device__ void gradient_choices(const dev_model &m, const indiv &ind, reducer &
 }
 
 /* Structural equations in reverse order (gradient_latent()). */
-__device__ void gradient_latent(const dev_model &m, const indiv &ind, reducer &rd, double w,
+static __device__ void gradient_latent(const dev_model &m, const indiv &ind, reducer &rd, double w,
                                 int r) {
   const int L = m.n_lv, R = m.n_draws;
   for (int l = L - 1; l >= 0; l--) {
@@ -383,7 +383,7 @@ __device__ void gradient_latent(const dev_model &m, const indiv &ind, reducer &r
 /* ---- the likelihood kernel ----------------------------------------------------- */
 
 /* Combines two (max, sum of exp(x - max)) pairs. */
-__device__ __forceinline__ void softmax_merge(double *top, double *sum, double other_top,
+static __device__ __forceinline__ void softmax_merge(double *top, double *sum, double other_top,
                                               double other_sum) {
   if (other_top == -INFINITY) return;
   if (*top == -INFINITY) {

@@ -281,29 +281,30 @@ test_that("quadrature log-likelihoods equal the R reference, negative weights in
 test_that("quadrature agrees with simulation on 10^6 draws within simulation error", {
   # 10 batches of 10^5 pseudo-random draws: the batch means of each
   # individual's likelihood give the 10^6-draw estimate and its standard error.
-  check_against_simulation <- function(case, engine) {
+  simulated <- function(case) {
     n_indiv <- nrow(case$prepared$ind_cat)
-    n_dim <- length(case$model$latent)
-    quad <- engine_eval(engine, case$theta, gradient = FALSE)
     batch <- vapply(1:10, function(b) {
-      draws <- iclv_draws(n_indiv, 1e5, n_dim, type = "pseudo", seed = b)
+      draws <- iclv_draws(n_indiv, 1e5, length(case$model$latent), type = "pseudo", seed = b)
       engine_eval(engine_build(case$model, case$prepared, draws, threads = 2), case$theta,
                   gradient = FALSE)$loglik_indiv
     }, numeric(n_indiv))
     likelihood <- exp(batch)
-    sim_indiv <- log(rowMeans(likelihood))
-    se_indiv <- apply(likelihood, 1, stats::sd) / sqrt(10) / rowMeans(likelihood)
-    expect_lt(max(abs(quad$loglik_indiv - sim_indiv) / se_indiv), 4.5)
-    expect_lt(abs(quad$loglik - sum(sim_indiv)), 4 * sqrt(sum(se_indiv^2)))
+    list(loglik_indiv = log(rowMeans(likelihood)),
+         se_indiv = apply(likelihood, 1, stats::sd) / sqrt(10) / rowMeans(likelihood))
+  }
+  check <- function(engine, case, sim) {
+    quad <- engine_eval(engine, case$theta, gradient = FALSE)
+    expect_lt(max(abs(quad$loglik_indiv - sim$loglik_indiv) / sim$se_indiv), 4.5)
+    expect_lt(abs(quad$loglik - sum(sim$loglik_indiv)), 4 * sqrt(sum(sim$se_indiv^2)))
   }
   case <- quadrature_case(n_indiv = 4, seed = 3)
-  check_against_simulation(case, engine_with_rule(case, quadrature_rule(1, 40)))
+  check(engine_with_rule(case, quadrature_rule(1, 40)), case, simulated(case))
   case <- multi_case(3, n_indiv = 3, seed = 4)
-  check_against_simulation(case, engine_with_rule(case, quadrature_rule(3, 20)))
-  adaptive_sparse <- resolve_integration("quadrature", 3, nodes = 8, adaptive = TRUE)
-  adaptive_sparse$type <- "sparse"
-  check_against_simulation(case, integration_engine(case$model, case$prepared, adaptive_sparse,
-                                                    case$theta, threads = 1)$engine)
+  sim <- simulated(case)
+  check(engine_with_rule(case, quadrature_rule(3, 20)), case, sim)
+  adaptive_sparse <- list(method = "quadrature", type = "sparse", nodes = 8L, adaptive = TRUE)
+  check(integration_engine(case$model, case$prepared, adaptive_sparse, case$theta,
+                           threads = 1)$engine, case, sim)
 })
 
 test_that("quadrature gradients match numDeriv (tensor, and sparse with negative weights)", {
@@ -417,4 +418,34 @@ test_that("check_integration compares the fit's log-likelihood with a finer rule
                    data.frame(method = "simulation", nodes = 50L, nodes_finer = 200L))
   expect_lt(abs(res$difference), 1)
   expect_error(check_integration(list()), "must be an iclv_fit")
+})
+
+test_that("iclv() and iclv_loglik() integrate by quadrature and say so", {
+  model <- iclv_model("att =~ q1 + q2 + q3 + q4",
+    utility = list(A = ~ asc_A + b_price * price_A + b_att * att, B = ~ b_price * price_B),
+    choice = "choice", id = "id")
+  data <- iclv_simulate(model, n_indiv = 200, n_tasks = 2, seed = 21)
+  free <- iclv_parameters(model)$free
+  theta <- attr(data, "theta")[free]
+  plain <- iclv_loglik(model, data, theta, integration = "quadrature", nodes = 30, threads = 1)
+  adapt <- iclv_loglik(model, data, theta, integration = "quadrature", nodes = 8,
+                       adaptive = TRUE, threads = 1)
+  auto <- iclv_loglik(model, data, theta, integration = "auto", nodes = 30, threads = 1)
+  expect_equal(auto$loglik, plain$loglik)
+  expect_equal(adapt$loglik, plain$loglik, tolerance = 1e-5)
+  fit <- iclv(model, data, integration = "quadrature", nodes = 8, adaptive = TRUE,
+              control = iclv_control(threads = 1))
+  expect_equal(fit$integration$method, "quadrature")
+  expect_true(fit$integration$adaptive)
+  expect_match(summary(fit)$integration, "adaptive Gauss-Hermite product rule, nodes per latent variable 8")
+  expect_output(print(summary(fit)), "Integration: adaptive Gauss-Hermite")
+  check <- check_integration(fit)
+  expect_lt(abs(check$difference), 1e-4)
+  # A saved and reloaded fit rebuilds its engine with the same weights.
+  path <- tempfile(fileext = ".rds")
+  saveRDS(fit, path)
+  again <- readRDS(path)
+  expect_equal(predict(again, "lv"), predict(fit, "lv"))
+  expect_error(iclv(model, data, integration = "simulation", adaptive = TRUE),
+               "adaptive = TRUE applies to quadrature only")
 })
