@@ -118,8 +118,8 @@ test_that("a time limit (setTimeLimit) stops iclv() with an error and the next f
   on.exit(setTimeLimit(), add = TRUE)
   # optim's objective is R code: the elapsed-time limit fires inside it.
   expect_error({
-    setTimeLimit(elapsed = 0.5, transient = TRUE)
-    iclv(int_model, big_data, draws = 200,
+    setTimeLimit(elapsed = 0.3, transient = TRUE)
+    iclv(int_model, big_data, draws = 3000,
          control = int_control(checkpoint = path, checkpoint_every = 1))
   }, "time limit")
   setTimeLimit()

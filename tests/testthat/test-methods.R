@@ -51,7 +51,8 @@ test_that("print() and summary() print and return the right classes", {
   out <- capture.output(res <- print(methods_fit))
   expect_identical(res, methods_fit)
   expect_match(out[1], "ICLV model")
-  expect_true(any(grepl("200 individuals, 600 choice tasks, 50 draws \\(halton\\)", out)))
+  expect_true(any(grepl("200 individuals, 600 choice tasks", out)))
+  expect_true(any(grepl("integration: simulation, 50 halton draws per individual", out)))
   expect_true(any(grepl("b_price", out)))
 
   s <- summary(methods_fit)
