@@ -111,6 +111,8 @@ if (all(c("integration", "nodes") %in% names(formals(iclv)))) {
   runs <- list(
     quadrature_40 = function() iclv(model, data, integration = "quadrature", nodes = 40,
                                     control = control),
+    adaptive_40 = function() iclv(model, data, integration = "quadrature", nodes = 40,
+                                  adaptive = TRUE, control = control),
     adaptive_10 = function() iclv(model, data, integration = "quadrature", nodes = 10,
                                   adaptive = TRUE, control = control),
     halton_5000 = function() iclv(model, data, draws = 5000, control = control)
@@ -125,7 +127,7 @@ if (all(c("integration", "nodes") %in% names(formals(iclv)))) {
                                collapse = ", "),
                 fit$loglik, fit$loglik - grid_ll))
   }
-  print(check_integration(fits$quadrature_40))
+  print(rbind(check_integration(fits$quadrature_40), check_integration(fits$adaptive_40)))
 } else {
   cat("\niclv() does not take integration = \"quadrature\" yet: part 2 skipped\n")
 }
