@@ -2,52 +2,6 @@
 # against numerical derivatives, on models that cover every indicator family,
 # threshold scheme, structural path, missing answers and availability.
 
-engine_models <- list(
-  probit_paths = list(
-    syntax = "
-      att =~ q1 + q2 + q3
-      soc =~ q4 + q5 + q3
-      att ~ age + soc + 1",
-    utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
-                   B = ~ b_price * price_B + b_soc * soc * income,
-                   none = ~ 0),
-    options = list()),
-  logit_continuous = list(
-    syntax = "
-      att =~ q1 + q2 + q3 + y1
-      y1 ~ 1
-      y1 ~~ y1",
-    utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
-                   B = ~ b_price * price_B),
-    options = list(indicators = c(.default = "ordered_logit", y1 = "continuous"))),
-  shared_symmetric = list(
-    syntax = "
-      att =~ q1 + q2 + q3 + q4
-      q1 | a*t1 + b*t2 + c*t3 + d*t4
-      q2 | a*t1 + b*t2 + c*t3 + d*t4",
-    utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
-                   B = ~ b_price * price_B,
-                   C = ~ asc_C + b_att_c * att),
-    options = list(thresholds = c(.default = "free", q3 = "symmetric", q4 = "symmetric"),
-                   categories = c(.default = 5, q4 = 4))),
-  biogeme_scale = list(
-    syntax = "
-      att =~ 1*q1 + q2 + q3
-      att ~~ att
-      env =~ q4 + q5
-      env ~ att + female",
-    utility = list(A = ~ asc_A + b_price * price_A + b_env * env,
-                   B = ~ b_price * price_B),
-    options = list(categories = c(.default = 5, q5 = 2))),
-  latent_only = list(
-    syntax = "
-      att =~ q1 + q2 + q3
-      env =~ q4 + q5
-      env ~ att",
-    utility = NULL,
-    options = list())
-)
-
 build_case <- function(case, n_indiv = 25, n_tasks = 3, seed = 1, missing = 0.1,
                        availability = FALSE) {
   args <- c(list(case$syntax), case$options)

@@ -1,53 +1,9 @@
 # The CUDA engine against the CPU engine: same log-likelihood, gradient and
-# scores on the models of test-engine.R (specs copied here), results
+# scores on the models of helper-models.R, results
 # identical run to run and for any chunk size, device memory given back, and
 # errors that name the failing CUDA call. Skipped without a usable GPU.
 
-gpu_models <- list(
-  probit_paths = list(
-    syntax = "
-      att =~ q1 + q2 + q3
-      soc =~ q4 + q5 + q3
-      att ~ age + soc + 1",
-    utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
-                   B = ~ b_price * price_B + b_soc * soc * income,
-                   none = ~ 0),
-    options = list()),
-  logit_continuous = list(
-    syntax = "
-      att =~ q1 + q2 + q3 + y1
-      y1 ~ 1
-      y1 ~~ y1",
-    utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
-                   B = ~ b_price * price_B),
-    options = list(indicators = c(.default = "ordered_logit", y1 = "continuous"))),
-  shared_symmetric = list(
-    syntax = "
-      att =~ q1 + q2 + q3 + q4
-      q1 | a*t1 + b*t2 + c*t3 + d*t4
-      q2 | a*t1 + b*t2 + c*t3 + d*t4",
-    utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
-                   B = ~ b_price * price_B,
-                   C = ~ asc_C + b_att_c * att),
-    options = list(thresholds = c(.default = "free", q3 = "symmetric", q4 = "symmetric"),
-                   categories = c(.default = 5, q4 = 4))),
-  biogeme_scale = list(
-    syntax = "
-      att =~ 1*q1 + q2 + q3
-      att ~~ att
-      env =~ q4 + q5
-      env ~ att + female",
-    utility = list(A = ~ asc_A + b_price * price_A + b_env * env,
-                   B = ~ b_price * price_B),
-    options = list(categories = c(.default = 5, q5 = 2))),
-  latent_only = list(
-    syntax = "
-      att =~ q1 + q2 + q3
-      env =~ q4 + q5
-      env ~ att",
-    utility = NULL,
-    options = list())
-)
+gpu_models <- engine_models
 
 # A model, simulated data with missing answers (and availability), theta_full
 # away from the truth, and the CPU engine on given draws.
