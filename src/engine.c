@@ -99,22 +99,38 @@ ICLV_HD void block_mu(const indiv_ctx *c, int k, int nb) {
   }
 }
 
-/* The cell loop, written once per family so that `logit` is a constant and
- * the loop body has no branch on it. */
-ICLV_HD void ordered_cells(int logit, int nb, double tau_lo, double tau_hi,
-                                 double inv_scale, const double *restrict mu,
-                                 double *restrict loglik, double *restrict d_hi,
-                                 double *restrict d_lo, double *restrict d_mu,
-                                 double *restrict d_scale) {
+/* The cell loop, instantiated per family and per kind of category (first,
+ * last, inner) so that these are constants and the loop body has no branch
+ * on them. */
+ICLV_HD void ordered_cells(int logit, int has_lo, int has_hi, int nb, double tau_lo,
+                           double tau_hi, double inv_scale, const double *restrict mu,
+                           double *restrict loglik, double *restrict d_hi,
+                           double *restrict d_lo, double *restrict d_mu,
+                           double *restrict d_scale) {
 #pragma omp simd
   for (int r = 0; r < nb; r++) {
-    iclv_cell cell = iclv_ordered_cell(logit, tau_lo, tau_hi, mu[r], inv_scale);
+    iclv_cell cell = iclv_ordered_cell_bounds(logit, has_lo, has_hi, tau_lo, tau_hi, mu[r],
+                                              inv_scale);
     loglik[r] += cell.logp;
     d_hi[r] = cell.d_tau_hi;
     d_lo[r] = cell.d_tau_lo;
     d_mu[r] = cell.d_mu;
     d_scale[r] = cell.d_scale;
   }
+}
+
+#define ORDERED_CELLS(logit, has_lo, has_hi) \
+  ordered_cells(logit, has_lo, has_hi, nb, tau_lo, tau_hi, inv_scale, mu, loglik, d_hi, d_lo, \
+                d_mu, d_scale)
+
+ICLV_HD void family_cells(int logit, int category, int n_cat, int nb, double tau_lo,
+                          double tau_hi, double inv_scale, const double *restrict mu,
+                          double *restrict loglik, double *restrict d_hi,
+                          double *restrict d_lo, double *restrict d_mu,
+                          double *restrict d_scale) {
+  if (category == 1) ORDERED_CELLS(logit, 0, 1);
+  else if (category == n_cat) ORDERED_CELLS(logit, 1, 0);
+  else ORDERED_CELLS(logit, 1, 1);
 }
 
 ICLV_HD void block_indicators(const indiv_ctx *c, int nb) {
@@ -144,10 +160,13 @@ ICLV_HD void block_indicators(const indiv_ctx *c, int nb) {
     } else {
       const double *tau = v->ind_tau + v->ind_tau_ptr[k];
       const double tau_lo = tau[answer[k] - 1], tau_hi = tau[answer[k]];
+      const int n_cat = p->ind_ncat[k];
       if (family == ICLV_FAMILY_LOGIT)
-        ordered_cells(1, nb, tau_lo, tau_hi, inv_scale, mu, loglik, d_hi, d_lo, d_mu, d_scale);
+        family_cells(1, answer[k], n_cat, nb, tau_lo, tau_hi, inv_scale, mu, loglik, d_hi, d_lo,
+                     d_mu, d_scale);
       else
-        ordered_cells(0, nb, tau_lo, tau_hi, inv_scale, mu, loglik, d_hi, d_lo, d_mu, d_scale);
+        family_cells(0, answer[k], n_cat, nb, tau_lo, tau_hi, inv_scale, mu, loglik, d_hi, d_lo,
+                     d_mu, d_scale);
     }
   }
 }
@@ -258,6 +277,33 @@ ICLV_HD void grad_add(double *grad, int index, double value) {
   if (index >= 0) grad[index] += value;
 }
 
+/* The weighted sums of one indicator's per-draw derivatives, in one pass
+ * over the block (with its first loading, and that loading's share of dLV). */
+typedef struct indicator_sums {
+  double mu, scale, tau_hi, tau_lo, load;
+} indicator_sums;
+
+ICLV_HD indicator_sums indicator_pass(int nb, const double *restrict w,
+                                      const double *restrict d_mu,
+                                      const double *restrict d_scale,
+                                      const double *restrict d_hi,
+                                      const double *restrict d_lo, const double *restrict lv,
+                                      double *restrict dlv, double zeta) {
+  double s_mu = 0.0, s_scale = 0.0, s_hi = 0.0, s_lo = 0.0, s_load = 0.0;
+#pragma omp simd reduction(+ : s_mu, s_scale, s_hi, s_lo, s_load)
+  for (int r = 0; r < nb; r++) {
+    const double wr = w[r], dm = d_mu[r];
+    s_mu += wr * dm;
+    s_scale += wr * d_scale[r];
+    s_hi += wr * d_hi[r];
+    s_lo += wr * d_lo[r];
+    s_load += wr * dm * lv[r];
+    dlv[r] += zeta * dm;
+  }
+  indicator_sums out = {s_mu, s_scale, s_hi, s_lo, s_load};
+  return out;
+}
+
 ICLV_HD void gradient_indicators(const indiv_ctx *c, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_theta_view *v = &c->e->view;
@@ -269,20 +315,24 @@ ICLV_HD void gradient_indicators(const indiv_ctx *c, int nb) {
   for (int k = 0; k < K; k++) {
     const int family = p->ind_family[k];
     if (family == ICLV_FAMILY_CONTINUOUS ? isnan(value[k]) : answer[k] == 0) continue;
-    const double *d_mu = c->ws->d_mu + (size_t) k * B;
-    grad_add(g, p->ind_intercept[k], weighted_sum(w, d_mu, nb));
-    grad_add(g, p->ind_scale[k], weighted_sum(w, c->ws->d_scale + (size_t) k * B, nb));
+    const size_t at = (size_t) k * B;
+    const double *d_mu = c->ws->d_mu + at;
+    /* Every indicator has at least one loading (the model refuses others). */
+    const int first_load = p->ind_load_ptr[k];
+    const int l0 = p->ind_load_lv[first_load];
+    indicator_sums sums = indicator_pass(nb, w, d_mu, c->ws->d_scale + at, c->ws->d_tau_hi + at,
+                                         c->ws->d_tau_lo + at, c->ws->lv + (size_t) l0 * B,
+                                         c->ws->dlv + (size_t) l0 * B, v->ind_load[first_load]);
+    grad_add(g, p->ind_intercept[k], sums.mu);
+    grad_add(g, p->ind_scale[k], sums.scale);
+    g[p->ind_load_par[first_load]] += sums.load;
     if (family != ICLV_FAMILY_CONTINUOUS) {
       const int j = answer[k], n_thr = p->ind_thr_ptr[k + 1] - p->ind_thr_ptr[k];
       const int first = p->ind_thr_ptr[k];
-      if (j <= n_thr)
-        g[p->ind_thr_par[first + j - 1]] +=
-            p->ind_thr_sign[first + j - 1] * weighted_sum(w, c->ws->d_tau_hi + (size_t) k * B, nb);
-      if (j >= 2)
-        g[p->ind_thr_par[first + j - 2]] +=
-            p->ind_thr_sign[first + j - 2] * weighted_sum(w, c->ws->d_tau_lo + (size_t) k * B, nb);
+      if (j <= n_thr) g[p->ind_thr_par[first + j - 1]] += p->ind_thr_sign[first + j - 1] * sums.tau_hi;
+      if (j >= 2) g[p->ind_thr_par[first + j - 2]] += p->ind_thr_sign[first + j - 2] * sums.tau_lo;
     }
-    for (int i = p->ind_load_ptr[k]; i < p->ind_load_ptr[k + 1]; i++) {
+    for (int i = first_load + 1; i < p->ind_load_ptr[k + 1]; i++) {
       const int l = p->ind_load_lv[i];
       g[p->ind_load_par[i]] += weighted_sum2(w, d_mu, c->ws->lv + (size_t) l * B, nb);
       add_to(c->ws->dlv + (size_t) l * B, v->ind_load[i], d_mu, nb);

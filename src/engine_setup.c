@@ -106,6 +106,8 @@ int iclv_engine_validate(const iclv_engine *e, char *err, size_t errlen) {
         FAIL("plan: latent variable %d depends on %d, which does not come before it", l,
              p->lv_path_from[i]);
   for (int k = 0; k < K; k++) {
+    if (p->ind_load_ptr[k + 1] == p->ind_load_ptr[k])
+      FAIL("plan: indicator %d has no loading", k + 1);
     int n_thr = p->ind_thr_ptr[k + 1] - p->ind_thr_ptr[k];
     int want = p->ind_family[k] == 2 ? 0 : p->ind_ncat[k] - 1;
     if (n_thr != want || (p->ind_family[k] != 2 && p->ind_ncat[k] < 2))

@@ -80,17 +80,26 @@ typedef struct iclv_cell {
 /* Ordered cell P = F(hi) - F(lo), hi = (tau_j - mu)/s, lo = (tau_{j-1} - mu)/s
  * (DESIGN 1, measurement). When both bounds lie in the upper half the cell is
  * taken as a difference of upper tails, F(-lo) - F(-hi), so there is no 1 - 1
- * cancellation; a missing bound is passed as -/+ infinity. */
-ICLV_HD iclv_cell iclv_ordered_cell(int logit, double tau_lo, double tau_hi,
-                                                  double mu, double inv_scale) {
-  double lo = iclv_clamp_bound(logit, (tau_lo - mu) * inv_scale);
-  double hi = iclv_clamp_bound(logit, (tau_hi - mu) * inv_scale);
-  int upper = lo > 0.0;
-  double x_hi = upper ? -lo : hi;
-  double x_lo = upper ? -hi : lo;
-  double p = iclv_cdf(logit, x_hi) - iclv_cdf(logit, x_lo);
-  double f_lo = iclv_pdf(logit, lo);
-  double f_hi = iclv_pdf(logit, hi);
+ * cancellation. The first category has no lower bound (has_lo = 0: P = F(hi))
+ * and the last no upper bound (has_hi = 0: P = F(-lo)); passed as constants,
+ * these flags leave one CDF and one density instead of two. */
+ICLV_HD iclv_cell iclv_ordered_cell_bounds(int logit, int has_lo, int has_hi, double tau_lo,
+                                           double tau_hi, double mu, double inv_scale) {
+  double lo = has_lo ? iclv_clamp_bound(logit, (tau_lo - mu) * inv_scale) : 0.0;
+  double hi = has_hi ? iclv_clamp_bound(logit, (tau_hi - mu) * inv_scale) : 0.0;
+  double p, f_lo = 0.0, f_hi = 0.0;
+  if (has_lo && has_hi) {
+    int upper = lo > 0.0;
+    double x_hi = upper ? -lo : hi;
+    double x_lo = upper ? -hi : lo;
+    p = iclv_cdf(logit, x_hi) - iclv_cdf(logit, x_lo);
+  } else if (has_hi) {
+    p = iclv_cdf(logit, hi);
+  } else {
+    p = iclv_cdf(logit, -lo);
+  }
+  if (has_lo) f_lo = iclv_pdf(logit, lo);
+  if (has_hi) f_hi = iclv_pdf(logit, hi);
   int ok = p > ICLV_PROB_FLOOR;
   p = ok ? p : ICLV_PROB_FLOOR;
   double k = inv_scale / p; /* p >= floor: no division by zero, no branch */
@@ -102,6 +111,12 @@ ICLV_HD iclv_cell iclv_ordered_cell(int logit, double tau_lo, double tau_hi,
   c.d_mu = -(c.d_tau_hi + c.d_tau_lo);
   c.d_scale = -(hi * c.d_tau_hi + lo * c.d_tau_lo);
   return c;
+}
+
+/* The same for any category: a missing bound is passed as -/+ infinity. */
+ICLV_HD iclv_cell iclv_ordered_cell(int logit, double tau_lo, double tau_hi, double mu,
+                                    double inv_scale) {
+  return iclv_ordered_cell_bounds(logit, 1, 1, tau_lo, tau_hi, mu, inv_scale);
 }
 
 /* Continuous indicator: log density of N(mu, s^2) at y, given log s. */
