@@ -230,12 +230,12 @@ ICLV_HD void block_choices(const indiv_ctx *c, int nb, int keep_prob) {
       if (keep_prob) {
 #pragma omp simd
         for (int r = 0; r < nb; r++) {
-          prob[r] = exp(u[r] - vmax[r]);
+          prob[r] = iclv_exp_shifted(u[r] - vmax[r]);
           vsum[r] += prob[r];
         }
       } else {
 #pragma omp simd
-        for (int r = 0; r < nb; r++) vsum[r] += exp(u[r] - vmax[r]);
+        for (int r = 0; r < nb; r++) vsum[r] += iclv_exp_shifted(u[r] - vmax[r]);
       }
     }
     const double *chosen = util + (size_t) d->choice[t] * B;
@@ -475,7 +475,7 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
     double block_sum = 0.0;
 #pragma omp simd reduction(+ : block_sum)
     for (int r = 0; r < nb; r++) {
-      w[r] = exp(ws->loglik_draw[r] - run_max);
+      w[r] = iclv_exp_shifted(ws->loglik_draw[r] - run_max);
       block_sum += w[r];
     }
     if (weight_sign) {

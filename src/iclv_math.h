@@ -56,6 +56,14 @@ ICLV_HD double iclv_clamp_bound(int logit, double x) {
 
 ICLV_HD double iclv_max(double a, double b) { return a > b ? a : b; }
 
+/* exp of a difference from a running maximum (x <= 0). Below -700 the result
+ * is under 1e-304, nothing next to the maximum's 1; clamping there keeps the
+ * vector exp off its slow path for underflow (25 ns instead of 1.4 here). */
+#define ICLV_EXP_FLOOR_ARG -700.0
+ICLV_HD double iclv_exp_shifted(double x) {
+  return exp(x < ICLV_EXP_FLOOR_ARG ? ICLV_EXP_FLOOR_ARG : x);
+}
+
 /* Lower-tail CDF and density of the standard normal (probit) or logistic. */
 ICLV_HD double iclv_cdf(int logit, double x) {
   if (logit) return 1.0 / (1.0 + exp(-x));
