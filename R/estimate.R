@@ -140,6 +140,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
       engine <- built$engine
       points$draws <- built$draws
       points$weights <- built$weights
+      points$recipe <- NULL
       centre <- built$posterior
       opt <- optimize_from(u0, iteration0, trace)
       if (opt$interrupted || abs(opt$value - previous) < 1e-6) break
@@ -175,12 +176,28 @@ integration_points <- function(model, settings, draws, draw_type, seed, n_indiv)
   n_dim <- length(model$latent)
   if (settings$method == "simulation") {
     drawn <- resolve_draws(draws, draw_type, seed, n_indiv, n_dim)
-    return(list(draws = drawn$draws, weights = NULL, type = drawn$type))
+    # Generated draws are kept as their recipe (a fit stays small when saved);
+    # the user's own draws are kept as they are.
+    recipe <- if (drawn$type == "user") NULL else
+      list(n_draws = dim(drawn$draws)[2L], draw_type = drawn$type, seed = seed)
+    return(list(draws = drawn$draws, weights = NULL, type = drawn$type, recipe = recipe))
   }
   rule <- quadrature_rule(n_dim, settings$nodes, settings$type)
   list(draws = quadrature_draws(rule, n_indiv), weights = rule$weights,
        type = sprintf("%sGauss-Hermite %s", if (settings$adaptive) "adaptive " else "",
-                      if (settings$type == "tensor") "product rule" else "sparse grid"))
+                      if (settings$type == "tensor") "product rule" else "sparse grid"),
+       recipe = if (settings$adaptive) NULL else list(settings = settings))
+}
+
+# The points of a fit again, from their recipe: the same draws (same type and
+# seed) or the same quadrature rule.
+points_from_recipe <- function(recipe, n_indiv, n_dim) {
+  if (!is.null(recipe$settings)) {
+    rule <- quadrature_rule(n_dim, recipe$settings$nodes, recipe$settings$type)
+    return(list(draws = quadrature_draws(rule, n_indiv), weights = rule$weights))
+  }
+  drawn <- resolve_draws(recipe$n_draws, recipe$draw_type, recipe$seed, n_indiv, n_dim)
+  list(draws = drawn$draws, weights = NULL)
 }
 
 check_start <- function(model, start) {

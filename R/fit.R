@@ -43,8 +43,9 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
     scores = se$scores,
     model = model,
     prepared = prepared,
-    draws = draws$draws,
-    draw_weights = draws$weights,
+    draws = if (is.null(draws$recipe)) draws$draws,
+    draw_weights = if (is.null(draws$recipe)) draws$weights,
+    draw_recipe = draws$recipe,
     integration = integration,
     engine = engine,
     map = map,
@@ -66,7 +67,9 @@ fit_engine <- function(fit) {
     TRUE
   }, error = function(e) FALSE)
   if (alive) return(fit$engine)
-  engine_build(fit$model, fit$prepared, fit$draws, fit$draw_weights, threads = fit$threads)
+  points <- if (is.null(fit$draw_recipe)) list(draws = fit$draws, weights = fit$draw_weights) else
+    points_from_recipe(fit$draw_recipe, fit$n_indiv, length(fit$model$latent))
+  engine_build(fit$model, fit$prepared, points$draws, points$weights, threads = fit$threads)
 }
 
 # Log-likelihood of the choices alone: the per-task choice probabilities

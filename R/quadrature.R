@@ -277,7 +277,7 @@ check_integration <- function(fit, nodes = NULL) {
     engine <- integration_engine(model, prepared, settings, fit$theta_full,
                                  threads = fit$threads, centre = centre)$engine
   } else {
-    base <- dim(fit$draws)[2L]
+    base <- fit$n_draws %||% dim(fit$draws)[2L]
     finer <- if (is.null(nodes)) 4L * base else check_quadrature_count(nodes, "`nodes`")
     draw_type <- fit$draw_type
     if (is.null(draw_type) || identical(draw_type, "user")) draw_type <- "halton"
