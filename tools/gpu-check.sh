@@ -1,7 +1,7 @@
 #!/bin/sh
 # The GPU check, for the device machine (nvcc and gcc, R from the bundle):
 # builds and installs iclv with CUDA into a temporary library, prints
-# iclv_backends(), runs the GPU tests (test-gpu.R, test-engine.R) and
+# iclv_backends(), runs the GPU tests (test-gpu.R, test-engine.R, test-backends.R) and
 # bench/gpu.R, and prints a short table last. Logs go under $OUT when set.
 # Usage (from the package root): sh tools/gpu-check.sh
 sh .rbundle/unpack.sh && export PATH=/usr/lib/R/bin:$PATH
@@ -34,7 +34,7 @@ ICLV_GPU_LOGS="$logs" Rscript - >"$logs/tests.log" 2>&1 <<'EOF'
 library(testthat)
 library(iclv)
 logs <- Sys.getenv("ICLV_GPU_LOGS")
-counts <- lapply(c("test-gpu.R", "test-engine.R"), function(file) {
+counts <- lapply(c("test-gpu.R", "test-engine.R", "test-backends.R"), function(file) {
   res <- as.data.frame(test_file(file.path("tests", "testthat", file), reporter = "progress",
                                  stop_on_failure = FALSE))
   data.frame(file = file, passed = sum(res$passed), failed = sum(res$failed),
