@@ -160,7 +160,7 @@ run_optimizer <- function(objective, u0, control, lower = -Inf, upper = Inf,
                       label, state$iteration, -env$value, gnorm, elapsed, rss))
     if (!is.null(on_iteration)) on_iteration(u, state$iteration, state$trace)
     if (relative_gradient(g_u, u, env$value) < control$gradtol)
-      rlang_free_signal("iclv_gradient_converged")
+      signal_condition_class("iclv_gradient_converged")
     g
   }
 
@@ -221,7 +221,7 @@ relative_gradient <- function(g, u, value) {
 }
 
 # Signals a classed condition that a calling tryCatch turns into a result.
-rlang_free_signal <- function(class) {
+signal_condition_class <- function(class) {
   cond <- structure(class = c(class, "condition"), list(message = class, call = NULL))
   signalCondition(cond)
   invisible(NULL)

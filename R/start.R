@@ -12,7 +12,6 @@ data_start <- function(model, prepared, theta_full) {
     family <- model$family[[k]]
     load_rows <- plan$ind_load_par[seq_len(plan$ind_load_ptr[k + 1L] - plan$ind_load_ptr[k]) +
                                      plan$ind_load_ptr[k]] + 1L
-    sd_star <- sqrt(1 + sum(theta_full[load_rows]^2))
     if (family == "continuous") {
       y <- prepared$ind_value[, k]
       y <- y[!is.nan(y)]
