@@ -91,17 +91,6 @@ prepare_data <- function(model, data) {
   )
 }
 
-# Counts of a prepared data set: individuals, tasks, tasks per individual.
-data_summary <- function(prepared) {
-  tasks_per_indiv <- diff(prepared$task_ptr)
-  list(
-    n_indiv = length(prepared$ids),
-    n_tasks = length(prepared$rows),
-    tasks_min = if (length(tasks_per_indiv)) min(tasks_per_indiv) else 0L,
-    tasks_max = if (length(tasks_per_indiv)) max(tasks_per_indiv) else 0L
-  )
-}
-
 # ---- helpers -----------------------------------------------------------
 
 model_has_choice <- function(model) {

@@ -114,14 +114,15 @@ test_that("a model without a choice part gives empty task arrays", {
   expect_equal(nrow(prepared$avail), 0L)
   expect_type(prepared$term_value, "double")
   expect_equal(dim(prepared$term_value), c(0L, 0L))
-  expect_equal(data_summary(prepared),
-               list(n_indiv = 3L, n_tasks = 0L, tasks_min = 0L, tasks_max = 0L))
+  expect_equal(prepared$task_ptr, c(0L, 0L, 0L, 0L))
+  expect_length(prepared$rows, 0L)
 })
 
-test_that("data_summary counts individuals and tasks", {
+test_that("tasks are grouped by individual", {
   prepared <- prepare_data(prep_model(), prep_data())
-  expect_equal(data_summary(prepared),
-               list(n_indiv = 3L, n_tasks = 6L, tasks_min = 1L, tasks_max = 3L))
+  expect_length(prepared$ids, 3L)
+  expect_length(prepared$rows, 6L)
+  expect_equal(range(diff(prepared$task_ptr)), c(1L, 3L))
 })
 
 test_that("bad data frames are refused", {

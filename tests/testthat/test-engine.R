@@ -2,35 +2,6 @@
 # against numerical derivatives, on models that cover every indicator family,
 # threshold scheme, structural path, missing answers and availability.
 
-build_case <- function(case, n_indiv = 25, n_tasks = 3, seed = 1, missing = 0.1,
-                       availability = FALSE) {
-  args <- c(list(case$syntax), case$options)
-  if (!is.null(case$utility)) {
-    args$utility <- case$utility
-    args$choice <- "choice"
-  }
-  args$id <- "id"
-  if (availability) args$availability <- list(B = "avail_B")
-  model <- do.call(iclv_model, args)
-  data <- iclv_simulate(model, n_indiv = n_indiv, n_tasks = n_tasks, seed = seed)
-  theta <- attr(data, "theta")
-  set.seed(seed)
-  # Perturb free parameters so the test is not at the simulation truth.
-  free <- model$params$free & model$params$type %in% c("loading", "covariate_path",
-                                                        "lv_path", "choice")
-  theta[free] <- theta[free] + stats::runif(sum(free), -0.2, 0.2)
-  # Missing answers.
-  ids <- unique(data$id)
-  for (q in model$indicators) {
-    gone <- ids[stats::runif(length(ids)) < missing]
-    data[data$id %in% gone, q] <- NA
-  }
-  if (availability) {
-    data$avail_B <- as.integer(stats::runif(nrow(data)) > 0.3 | data$choice == "B")
-  }
-  list(model = model, data = data, theta = theta)
-}
-
 for (name in names(engine_models)) {
   test_that(paste("engine log-likelihood equals the R reference:", name), {
     case <- build_case(engine_models[[name]], availability = name == "probit_paths")

@@ -9,28 +9,12 @@ gpu_models <- engine_models
 # away from the truth, and the CPU engine on given draws.
 gpu_case <- function(spec, n_indiv = 40, n_draws = 37, seed = 1, availability = FALSE,
                      draw_weights = NULL) {
-  args <- c(list(spec$syntax), spec$options)
-  if (!is.null(spec$utility)) {
-    args$utility <- spec$utility
-    args$choice <- "choice"
-  }
-  args$id <- "id"
-  if (availability) args$availability <- list(B = "avail_B")
-  model <- do.call(iclv_model, args)
-  data <- iclv_simulate(model, n_indiv = n_indiv, n_tasks = 3, seed = seed)
-  theta <- attr(data, "theta")
-  set.seed(seed)
-  move <- model$params$free & model$params$type %in% c("loading", "covariate_path", "lv_path",
-                                                        "choice")
-  theta[move] <- theta[move] + stats::runif(sum(move), -0.2, 0.2)
-  ids <- unique(data$id)
-  for (q in model$indicators) data[data$id %in% ids[stats::runif(length(ids)) < 0.1], q] <- NA
-  if (availability)
-    data$avail_B <- as.integer(stats::runif(nrow(data)) > 0.3 | data$choice == "B")
-  prepared <- iclv:::prepare_data(model, data)
-  draws <- iclv_draws(n_indiv, n_draws, length(model$latent), seed = seed + 4)
-  engine <- iclv:::engine_build(model, prepared, draws, draw_weights = draw_weights, threads = 1)
-  list(model = model, engine = engine, theta_full = unname(theta))
+  case <- build_case(spec, n_indiv = n_indiv, seed = seed, availability = availability)
+  prepared <- iclv:::prepare_data(case$model, case$data)
+  draws <- iclv_draws(n_indiv, n_draws, length(case$model$latent), seed = seed + 4)
+  engine <- iclv:::engine_build(case$model, prepared, draws, draw_weights = draw_weights,
+                                threads = 1)
+  list(model = case$model, engine = engine, theta_full = unname(case$theta))
 }
 
 expect_same_evaluation <- function(gpu, cpu) {

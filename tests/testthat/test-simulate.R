@@ -53,7 +53,7 @@ test_that("iclv_simulate returns one row per task with the model's columns", {
 
   # the simulated data pass the checks of prepare_data()
   prepared <- prepare_data(model, sim)
-  expect_equal(data_summary(prepared)$n_tasks, 60L)
+  expect_length(prepared$rows, 60L)
 })
 
 test_that("a model without a choice part gives one row per individual", {
