@@ -23,6 +23,12 @@
 #'   gradient that give the Hessian.
 #' @param start_stages Compute starting values in stages (latent part, then a
 #'   plain MNL) when the user gives none?
+#' @param adapt_tol,adapt_rounds,adapt_every The schedule of adaptive
+#'   integration (see [iclv()], section "Integration"): the points are
+#'   re-centred on the posteriors after every `adapt_every` iterations (by
+#'   default only when the optimizer has converged), and estimation stops
+#'   when two converged rounds differ in log-likelihood by less than
+#'   `adapt_tol`, after at most `adapt_rounds` rounds.
 #' @return A list of class `iclv_control`.
 #' @export
 #' @examples
@@ -31,7 +37,8 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
                          threads = NULL, trace = FALSE, se = c("robust", "classical", "bhhh"),
                          checkpoint = NULL, checkpoint_every = 5L, memory = memory_limits(),
                          lower = NULL, upper = NULL, hessian_step = 1e-5,
-                         start_stages = TRUE) {
+                         start_stages = TRUE, adapt_tol = 1e-6, adapt_rounds = 10L,
+                         adapt_every = NULL) {
   se <- match_choice(se, c("robust", "classical", "bhhh"), "se")
   check_whole(maxit, "maxit", min = 1)
   check_positive(reltol, "reltol")
@@ -50,11 +57,16 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
     if (!is.null(b[[1]]) && (!is.numeric(b[[1]]) || is.null(names(b[[1]]))))
       stop("`", b[[2]], "` must be a named numeric vector of bounds", call. = FALSE)
   check_positive(hessian_step, "hessian_step")
+  check_positive(adapt_tol, "adapt_tol")
+  check_whole(adapt_rounds, "adapt_rounds", min = 1)
+  if (!is.null(adapt_every)) check_whole(adapt_every, "adapt_every", min = 1)
   structure(list(maxit = as.integer(maxit), reltol = reltol, gradtol = gradtol,
                  seed = as.integer(seed), threads = threads, trace = trace, se = se,
                  checkpoint = checkpoint, checkpoint_every = as.integer(checkpoint_every),
                  memory = memory, lower = lower, upper = upper, hessian_step = hessian_step,
-                 start_stages = isTRUE(start_stages)),
+                 start_stages = isTRUE(start_stages), adapt_tol = adapt_tol,
+                 adapt_rounds = as.integer(adapt_rounds),
+                 adapt_every = if (is.null(adapt_every)) Inf else as.integer(adapt_every)),
             class = "iclv_control")
 }
 

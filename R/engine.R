@@ -98,7 +98,9 @@ engine_eval <- function(engine, theta_full, gradient = TRUE, scores = FALSE, cho
   .Call(C_engine_eval, engine, as.double(theta_full), gradient, scores, choice)
 }
 
-engine_predict <- function(engine, theta_full, type = c("lv", "prob", "eta")) {
+# type "draws": the log weight log(|w_r| p(y_n | eta_nr)) of every point
+# (draws x individuals).
+engine_predict <- function(engine, theta_full, type = c("lv", "prob", "eta", "draws")) {
   .Call(C_engine_predict, engine, as.double(theta_full), match.arg(type))
 }
 

@@ -23,7 +23,7 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
     n_par = length(theta_free),
     n_indiv = nrow(prepared$ind_cat),
     n_tasks = n_tasks,
-    n_draws = dim(draws$draws)[2L],
+    n_draws = dim(draws$base)[2L],
     draw_type = draws$type,
     backend = backend,
     threads = engine_info(engine)$n_threads,
@@ -33,7 +33,9 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
                        gradient_relative = relative_gradient(gradient_working, opt$u,
                                                              final$loglik),
                        gradient = stats::setNames(gradient_working, map$names),
-                       interrupted = opt$interrupted),
+                       interrupted = opt$interrupted,
+                       adaptive_rounds = opt$adaptive_rounds %||% NA_integer_,
+                       adaptive_settled = opt$adaptive_settled %||% NA),
     start_stages = stages,
     timings = timings,
     trace = trace_frame(opt$trace),
@@ -43,9 +45,9 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
     scores = se$scores,
     model = model,
     prepared = prepared,
-    draws = if (is.null(draws$recipe)) draws$draws,
-    draw_weights = if (is.null(draws$recipe)) draws$weights,
+    draws = if (is.null(draws$recipe)) draws$base,
     draw_recipe = draws$recipe,
+    centre = draws$centre[c("mean", "chol")],
     integration = integration,
     engine = engine,
     map = map,
@@ -55,6 +57,7 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
     call = call
   )
   fit$loglik_choice <- choice_loglik(fit)
+  fit$integration_error <- integration_error(fit)
   class(fit) <- "iclv_fit"
   fit
 }
@@ -67,9 +70,22 @@ fit_engine <- function(fit) {
     TRUE
   }, error = function(e) FALSE)
   if (alive) return(fit$engine)
-  points <- if (is.null(fit$draw_recipe)) list(draws = fit$draws, weights = fit$draw_weights) else
-    points_from_recipe(fit$draw_recipe, fit$n_indiv, length(fit$model$latent))
-  engine_build(fit$model, fit$prepared, points$draws, points$weights, threads = fit$threads)
+  inputs <- engine_points(fit_points(fit))
+  engine_build(fit$model, fit$prepared, inputs$draws, inputs$weights, threads = fit$threads)
+}
+
+# The integration points of a fit (base points and centre), rebuilt from
+# their recipe when the fit keeps one.
+fit_points <- function(fit) {
+  points <- if (is.null(fit$draw_recipe)) {
+    n_draws <- dim(fit$draws)[2L]
+    list(base = fit$draws, weights = rep(1 / n_draws, n_draws))
+  } else {
+    points_from_recipe(fit$draw_recipe, fit$n_indiv, length(fit$model$latent),
+                       adaptive = isTRUE(fit$integration$adaptive))
+  }
+  points$centre <- fit$centre
+  points
 }
 
 # Log-likelihood of the choices alone: the per-task choice probabilities

@@ -22,8 +22,10 @@
 #' @param backend `"cpu"`, `"gpu"` or `"auto"`, as in [iclv()].
 #' @param threads CPU threads (default: all cores, at most 2 under R CMD
 #'   check; `OMP_THREAD_LIMIT` is respected).
-#' @param integration,nodes,adaptive Simulation or quadrature, as in [iclv()]
-#'   (adaptive nodes are centred at the posterior at `theta`).
+#' @param integration,nodes,adaptive Simulation or quadrature, plain or
+#'   adaptive, as in [iclv()]. Adaptive points are centred on each person's
+#'   posterior at `theta`; `adaptive = FALSE` evaluates with the plain draws
+#'   or nodes (as other software does, for comparisons on identical draws).
 #' @return A list with `loglik`, `gradient` (named, one entry per free
 #'   parameter), `scores` (individuals x free parameters, or `NULL`),
 #'   `loglik_indiv` and `engine` (the compiled engine, reusable with
@@ -43,22 +45,18 @@
 iclv_loglik <- function(model, data, theta, draws = 100, draw_type = "halton", seed = 1L,
                         gradient = TRUE, scores = FALSE, backend = c("cpu", "gpu", "auto"),
                         threads = NULL, integration = c("simulation", "quadrature", "auto"),
-                        nodes = NULL, adaptive = FALSE) {
+                        nodes = NULL, adaptive = NULL) {
   check_model(model)
   backend <- backend[1L]
   theta_full <- theta_full_from(model, theta)
   prepared <- prepare_data(model, data)
   n_indiv <- nrow(prepared$ind_cat)
-  settings <- resolve_integration(integration[1L], length(model$latent), nodes, adaptive)
-  points <- integration_points(model, settings, draws, draw_type, seed, n_indiv)
-  backend <- resolve_backend(backend, n_indiv, dim(points$draws)[2L])
-  engine <- if (settings$adaptive) {
-    integration_engine(model, prepared, settings, theta_full, threads = threads,
-                       backend = backend)$engine
-  } else {
-    engine_build(model, prepared, points$draws, points$weights, threads = threads,
-                 backend = backend)
-  }
+  settings <- resolve_integration(integration[1L], length(model$latent), nodes, adaptive, model)
+  n_points <- if (is.array(draws)) dim(draws)[2L] else if (is.numeric(draws)) draws[1L] else 0
+  backend <- resolve_backend(backend, n_indiv, n_points)
+  engine <- integration_engine(model, prepared, settings, theta_full, threads = threads,
+                               draws = draws, draw_type = draw_type, seed = seed,
+                               backend = backend)$engine
   iclv_engine_eval(engine, model, theta_full[model$params$free], gradient = gradient,
                    scores = scores)
 }

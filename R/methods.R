@@ -104,14 +104,20 @@ summary.iclv_fit <- function(object, ...) {
   ), class = "summary.iclv_fit")
 }
 
-# How the latent variables were integrated out, in words.
+# How the latent variables were integrated out, and how accurately, in words.
 integration_label <- function(fit) {
   integration <- fit$integration
-  if (is.null(integration) || integration$method == "simulation")
-    return(sprintf("simulation, %d %s draws per individual", fit$n_draws, fit$draw_type))
-  sprintf("%s, %s %d, %d points per individual", fit$draw_type,
-          if (integration$type == "tensor") "nodes per latent variable" else "accuracy level",
-          integration$nodes, fit$n_draws)
+  label <- if (is.null(integration) || integration$method == "simulation") {
+    sprintf("simulation, %d %s per individual", fit$n_draws, fit$draw_type)
+  } else {
+    sprintf("%s, %s %d, %d points per individual", fit$draw_type,
+            if (integration$type == "tensor") "nodes per latent variable" else "accuracy level",
+            integration$nodes, fit$n_draws)
+  }
+  error <- fit$integration_error
+  if (is.null(error)) return(label)
+  sprintf("%s; integration error of the log-likelihood %s (%s)", label,
+          if (is.na(error$error)) "unknown" else format(signif(error$error, 2)), error$kind)
 }
 
 #' @rdname iclv_fit-methods

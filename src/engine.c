@@ -445,6 +445,8 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
     memcpy(ws->loglik_draw, log_weight + r0, sizeof(double) * nb);
     block_indicators(c, nb);
     if (with_choice) block_choices(c, nb, keep_prob);
+    if (pred && pred->loglik_draw)
+      memcpy(pred->loglik_draw + (size_t) c->n * R + r0, ws->loglik_draw, sizeof(double) * nb);
 
     if (pred && pred->prob && with_choice) {
       /* Average probabilities over the draws with the prior weights. */

@@ -70,6 +70,8 @@ typedef struct iclv_workspace {
 typedef struct iclv_predict_out {
   double *lv_mean, *lv_sd;   /* n_indiv x n_lv: posterior moments of the LVs... */
   double *eta_mean, *eta_sd; /* ...and of their standard normal errors */
+  double *loglik_draw; /* n_indiv x n_draws: log(|w_r| p(y_n | eta_nr)) of every point,
+                          for the posterior weights of adaptive integration */
   double *prob;            /* n_tasks x n_alt: choice probabilities over draws */
 } iclv_predict_out;
 

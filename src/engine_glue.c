@@ -248,7 +248,7 @@ SEXP engine_predict(SEXP engine, SEXP theta, SEXP type) {
   const int N = e->data.n_indiv, L = e->plan.n_lv;
   const char *what = CHAR(asChar(type));
   const int want_lv = strcmp(what, "lv") == 0, want_eta = strcmp(what, "eta") == 0;
-  iclv_predict_out pred = {NULL, NULL, NULL, NULL, NULL};
+  iclv_predict_out pred = {NULL, NULL, NULL, NULL, NULL, NULL};
   SEXP out;
   if (want_lv || want_eta) {
     const char *names[] = {"mean", "sd", ""};
@@ -262,13 +262,16 @@ SEXP engine_predict(SEXP engine, SEXP theta, SEXP type) {
       pred.eta_mean = REAL(VECTOR_ELT(out, 0));
       pred.eta_sd = REAL(VECTOR_ELT(out, 1));
     }
+  } else if (strcmp(what, "draws") == 0) {
+    out = PROTECT(allocMatrix(REALSXP, e->draws.n_draws, N));
+    pred.loglik_draw = REAL(out);
   } else {
     out = PROTECT(allocMatrix(REALSXP, e->plan.n_alt, e->data.n_tasks));
     pred.prob = REAL(out);
   }
   iclv_engine_predict(e, REAL(theta), e->n_threads, &pred);
   UNPROTECT(1);
-  return out; /* L x N (or J x T): the R side transposes */
+  return out; /* L x N (J x T, R x N): the R side transposes */
 }
 
 SEXP engine_info(SEXP engine) {

@@ -181,8 +181,8 @@ test_that("tensor rules and the auto choice; draws repeat the rule per individua
   for (n in 1:3) expect_identical(draws[n, , ], rule$points)
 })
 
-test_that("adaptive draws are the exact change of variables for the N(0, 1) prior", {
-  # f(eta) = dnorm(y; b * eta, s): the posterior is normal, so a rule centred
+test_that("adaptive draws are the exact change of variables for the N(0, I) prior", {
+    # f(eta) = dnorm(y; b * eta, s): the posterior is normal, so a rule centred
   # and scaled on it integrates f exactly with a single node.
   y <- c(2, -1, 0.3)
   b <- 3
@@ -190,29 +190,52 @@ test_that("adaptive draws are the exact change of variables for the N(0, 1) prio
   post_var <- 1 / (1 + b^2 / s^2)
   post_mean <- post_var * b * y / s^2
   exact <- stats::dnorm(y, 0, sqrt(s^2 + b^2))
+  centre_1d <- list(mean = matrix(post_mean), chol = array(sqrt(post_var), c(3, 1, 1)))
   for (nodes in c(1, 5)) {
     rule <- quadrature_rule(1, nodes)
-    adapted <- adaptive_draws(rule, post_mean, sqrt(post_var))
+    adapted <- adaptive_draws(quadrature_draws(rule, 3), rule$weights, centre_1d)
     expect_equal(dim(adapted$draws), c(3L, nodes, 1L))
     value <- rowSums(adapted$weights * stats::dnorm(y, b * adapted$draws[, , 1], s))
     expect_equal(value, exact, tolerance = 1e-13)
   }
-  # Two dimensions, negative sparse weights: a product of such integrands.
-  rule <- quadrature_rule(2, 4, "sparse")
-  mean2 <- cbind(post_mean, rev(post_mean))
-  sd2 <- sqrt(cbind(post_var, rev(post_var)))
-  adapted <- adaptive_draws(rule, mean2, sd2)
-  integrand <- stats::dnorm(y, b * adapted$draws[, , 1], s) *
-    stats::dnorm(rev(y), b * adapted$draws[, , 2], rev(s))
-  expect_true(any(adapted$weights < 0))
-  expect_equal(rowSums(adapted$weights * integrand), exact * rev(exact), tolerance = 1e-12)
-  # Centred and scaled anywhere, the rule still integrates against phi.
+  # Two correlated dimensions: y ~ N(B eta, diag(s^2)) with a full B, so the
+  # posterior of eta is correlated. Centred with the Cholesky factor of the
+  # posterior covariance, one node (and a sparse grid with negative weights)
+  # is exact; centred with the marginal sds only, it is not.
+  big_b <- matrix(c(2, 1.5, -0.5, 1), 2)
+  s2 <- c(0.3, 0.6)
+  y2 <- rbind(c(1, -0.5), c(-2, 0.4))
+  precision <- diag(2) + crossprod(big_b / s2)
+  post_cov <- solve(precision)
+  post_mean2 <- t(post_cov %*% crossprod(big_b / s2, t(y2 / rep(s2, each = 2))))
+  marginal <- big_b %*% t(big_b) + diag(s2^2)
+  exact2 <- apply(y2, 1, function(v) exp(-0.5 * sum(v * solve(marginal, v))) /
+                    (2 * pi * sqrt(det(marginal))))
+  full <- list(mean = post_mean2, chol = array(rep(t(chol(post_cov)), each = 2), c(2, 2, 2)))
+  density <- function(adapted) {
+    vapply(1:2, function(n) {
+      eta <- adapted$draws[n, , , drop = TRUE]
+      eta <- matrix(eta, ncol = 2)
+      resid <- (rep(y2[n, ], each = nrow(eta)) - eta %*% t(big_b)) / rep(s2, each = nrow(eta))
+      sum(adapted$weights[n, ] * exp(-0.5 * rowSums(resid^2)) / (2 * pi * prod(s2)))
+    }, numeric(1))
+  }
+  for (rule in list(quadrature_rule(2, 1), quadrature_rule(2, 4, "sparse"))) {
+    adapted <- adaptive_draws(quadrature_draws(rule, 2), rule$weights, full)
+    expect_equal(density(adapted), exact2, tolerance = 1e-12)
+  }
+  diagonal <- full
+  diagonal$chol[, 2, 1] <- 0
+  diagonal$chol[, 2, 2] <- sqrt(post_cov[2, 2])
+  rule <- quadrature_rule(2, 1)
+  expect_gt(max(abs(density(adaptive_draws(quadrature_draws(rule, 2), rule$weights,
+                                           diagonal)) / exact2 - 1)), 0.01)
+  # Centred and scaled anywhere, a fine rule still integrates against phi.
   rule <- quadrature_rule(1, 60)
-  adapted <- adaptive_draws(rule, c(0.7, -2), c(0.8, 1.5))
+  anywhere <- list(mean = matrix(c(0.7, -2)), chol = array(c(0.8, 1.5), c(2, 1, 1)))
+  adapted <- adaptive_draws(quadrature_draws(rule, 2), rule$weights, anywhere)
   expect_equal(rowSums(adapted$weights), c(1, 1), tolerance = 1e-10)
   expect_equal(rowSums(adapted$weights * adapted$draws[, , 1]^2), c(1, 1), tolerance = 1e-10)
-  expect_error(adaptive_draws(rule, c(0, 1), c(1, 0)), "positive and finite \\(individuals 2\\)")
-  expect_error(adaptive_draws(rule, cbind(0, 1), 1), "individuals x 1 matrices")
 })
 
 test_that("resolve_integration chooses the rule and explains bad settings", {
@@ -223,15 +246,18 @@ test_that("resolve_integration chooses the rule and explains bad settings", {
   expect_identical(resolve_integration("quadrature", 5, adaptive = TRUE)[c("type", "adaptive")],
                    list(type = "sparse", adaptive = TRUE))
   expect_identical(resolve_integration("simulation", 2)$method, "simulation")
+  expect_true(resolve_integration("simulation", 2, adaptive = TRUE)$adaptive)
+  # The default: adaptive whenever the model has indicators.
+  measured <- iclv_model("att =~ q1 + q2 + q3")
+  expect_true(resolve_integration("simulation", 1, model = measured)$adaptive)
+  expect_false(resolve_integration("simulation", 1, adaptive = FALSE, model = measured)$adaptive)
   expect_error(resolve_integration("quadrature", 1, nodes = 2.5), "`nodes` must be a positive")
   expect_error(resolve_integration("quadrature", 1, nodes = 0), "`nodes` must be a positive")
-  expect_error(resolve_integration("simulation", 1, adaptive = TRUE), "quadrature only")
-  expect_error(resolve_integration("auto", 4, adaptive = TRUE), "uses simulation for 4")
   expect_error(resolve_integration("quadrature", 7), "at most 6 latent variables.*has 7")
   expect_error(resolve_integration("quadrature", 3, nodes = 50), "125,000 points")
   expect_error(resolve_integration("quadrature", 4, nodes = 30), "at most 26, got 30")
   expect_error(resolve_integration("exact", 1), "must be one of")
-  expect_error(resolve_integration("auto", 1, adaptive = NA), "TRUE or FALSE")
+  expect_error(resolve_integration("auto", 1, adaptive = NA), "TRUE, FALSE or NULL")
 })
 
 # ---- the engine with quadrature ---------------------------------------------------
@@ -358,8 +384,8 @@ test_that("adaptive quadrature with few nodes equals the plain rule with many to
   expect_equal(res$gradient, fine$gradient, tolerance = 1e-6)
   # It is centred on the posterior.
   fine_post <- iclv:::engine_predict(fine_engine, case$theta, "eta")
-  expect_equal(adaptive$posterior$mean[, 1], fine_post$mean[1, ], tolerance = 1e-6)
-  expect_equal(adaptive$posterior$sd[, 1], fine_post$sd[1, ], tolerance = 1e-6)
+  expect_equal(adaptive$points$centre$mean[, 1], fine_post$mean[1, ], tolerance = 1e-5)
+  expect_equal(adaptive$points$centre$chol[, 1, 1], fine_post$sd[1, ], tolerance = 1e-5)
 
   # Nine ordered indicators (the benchmark's measurement model): adaptive 10
   # nodes against 200 plain nodes.
@@ -382,19 +408,20 @@ test_that("adaptive quadrature with few nodes equals the plain rule with many to
 
 test_that("check_integration compares the fit's log-likelihood with a finer rule", {
   case <- quadrature_case(n_indiv = 40, seed = 8)
-  make_fit <- function(integration, engine, draws) {
+  make_fit <- function(integration, engine, draws, centre = NULL) {
     structure(list(model = case$model, prepared = case$prepared, theta_full = case$theta,
                    loglik = engine_eval(engine, case$theta, gradient = FALSE)$loglik,
                    threads = 1L, draws = draws, draw_type = "halton", engine = engine,
-                   n_indiv = 40L, integration = integration),
+                   n_indiv = 40L, n_draws = if (is.null(draws)) NA else dim(draws)[2L],
+                   integration = integration, centre = centre),
               class = "iclv_fit")
   }
   rule <- quadrature_rule(1, 30)
-  fit <- make_fit(list(method = "quadrature", nodes = 30L, adaptive = FALSE),
+  fit <- make_fit(list(method = "quadrature", type = "tensor", nodes = 30L, adaptive = FALSE),
                   engine_with_rule(case, rule), quadrature_draws(rule, 40))
   res <- check_integration(fit)
-  expect_identical(names(res), c("method", "nodes", "nodes_finer", "loglik", "loglik_finer",
-                                 "difference"))
+  expect_identical(names(res), c("method", "adaptive", "nodes", "nodes_finer", "loglik",
+                                 "loglik_finer", "difference", "std_error"))
   expect_identical(res$method, "quadrature")
   expect_identical(res$nodes_finer, 60L)
   expect_lt(abs(res$difference), 0.01)
@@ -404,8 +431,7 @@ test_that("check_integration compares the fit's log-likelihood with a finer rule
 
   settings <- resolve_integration("quadrature", 1, nodes = 6, adaptive = TRUE)
   adaptive <- integration_engine(case$model, case$prepared, settings, case$theta, threads = 1)
-  fit <- make_fit(list(method = "quadrature", nodes = 6L, adaptive = TRUE), adaptive$engine,
-                  NULL)
+  fit <- make_fit(settings, adaptive$engine, NULL, centre = adaptive$points$centre)
   res <- check_integration(fit)
   expect_identical(res$nodes_finer, 12L)
   expect_lt(abs(res$difference), 1e-3)
@@ -417,6 +443,9 @@ test_that("check_integration compares the fit's log-likelihood with a finer rule
   expect_identical(res[c("method", "nodes", "nodes_finer")],
                    data.frame(method = "simulation", nodes = 50L, nodes_finer = 200L))
   expect_lt(abs(res$difference), 1)
+  # The importance-sampling standard error of plain draws from the prior.
+  expect_gt(res$std_error, 0)
+  expect_lt(res$std_error, 5)
   expect_error(check_integration(list()), "must be an iclv_fit")
 })
 
@@ -427,10 +456,12 @@ test_that("iclv() and iclv_loglik() integrate by quadrature and say so", {
   data <- iclv_simulate(model, n_indiv = 200, n_tasks = 2, seed = 21)
   free <- iclv_parameters(model)$free
   theta <- attr(data, "theta")[free]
-  plain <- iclv_loglik(model, data, theta, integration = "quadrature", nodes = 30, threads = 1)
+  plain <- iclv_loglik(model, data, theta, integration = "quadrature", nodes = 30,
+                       adaptive = FALSE, threads = 1)
   adapt <- iclv_loglik(model, data, theta, integration = "quadrature", nodes = 8,
                        adaptive = TRUE, threads = 1)
-  auto <- iclv_loglik(model, data, theta, integration = "auto", nodes = 30, threads = 1)
+  auto <- iclv_loglik(model, data, theta, integration = "auto", nodes = 30, adaptive = FALSE,
+                      threads = 1)
   expect_equal(auto$loglik, plain$loglik)
   expect_equal(adapt$loglik, plain$loglik, tolerance = 1e-5)
   fit <- iclv(model, data, integration = "quadrature", nodes = 8, adaptive = TRUE,
@@ -446,6 +477,5 @@ test_that("iclv() and iclv_loglik() integrate by quadrature and say so", {
   saveRDS(fit, path)
   again <- readRDS(path)
   expect_equal(predict(again, "lv"), predict(fit, "lv"))
-  expect_error(iclv(model, data, integration = "simulation", adaptive = TRUE),
-               "adaptive = TRUE applies to quadrature only")
+  expect_match(summary(fit)$integration, "difference to 12 nodes")
 })

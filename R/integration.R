@@ -1,0 +1,314 @@
+# The points an engine integrates the latent variables' errors eta ~ N(0, I)
+# with: simulation draws or a quadrature rule (the "base points" z_r, with
+# weights w_r that sum to 1), used as they are or moved to each person's
+# posterior (adaptive integration).
+#
+# Adaptive integration. Person n's likelihood is an integral over eta of
+# p(y_n | eta) phi_D(eta). With a location m_n and a lower-triangular factor
+# C_n (the posterior mean of eta and a Cholesky factor of its posterior
+# covariance) put eta_nr = m_n + C_n z_r; then
+#   L_n = integral p(y_n | m_n + C_n z) phi_D(m_n + C_n z) |det C_n| dz
+#       ~ sum_r w_r |det C_n| phi_D(eta_nr) / phi_D(z_r) p(y_n | eta_nr),
+# importance sampling with a Gaussian proposal for draws, and Naylor-Smith
+# adaptive Gauss-Hermite for rules (exact when the integrand is Gaussian times
+# a polynomial of the rule's degree). The factor in front of p(y_n | eta_nr)
+# becomes the engine's per-person weight of point r (a sign kept apart for
+# the negative weights of sparse grids). For a fixed centre (m_n, C_n) the
+# approximation is a smooth function of theta, so the analytic gradient holds
+# the centre constant; the centre is refreshed between optimisation rounds
+# (see iclv(), section "Integration").
+
+# Validated integration settings for a model with n_dim latent variables:
+# list(method = "quadrature" or "simulation", type = "tensor" / "sparse" (NA
+# for simulation), nodes (NA for simulation), adaptive). `adaptive = NULL`
+# takes default_adaptive(); `nodes = NULL` takes default_quadrature_nodes().
+resolve_integration <- function(integration = c("simulation", "quadrature", "auto"), n_dim,
+                                nodes = NULL, adaptive = NULL, model = NULL) {
+  methods <- c("simulation", "quadrature", "auto")
+  if (identical(integration, methods)) integration <- "simulation"
+  if (!is.character(integration) || length(integration) != 1L || is.na(integration) ||
+      !integration %in% methods)
+    stop("`integration` must be one of ", paste0("\"", methods, "\"", collapse = ", "),
+         ", got ", describe_draw_arg(integration), call. = FALSE)
+  if (is.null(adaptive)) adaptive <- default_adaptive(model)
+  if (!is.logical(adaptive) || length(adaptive) != 1L || is.na(adaptive))
+    stop("`adaptive` must be TRUE, FALSE or NULL (automatic), got ",
+         describe_draw_arg(adaptive), call. = FALSE)
+  n_dim <- check_quadrature_count(n_dim, "the number of latent variables")
+  if (!is.null(nodes)) nodes <- check_quadrature_count(nodes, "`nodes`")
+
+  method <- integration
+  if (method == "auto") method <- if (n_dim <= 3L) "quadrature" else "simulation"
+  if (method == "simulation")
+    return(list(method = "simulation", type = NA_character_, nodes = NA_integer_,
+                adaptive = adaptive))
+  if (n_dim > quadrature_max_dim)
+    stop("quadrature supports at most ", quadrature_max_dim, " latent variables (sparse ",
+         "grids); this model has ", n_dim, ": use integration = \"simulation\"", call. = FALSE)
+  type <- if (n_dim <= 3L) "tensor" else "sparse"
+  if (is.null(nodes)) nodes <- default_quadrature_nodes(n_dim, type)
+  check_rule_size(n_dim, nodes, type)
+  list(method = "quadrature", type = type, nodes = nodes, adaptive = adaptive)
+}
+
+# Adaptive integration unless the user says otherwise: whenever a latent
+# variable is measured by indicators its posterior is narrower than its prior,
+# and plain points waste most of their weight (with 38 items on five latent
+# variables, 100 plain draws bias the log-likelihood by hundreds of units).
+default_adaptive <- function(model) {
+  if (is.null(model)) return(FALSE)
+  length(model$latent) > 0L && length(model$indicators) > 0L
+}
+
+# The base points of an integration: list(base = N x R x D array (the same
+# rows for every person with quadrature), weights (length R, summing to 1,
+# negative for some sparse-grid points), type (a label), recipe (how to make
+# the base again: draw settings or the rule's settings; NULL for the user's
+# own draws, which are then kept), adaptive, centre (NULL until adapted)).
+integration_points <- function(model, settings, draws, draw_type, seed, n_indiv) {
+  n_dim <- length(model$latent)
+  if (settings$method == "simulation") {
+    drawn <- resolve_draws(draws, draw_type, seed, n_indiv, n_dim)
+    n_draws <- dim(drawn$draws)[2L]
+    recipe <- if (drawn$type == "user") NULL else
+      list(n_draws = n_draws, draw_type = drawn$type, seed = seed)
+    base <- if (settings$adaptive) standardise_draws(drawn$draws) else drawn$draws
+    return(list(base = base, weights = rep(1 / n_draws, n_draws),
+                type = paste0(if (settings$adaptive) "adaptive ", drawn$type, " draws"),
+                recipe = recipe, adaptive = settings$adaptive, centre = NULL))
+  }
+  rule <- quadrature_rule(n_dim, settings$nodes, settings$type)
+  list(base = quadrature_draws(rule, n_indiv), weights = rule$weights,
+       type = sprintf("%sGauss-Hermite %s", if (settings$adaptive) "adaptive " else "",
+                      if (settings$type == "tensor") "product rule" else "sparse grid"),
+       recipe = list(settings = settings), adaptive = settings$adaptive, centre = NULL)
+}
+
+# Each person's draws shifted and rotated to mean exactly 0 and covariance
+# exactly I (N x R x D in and out). Adaptive draws need it: the centre is a
+# fixed point of the posterior moments measured with the draws, and draws
+# whose own spread is below 1 (100 Halton points in five dimensions have a
+# variance near 0.9) would shrink it at every refresh, to a proposal too
+# narrow for the posterior. Gauss-Hermite nodes have these moments already.
+standardise_draws <- function(draws) {
+  dims <- dim(draws)
+  if (dims[2L] <= dims[3L])
+    stop("adaptive simulation needs more draws per person (", dims[2L], ") than latent ",
+         "variables (", dims[3L], ")", call. = FALSE)
+  centred <- lapply(seq_len(dims[3L]), function(d) draws[, , d] - rowMeans(draws[, , d]))
+  cov <- array(0, c(dims[1L], dims[3L], dims[3L]))
+  for (d in seq_len(dims[3L]))
+    for (k in seq_len(d)) {
+      cov[, d, k] <- rowMeans(centred[[d]] * centred[[k]])
+      cov[, k, d] <- cov[, d, k]
+    }
+  factor <- cholesky_rows(cov)
+  if (!all(attr(factor, "ok")))
+    stop("the draws of some individuals are degenerate (rows ",
+         paste(utils::head(which(!attr(factor, "ok")), 5L), collapse = ", "), ")", call. = FALSE)
+  # Forward substitution z = F^-1 (draw - mean), all people at once.
+  out <- array(0, dims)
+  for (d in seq_len(dims[3L])) {
+    value <- centred[[d]]
+    for (k in seq_len(d - 1L)) value <- value - factor[, d, k] * out[, , k]
+    out[, , d] <- value / factor[, d, d]
+  }
+  out
+}
+
+# The base points again from their recipe (a fit keeps the recipe, not the
+# points, so that it stays small when saved).
+points_from_recipe <- function(recipe, n_indiv, n_dim, adaptive = FALSE) {
+  if (!is.null(recipe$settings)) {
+    rule <- quadrature_rule(n_dim, recipe$settings$nodes, recipe$settings$type)
+    return(list(base = quadrature_draws(rule, n_indiv), weights = rule$weights))
+  }
+  drawn <- resolve_draws(recipe$n_draws, recipe$draw_type, recipe$seed, n_indiv, n_dim)
+  base <- if (adaptive) standardise_draws(drawn$draws) else drawn$draws
+  list(base = base, weights = rep(1 / recipe$n_draws, recipe$n_draws))
+}
+
+# The engine's inputs for points: the base as it is, or moved by the centre.
+# Returns list(draws = N x R x D, weights = length R or N x R).
+engine_points <- function(points) {
+  if (is.null(points$centre)) return(list(draws = points$base, weights = points$weights))
+  adaptive_draws(points$base, points$weights, points$centre)
+}
+
+# The base points z (N x R x D) moved to eta_nr = m_n + C_n z_nr, with
+# weights w_r |det C_n| phi_D(eta_nr) / phi_D(z_nr) (log scale, the sign of
+# w_r kept). centre: list(mean = N x D, chol = N x D x D, lower-triangular
+# C_n[d, k] in chol[n, d, k]). Returns list(draws, weights = N x R).
+adaptive_draws <- function(base, weights, centre) {
+  dims <- dim(base)
+  n_dim <- dims[3L]
+  draws <- array(0, dims)
+  log_weight <- matrix(log(abs(weights)), dims[1L], dims[2L], byrow = TRUE)
+  for (d in seq_len(n_dim)) {
+    eta <- matrix(centre$mean[, d], dims[1L], dims[2L])
+    for (k in seq_len(d)) eta <- eta + centre$chol[, d, k] * base[, , k]
+    draws[, , d] <- eta
+    log_weight <- log_weight + log(centre$chol[, d, d]) - 0.5 * eta^2 + 0.5 * base[, , d]^2
+  }
+  # A weight below the smallest double would be 0, which the engine refuses;
+  # at that size its point contributes nothing anyway.
+  out <- pmax(exp(log_weight), .Machine$double.xmin)
+  out <- out * rep(sign(weights), each = dims[1L])
+  list(draws = draws, weights = out)
+}
+
+# The prior as a centre: m_n = 0, C_n = I.
+prior_centre <- function(n_indiv, n_dim) {
+  chol <- array(0, c(n_indiv, n_dim, n_dim))
+  for (d in seq_len(n_dim)) chol[, d, d] <- 1
+  list(mean = matrix(0, n_indiv, n_dim), chol = chol)
+}
+
+# The next centre from the posterior weights of the points the engine holds
+# (those of `centre`, at `draws`, N x R x D): the weighted mean of eta and
+# the Cholesky factor of its weighted covariance. Far from the posterior
+# (the first steps from the prior) nearly all weight falls on one point and
+# these moments are meaningless; the weights are then tempered (raised to a
+# power beta < 1, chosen per person so that the effective sample size is
+# `target_ess()`), which gives the moments of a distribution between the
+# points' spread and the posterior, so the centre moves towards the
+# posterior without collapsing. Near the posterior beta = 1. People whose
+# covariance is not positive definite keep their centre. Returns the centre
+# with `ess` (effective sample sizes, untempered) added.
+next_centre <- function(engine, theta_full, centre, draws) {
+  log_weight <- t(engine_predict(engine, theta_full, "draws"))
+  dims <- dim(draws)
+  weights <- tempered_weights(log_weight, target_ess(dims[2L], dims[3L]))
+  mean <- vapply(seq_len(dims[3L]), function(d) rowSums(weights * draws[, , d]),
+                 numeric(dims[1L]))
+  mean <- matrix(mean, dims[1L], dims[3L])
+  deviation <- lapply(seq_len(dims[3L]), function(d) draws[, , d] - mean[, d])
+  cov <- array(0, c(dims[1L], dims[3L], dims[3L]))
+  for (d in seq_len(dims[3L]))
+    for (k in seq_len(d)) {
+      cov[, d, k] <- rowSums(weights * deviation[[d]] * deviation[[k]])
+      cov[, k, d] <- cov[, d, k]
+    }
+  factor <- cholesky_rows(cov)
+  ok <- is.finite(rowSums(mean)) & attr(factor, "ok")
+  out <- centre
+  out$mean[ok, ] <- mean[ok, ]
+  out$chol[ok, , ] <- factor[ok, , , drop = FALSE]
+  # The moments measured with a few hundred points respond to the centre
+  # they are measured from, and a full step can flip between two centres:
+  # a person whose mean turned back (its step points against the last one)
+  # moves halfway instead.
+  step <- out$mean - centre$mean
+  turned <- ok & rowSums(step * (centre$step %||% 0)) < 0
+  out$mean[turned, ] <- centre$mean[turned, ] + step[turned, ] / 2
+  out$chol[turned, , ] <- (centre$chol[turned, , , drop = FALSE] +
+                             out$chol[turned, , , drop = FALSE]) / 2
+  out$step <- out$mean - centre$mean
+  out$moved <- person_change(out, centre)
+  out$ess <- attr(weights, "ess")
+  out
+}
+
+# The effective sample size the tempered weights keep: enough points to
+# estimate a covariance in n_dim dimensions, at most a quarter of them.
+target_ess <- function(n_points, n_dim) min(n_points / 4, max(4 * n_dim, 10))
+
+# Normalised weights exp(beta * (l - max)) per row of log_weight (N x R),
+# with beta = 1 where that keeps an effective sample size of at least
+# `target`, else the beta (found by bisection) that gives `target`.
+# Attribute "ess": the effective sample sizes at beta = 1.
+tempered_weights <- function(log_weight, target) {
+  shifted <- log_weight - apply(log_weight, 1L, max)
+  ess_at <- function(beta) {
+    w <- exp(beta * shifted)
+    rowSums(w)^2 / rowSums(w^2)
+  }
+  ess <- ess_at(1)
+  beta <- rep(1, nrow(shifted))
+  low <- ess < target
+  if (any(low)) {
+    lower <- rep(0, sum(low))
+    upper <- rep(1, sum(low))
+    sub <- shifted[low, , drop = FALSE]
+    for (i in 1:40) {
+      mid <- (lower + upper) / 2
+      w <- exp(mid * sub)
+      enough <- rowSums(w)^2 / rowSums(w^2) >= target
+      lower[enough] <- mid[enough]
+      upper[!enough] <- mid[!enough]
+    }
+    beta[low] <- lower
+  }
+  w <- exp(beta * shifted)
+  structure(w / rowSums(w), ess = ess, tempered = beta < 1)
+}
+
+# Lower Cholesky factors of N symmetric D x D matrices (an N x D x D
+# array), all at once; attribute "ok" is FALSE where a matrix is not
+# positive definite (its factor is then NA).
+cholesky_rows <- function(cov) {
+  dims <- dim(cov)
+  n_dim <- dims[2L]
+  out <- array(0, dims)
+  ok <- rep(TRUE, dims[1L])
+  for (j in seq_len(n_dim)) {
+    pivot <- cov[, j, j]
+    for (k in seq_len(j - 1L)) pivot <- pivot - out[, j, k]^2
+    ok <- ok & is.finite(pivot) & pivot > 1e-12 * pmax(1, cov[, j, j])
+    out[, j, j] <- sqrt(pmax(pivot, 0))
+    for (i in seq_len(n_dim)[-seq_len(j)]) {
+      value <- cov[, i, j]
+      for (k in seq_len(j - 1L)) value <- value - out[, i, k] * out[, j, k]
+      out[, i, j] <- value / out[, j, j]
+    }
+  }
+  structure(out, ok = ok)
+}
+
+# How far each person's centre moved: the largest change in the mean in
+# units of the old scale, or of a log scale.
+person_change <- function(new, old) {
+  n_dim <- ncol(old$mean)
+  change <- rep(0, nrow(old$mean))
+  for (d in seq_len(n_dim)) {
+    scale_old <- old$chol[, d, d]
+    change <- pmax(change, abs(new$mean[, d] - old$mean[, d]) / scale_old,
+                   abs(log(new$chol[, d, d] / scale_old)))
+  }
+  change
+}
+
+# An engine for integration settings from resolve_integration(), with
+# adaptive points centred on the posteriors at theta_full. Returns
+# list(engine, points, steps) as adapt_points() does.
+integration_engine <- function(model, prepared, settings, theta_full, threads = NULL,
+                               draws = 100L, draw_type = "halton", seed = 1L, backend = "cpu") {
+  points <- integration_points(model, settings, draws, draw_type, seed, nrow(prepared$ind_cat))
+  build <- function(draws, weights)
+    engine_build(model, prepared, draws, weights, threads = threads, backend = backend)
+  if (points$adaptive) return(adapt_points(points, theta_full, build))
+  inputs <- engine_points(points)
+  list(engine = build(inputs$draws, inputs$weights), points = points, steps = 0L)
+}
+
+# Centres the points on each person's posterior at theta_full: starting from
+# points$centre (the prior when NULL), builds the engine, takes the posterior
+# moments, and repeats until the centre moves less than `tol` (at most
+# `steps` times). `build(draws, weights)` makes an engine. Returns
+# list(engine, points (with the centre its engine uses), steps).
+adapt_points <- function(points, theta_full, build, steps = 30L, tol = 1e-4) {
+  dims <- dim(points$base)
+  centre <- points$centre %||% prior_centre(dims[1L], dims[3L])
+  for (step in seq_len(steps)) {
+    points$centre <- centre
+    inputs <- engine_points(points)
+    engine <- build(inputs$draws, inputs$weights)
+    if (step == steps) break
+    updated <- next_centre(engine, theta_full, centre, inputs$draws)
+    change <- max(updated$moved)
+    centre <- updated
+    if (change < tol) break
+  }
+  list(engine = engine, points = points, steps = step)
+}
+

@@ -1,0 +1,124 @@
+# How accurate the integration of a fit is: the estimate every fit carries
+# (printed by summary()), and check_integration() against a finer rule.
+
+# A fit's own estimate of the integration error of its log-likelihood:
+# list(error, kind, min_ess).
+#   Simulation: the importance-sampling standard error. With draws z_r and
+#   weights v_r = w_r p(y_n | eta_r) (w_r including the density ratio of
+#   adaptive draws), person n's estimate of L_n has relative variance
+#   1/ESS_n - 1/R, ESS_n = (sum v)^2 / sum v^2; the log-likelihood's standard
+#   error is the root of their sum. For quasi-random draws (Halton, Sobol) the
+#   true error is usually smaller: the figure is conservative.
+#   Quadrature: the absolute difference to a rule with more nodes (4 more per
+#   dimension for product rules, one level more for sparse grids), centred
+#   as the fit's rule.
+integration_error <- function(fit) {
+  method <- fit$integration$method %||% "simulation"
+  if (method == "simulation") {
+    ess <- effective_sizes(fit_engine(fit), fit$theta_full)
+    variance <- pmax(1 / ess - 1 / fit$n_draws, 0)
+    return(list(error = sqrt(sum(variance)), kind = "importance-sampling standard error",
+                min_ess = min(ess)))
+  }
+  settings <- fit$integration
+  finer <- settings$nodes + if (settings$type == "tensor") 4L else 1L
+  n_dim <- length(fit$model$latent)
+  size <- if (settings$type == "tensor") finer^n_dim else 0
+  if (size > quadrature_max_points || (settings$type == "sparse" && finer > sparse_max_level))
+    return(list(error = NA_real_, kind = "not estimated (no finer rule within the limits)",
+                min_ess = NA_real_))
+  loglik_finer <- loglik_with_rule(fit, finer)
+  list(error = abs(loglik_finer - fit$loglik),
+       kind = sprintf("difference to %d %s", finer,
+                      if (settings$type == "tensor") "nodes" else "as sparse-grid level"),
+       min_ess = NA_real_)
+}
+
+# Each person's effective sample size (sum v)^2 / sum v^2 of the weights
+# v_r = w_r p(y_n | eta_r) of the engine's points at theta_full.
+effective_sizes <- function(engine, theta_full) {
+  log_weight <- engine_predict(engine, theta_full, "draws") # draws x people
+  shifted <- exp(log_weight - rep(apply(log_weight, 2L, max), each = nrow(log_weight)))
+  colSums(shifted)^2 / colSums(shifted^2)
+}
+
+# The log-likelihood at the estimates under the fit's quadrature rule with
+# `nodes` instead, centred as the fit's rule.
+loglik_with_rule <- function(fit, nodes) {
+  settings <- fit$integration
+  settings$nodes <- nodes
+  check_rule_size(length(fit$model$latent), nodes, settings$type)
+  points <- points_from_recipe(list(settings = settings), fit$n_indiv, length(fit$model$latent))
+  points$centre <- fit$centre
+  loglik_with_points(fit, points)
+}
+
+loglik_with_points <- function(fit, points) {
+  inputs <- engine_points(points)
+  engine <- engine_build(fit$model, fit$prepared, inputs$draws, inputs$weights,
+                         threads = fit$threads)
+  engine_eval(engine, unname(fit$theta_full), gradient = FALSE)$loglik
+}
+
+#' Check the accuracy of the integration at the estimates
+#'
+#' Recomputes the log-likelihood at the estimates with a finer integration
+#' rule and reports the difference. For quadrature, the finer rule has twice
+#' the nodes (Gauss-Hermite nodes per latent variable, or twice the accuracy
+#' level of a sparse grid); for simulation, four times the draws (Halton
+#' draws replace your own draws). An adaptive fit's finer rule is centred on
+#' the same posteriors. For simulation, the importance-sampling standard
+#' error of the fit's log-likelihood is reported as well (see `summary()`).
+#' A difference well below 0.1 means the integration error does not matter
+#' for inference; otherwise re-estimate with more nodes or draws, or with
+#' `adaptive = TRUE`.
+#'
+#' @param fit An `iclv_fit` from [iclv()].
+#' @param nodes The nodes (quadrature) or draws (simulation) of the finer
+#'   rule, instead of the default.
+#' @return A one-row data frame: `method` (`"quadrature"` or
+#'   `"simulation"`), `adaptive`, `nodes` (nodes or draws of the fit),
+#'   `nodes_finer`, `loglik` (of the fit), `loglik_finer`, `difference`
+#'   (`loglik_finer - loglik`) and `std_error` (the importance-sampling
+#'   standard error of `loglik`; `NA` for quadrature).
+#' @export
+#' @examples
+#' model <- iclv_model("attitude =~ q1 + q2 + q3",
+#'   utility = list(A = ~ b_price * price_A + b_att * attitude,
+#'                  B = ~ asc_B + b_price * price_B),
+#'   choice = "choice", id = "id")
+#' data <- iclv_simulate(model, n_indiv = 100, n_tasks = 4, seed = 3)
+#' fit <- iclv(model, data, draws = 25, control = iclv_control(threads = 1))
+#' check_integration(fit)
+check_integration <- function(fit, nodes = NULL) {
+  if (!inherits(fit, "iclv_fit"))
+    stop("`fit` must be an iclv_fit (from iclv())", call. = FALSE)
+  n_dim <- length(fit$model$latent)
+  integration <- fit$integration
+  method <- integration$method %||% "simulation"
+  adaptive <- isTRUE(integration$adaptive)
+  std_error <- NA_real_
+  if (method == "quadrature") {
+    base <- integration$nodes
+    finer <- if (is.null(nodes)) 2L * base else check_quadrature_count(nodes, "`nodes`")
+    if (integration$type == "tensor" && finer^n_dim > quadrature_max_points)
+      stop("the finer rule (", finer, " nodes in ", n_dim, " dimensions) has ",
+           format_count(finer^n_dim), " points per individual; give a smaller `nodes`",
+           call. = FALSE)
+    loglik_finer <- loglik_with_rule(fit, finer)
+  } else {
+    base <- fit$n_draws
+    finer <- if (is.null(nodes)) 4L * base else check_quadrature_count(nodes, "`nodes`")
+    draw_type <- fit$draw_recipe$draw_type %||% "halton"
+    seed <- fit$draw_recipe$seed %||% 1L
+    points <- points_from_recipe(list(n_draws = finer, draw_type = draw_type, seed = seed),
+                                 fit$n_indiv, n_dim, adaptive = adaptive)
+    points$centre <- fit$centre
+    loglik_finer <- loglik_with_points(fit, points)
+    std_error <- integration_error(fit)$error
+  }
+  data.frame(method = method, adaptive = adaptive, nodes = base, nodes_finer = finer,
+             loglik = fit$loglik, loglik_finer = loglik_finer,
+             difference = loglik_finer - fit$loglik, std_error = std_error,
+             stringsAsFactors = FALSE)
+}
