@@ -154,13 +154,10 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
     if (!is.null(control$checkpoint) && iteration %% control$checkpoint_every == 0L)
       write_checkpoint(control$checkpoint, model, n_indiv, map, u, iteration, trace)
   }
-  optimize_from <- function(u0, iteration0, trace, maxit) {
-    round_control <- control
-    round_control$maxit <- maxit
+  optimize_from <- function(u0, iteration0, trace, round_control)
     run_optimizer(make_objective(engine, model, map), u0, round_control,
                   lower = bounds$lower, upper = bounds$upper, iteration0 = iteration0,
                   trace = trace, on_iteration = on_iteration)
-  }
   u0 <- to_working(map, theta_full[map$free])
   iteration0 <- checkpoint$iteration %||% 0L
   trace <- extend_trace(checkpoint$trace, control$maxit)
@@ -185,30 +182,40 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
 }
 
 # The optimization, in rounds when the points are adaptive: the points are
-# centred on the posteriors at each round's starting parameters (and kept there
-# during the round, so the objective is smooth), the optimizer runs to
+# centred on the posteriors at each round's starting parameters (and kept
+# there during the round, so the objective is smooth), the optimizer runs to
 # convergence (or for `control$adapt_every` iterations), and a new round
-# starts from its result, until a converged round changes the log-likelihood
-# by less than `control$adapt_tol`. With plain points: one optimization.
-# `recentre(u)` moves the points; `optimize_from(u, iteration0, trace, maxit)`
-# runs the optimizer on the current engine.
+# starts from its result, until two converged rounds differ in
+# log-likelihood by less than `control$adapt_tol`. While rounds still move
+# the log-likelihood by more than `loose_change`, they stop at a looser
+# gradient tolerance: their optimum is moved by the next centring anyway.
+# With plain points: one optimization. `recentre(u)` moves the points;
+# `optimize_from(u, iteration0, trace, control)` runs the optimizer.
 optimize_adaptive <- function(optimize_from, u0, iteration0, trace, control, adaptive,
-                              recentre) {
-  if (!adaptive) return(optimize_from(u0, iteration0, trace, control$maxit))
+                              recentre, loose_change = 0.1) {
+  if (!adaptive) return(optimize_from(u0, iteration0, trace, control))
+  loose_control <- control
+  loose_control$gradtol <- max(control$gradtol, 1e-4)
+  loose_control$reltol <- max(control$reltol, 1e-8)
   previous <- NA_real_
+  loose <- TRUE
   iterations_left <- control$maxit
   rounds <- 0L
   repeat {
     rounds <- rounds + 1L
     recentre(u0)
-    opt <- optimize_from(u0, iteration0, trace, min(control$adapt_every, iterations_left))
+    round_control <- if (loose) loose_control else control
+    round_control$maxit <- min(control$adapt_every, iterations_left)
+    opt <- optimize_from(u0, iteration0, trace, round_control)
     iterations_left <- iterations_left - (opt$iterations - iteration0)
     # A round cut short by adapt_every (code 1) has not converged: compare
     # only converged rounds.
     converged <- opt$code == 0L
-    settled <- converged && !is.na(previous) && abs(opt$value - previous) < control$adapt_tol
+    change <- abs(opt$value - previous)
+    settled <- converged && !loose && isTRUE(change < control$adapt_tol)
     if (opt$interrupted || settled || iterations_left < 1L || rounds >= control$adapt_rounds)
       break
+    if (converged && isTRUE(change < loose_change)) loose <- FALSE
     previous <- if (converged) opt$value else NA_real_
     u0 <- opt$u
     iteration0 <- opt$iterations
@@ -280,7 +287,11 @@ starting_values <- function(model, prepared, engine, map, start, control) {
     if (length(prepared$choice)) {
       lv <- engine_predict(engine, theta_full, "lv")
       user_choice <- intersect(names(start), params$name[params$block == "choice"])
-      mnl_theta <- mnl_start(model, prepared, theta_full, t(lv$mean))
+      # A person whose integral is not positive (a plain sparse grid's
+      # negative weights) has no posterior mean: the prior mean, 0, stands in.
+      lv_mean <- t(lv$mean)
+      lv_mean[!is.finite(lv_mean)] <- 0
+      mnl_theta <- mnl_start(model, prepared, theta_full, lv_mean)
       keep_user <- match(user_choice, params$name)
       mnl_theta[keep_user] <- theta_full[keep_user]
       theta_full <- mnl_theta

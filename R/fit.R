@@ -20,6 +20,7 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
     se_type = control$se,
     loglik = final$loglik,
     loglik_indiv = final$loglik_indiv,
+    nonpositive = if (final$n_nonpositive > 0L) nonpositive_individuals(engine, theta_full),
     n_par = length(theta_free),
     n_indiv = nrow(prepared$ind_cat),
     n_tasks = n_tasks,
@@ -99,7 +100,25 @@ choice_loglik <- function(fit) {
     equal_shares = -sum(log(rowSums(fit$prepared$avail))))
 }
 
+# The individuals (indices) whose integral is not positive at theta_full.
+nonpositive_individuals <- function(engine, theta_full) {
+  .Call(C_engine_eval, engine, as.double(theta_full), FALSE, FALSE, TRUE)$nonpositive
+}
+
+# The warning for individuals whose integral is not positive.
+warn_nonpositive <- function(individuals, ids) {
+  if (!length(individuals)) return(invisible())
+  warning(length(individuals), " individual(s) (id ",
+          paste(utils::head(ids[individuals], 5L), collapse = ", "),
+          if (length(individuals) > 5L) ", ..." else "",
+          ") have a non-positive integral under the sparse grid (its negative weights): ",
+          "their log-likelihood is floored and carries no gradient, so the estimates are ",
+          "not reliable; use adaptive = TRUE (the default for models with indicators) or ",
+          "more nodes", call. = FALSE)
+}
+
 warn_fit <- function(fit) {
+  warn_nonpositive(fit$nonpositive, fit$prepared$ids)
   conv <- fit$convergence
   if (conv$interrupted) {
     warning("estimation interrupted after ", conv$iterations, " iterations: the fit holds the ",

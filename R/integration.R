@@ -78,10 +78,22 @@ integration_points <- function(model, settings, draws, draw_type, seed, n_indiv)
                 recipe = recipe, adaptive = settings$adaptive, centre = NULL))
   }
   rule <- quadrature_rule(n_dim, settings$nodes, settings$type)
-  list(base = quadrature_draws(rule, n_indiv), weights = rule$weights,
-       type = sprintf("%sGauss-Hermite %s", if (settings$adaptive) "adaptive " else "",
-                      if (settings$type == "tensor") "product rule" else "sparse grid"),
-       recipe = list(settings = settings), adaptive = settings$adaptive, centre = NULL)
+  points <- list(base = quadrature_draws(rule, n_indiv), weights = rule$weights,
+                 type = sprintf("%sGauss-Hermite %s", if (settings$adaptive) "adaptive " else "",
+                                if (settings$type == "tensor") "product rule" else "sparse grid"),
+                 recipe = list(settings = settings), adaptive = settings$adaptive, centre = NULL)
+  # A sparse grid's large negative weights make its posterior moments
+  # unreliable: its centre is found with draws instead.
+  if (settings$adaptive && settings$type == "sparse")
+    points$centring <- centring_points(n_indiv, n_dim)
+  points
+}
+
+# The points that find the centres of a sparse grid: 200 standardised
+# Halton draws per person.
+centring_points <- function(n_indiv, n_dim, n_draws = 200L) {
+  draws <- iclv_draws(n_indiv, n_draws, n_dim, type = "halton", seed = 1L)
+  list(base = standardise_draws(draws), weights = rep(1 / n_draws, n_draws))
 }
 
 # Each person's draws shifted and rotated to mean exactly 0 and covariance
@@ -94,7 +106,7 @@ standardise_draws <- function(draws) {
   dims <- dim(draws)
   if (dims[2L] <= dims[3L])
     stop("adaptive simulation needs more draws per person (", dims[2L], ") than latent ",
-         "variables (", dims[3L], ")", call. = FALSE)
+         "variables (", dims[3L], "); use more draws, or adaptive = FALSE", call. = FALSE)
   centred <- lapply(seq_len(dims[3L]), function(d) draws[, , d] - rowMeans(draws[, , d]))
   cov <- array(0, c(dims[1L], dims[3L], dims[3L]))
   for (d in seq_len(dims[3L]))
@@ -296,19 +308,26 @@ integration_engine <- function(model, prepared, settings, theta_full, threads = 
 # moments, and repeats until the centre moves less than `tol` (at most
 # `steps` times). `build(draws, weights)` makes an engine. Returns
 # list(engine, points (with the centre its engine uses), steps).
-adapt_points <- function(points, theta_full, build, steps = 30L, tol = 1e-4) {
+adapt_points <- function(points, theta_full, build, steps = 50L, tol = 1e-7) {
   dims <- dim(points$base)
   centre <- points$centre %||% prior_centre(dims[1L], dims[3L])
+  # The points the centre is measured with (the integration's own, or draws
+  # for a sparse grid).
+  measure <- points$centring %||% points
   for (step in seq_len(steps)) {
-    points$centre <- centre
-    inputs <- engine_points(points)
+    measure$centre <- centre
+    inputs <- engine_points(measure)
     engine <- build(inputs$draws, inputs$weights)
     if (step == steps) break
     updated <- next_centre(engine, theta_full, centre, inputs$draws)
     change <- max(updated$moved)
-    centre <- updated
     if (change < tol) break
+    centre <- updated
+  }
+  points$centre <- centre
+  if (!is.null(points$centring)) {
+    inputs <- engine_points(points)
+    engine <- build(inputs$draws, inputs$weights)
   }
   list(engine = engine, points = points, steps = step)
 }
-

@@ -83,6 +83,10 @@ iclv_engine_eval <- function(engine, model, theta, gradient = TRUE, scores = FAL
   theta_full <- theta_full_from(model, theta)
   free <- model$params$free
   res <- engine_eval(engine, theta_full, gradient = gradient, scores = scores)
+  if (res$n_nonpositive > 0L) {
+    individuals <- nonpositive_individuals(engine, theta_full)
+    warn_nonpositive(individuals, seq_len(max(individuals)))
+  }
   names_free <- model$params$name[free]
   grad <- if (gradient || scores) stats::setNames(res$gradient[free], names_free)
   score_matrix <- NULL

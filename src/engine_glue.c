@@ -221,7 +221,8 @@ SEXP engine_eval(SEXP engine, SEXP theta, SEXP gradient, SEXP scores, SEXP choic
   const int want_scores = asLogical(scores) == TRUE;
   const int N = e->data.n_indiv, P = e->plan.n_par;
 
-  const char *names[] = {"loglik", "gradient", "loglik_indiv", "scores", "n_nonpositive", ""};
+  const char *names[] = {"loglik", "gradient", "loglik_indiv", "scores", "n_nonpositive",
+                         "nonpositive", ""};
   SEXP out = PROTECT(mkNamed(VECSXP, names));
   SEXP grad = want_grad ? allocVector(REALSXP, P) : R_NilValue;
   SET_VECTOR_ELT(out, 1, grad);
@@ -229,6 +230,11 @@ SEXP engine_eval(SEXP engine, SEXP theta, SEXP gradient, SEXP scores, SEXP choic
                                    e->n_threads, want_grad ? REAL(grad) : NULL);
   SET_VECTOR_ELT(out, 0, ScalarReal(loglik));
   SET_VECTOR_ELT(out, 4, ScalarInteger(e->n_nonpositive));
+  /* The individuals (1-based) whose signed weights summed to <= 0. */
+  SEXP flagged = allocVector(INTSXP, e->n_nonpositive);
+  SET_VECTOR_ELT(out, 5, flagged);
+  for (int n = 0, k = 0; n < N && k < e->n_nonpositive; n++)
+    if (e->nonpositive[n]) INTEGER(flagged)[k++] = n + 1;
   SEXP ll_indiv = allocVector(REALSXP, N);
   SET_VECTOR_ELT(out, 2, ll_indiv);
   memcpy(REAL(ll_indiv), e->loglik_indiv, sizeof(double) * N);

@@ -78,3 +78,7 @@ build_case <- function(case, n_indiv = 25, n_tasks = 3, seed = 1, missing = 0.1,
   }
   list(model = model, data = data, theta = theta)
 }
+
+# The engine tests compare the log-likelihood on given draws with references
+# computed on the same draws: plain integration, not adaptive.
+iclv_loglik_plain <- function(...) iclv_loglik(..., adaptive = FALSE)

@@ -8,7 +8,7 @@ for (name in names(engine_models)) {
     model <- case$model
     free <- model$params$free
     draws <- iclv_draws(length(unique(case$data$id)), 20, length(model$latent), seed = 5)
-    res <- iclv_loglik(model, case$data, case$theta[free], draws = draws, threads = 1)
+    res <- iclv_loglik_plain(model, case$data, case$theta[free], draws = draws, threads = 1)
     prepared <- iclv:::prepare_data(model, case$data)
     ref <- reference_loglik(model, prepared, draws, case$theta, data = case$data)
     expect_equal(res$loglik, ref$loglik, tolerance = 1e-10)
@@ -21,7 +21,7 @@ for (name in names(engine_models)) {
     model <- case$model
     free <- model$params$free
     draws <- iclv_draws(length(unique(case$data$id)), 15, length(model$latent), seed = 7)
-    res <- iclv_loglik(model, case$data, case$theta[free], draws = draws, threads = 1)
+    res <- iclv_loglik_plain(model, case$data, case$theta[free], draws = draws, threads = 1)
     f <- function(th) iclv_engine_eval(res$engine, model, th, gradient = FALSE)$loglik
     numeric_grad <- numDeriv::grad(f, case$theta[free])
     expect_equal(unname(res$gradient), numeric_grad, tolerance = 1e-6)
@@ -32,7 +32,7 @@ test_that("scores are per-individual gradients that sum to the gradient", {
   case <- build_case(engine_models$probit_paths, seed = 3)
   model <- case$model
   free <- model$params$free
-  res <- iclv_loglik(model, case$data, case$theta[free], draws = 10, scores = TRUE,
+  res <- iclv_loglik_plain(model, case$data, case$theta[free], draws = 10, scores = TRUE,
                      threads = 1)
   expect_equal(dim(res$scores), c(25L, sum(free)))
   expect_equal(colnames(res$scores), model$params$name[free])
@@ -46,8 +46,8 @@ test_that("one and two threads give bitwise identical results", {
   case <- build_case(engine_models$shared_symmetric, n_indiv = 60, seed = 4)
   model <- case$model
   free <- model$params$free
-  one <- iclv_loglik(model, case$data, case$theta[free], draws = 37, scores = TRUE, threads = 1)
-  two <- iclv_loglik(model, case$data, case$theta[free], draws = 37, scores = TRUE, threads = 2)
+  one <- iclv_loglik_plain(model, case$data, case$theta[free], draws = 37, scores = TRUE, threads = 1)
+  two <- iclv_loglik_plain(model, case$data, case$theta[free], draws = 37, scores = TRUE, threads = 2)
   expect_identical(one$loglik, two$loglik)
   expect_identical(one$gradient, two$gradient)
   expect_identical(one$scores, two$scores)
@@ -58,7 +58,7 @@ test_that("blocks of draws combine exactly (online softmax over many draws)", {
   model <- case$model
   free <- model$params$free
   draws <- iclv_draws(8, 300, length(model$latent), type = "pseudo", seed = 2)
-  res <- iclv_loglik(model, case$data, case$theta[free], draws = draws, threads = 1)
+  res <- iclv_loglik_plain(model, case$data, case$theta[free], draws = draws, threads = 1)
   prepared <- iclv:::prepare_data(model, case$data)
   ref <- reference_loglik(model, prepared, draws, case$theta)
   expect_equal(res$loglik, ref$loglik, tolerance = 1e-10)
@@ -73,7 +73,7 @@ test_that("log-likelihood and gradient stay finite for extreme parameters", {
   for (scale in c(50, 1e4)) {
     th <- theta
     th[loadings] <- th[loadings] * scale
-    res <- iclv_loglik(model, case$data, th, draws = 10, threads = 1)
+    res <- iclv_loglik_plain(model, case$data, th, draws = 10, threads = 1)
     expect_true(is.finite(res$loglik))
     expect_true(all(is.finite(res$gradient)))
   }
@@ -83,12 +83,12 @@ test_that("the engine rejects theta of the wrong length or with non-finite value
   case <- build_case(engine_models$latent_only, seed = 9)
   model <- case$model
   free <- model$params$free
-  expect_error(iclv_loglik(model, case$data, unname(case$theta[free])[-1], draws = 5),
+  expect_error(iclv_loglik_plain(model, case$data, unname(case$theta[free])[-1], draws = 5),
                "free parameters")
   bad <- case$theta[free]
   bad["att=~q2"] <- NaN
-  expect_error(iclv_loglik(model, case$data, bad, draws = 5), "non-finite.*att=~q2")
-  expect_error(iclv_loglik(model, case$data, c(case$theta[free], nope = 1), draws = 5),
+  expect_error(iclv_loglik_plain(model, case$data, bad, draws = 5), "non-finite.*att=~q2")
+  expect_error(iclv_loglik_plain(model, case$data, c(case$theta[free], nope = 1), draws = 5),
                "unknown parameter.*nope")
 })
 
@@ -98,8 +98,8 @@ test_that("theta in iclv_loglik must respect scales and threshold order", {
   free <- model$params$free
   th <- case$theta[free]
   th["y1~~y1"] <- -1
-  expect_error(iclv_loglik(model, case$data, th, draws = 5), "positive.*y1~~y1")
+  expect_error(iclv_loglik_plain(model, case$data, th, draws = 5), "positive.*y1~~y1")
   th <- case$theta[free]
   th[c("q1|t1", "q1|t2")] <- c(1, 0)
-  expect_error(iclv_loglik(model, case$data, th, draws = 5), "thresholds of indicator `q1`")
+  expect_error(iclv_loglik_plain(model, case$data, th, draws = 5), "thresholds of indicator `q1`")
 })

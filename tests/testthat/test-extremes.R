@@ -14,7 +14,7 @@ ext_free <- ext_model$params$free
 expect_matches_reference <- function(model, data, theta_full, n_draws) {
   n_indiv <- length(unique(data[[model$id]]))
   draws <- iclv_draws(n_indiv, n_draws, length(model$latent), seed = 3)
-  res <- iclv_loglik(model, data, theta_full[model$params$free], draws = draws, threads = 1)
+  res <- iclv_loglik_plain(model, data, theta_full[model$params$free], draws = draws, threads = 1)
   expect_true(is.finite(res$loglik))
   expect_true(all(is.finite(res$gradient)))
   ref <- reference_loglik(model, iclv:::prepare_data(model, data), draws, theta_full, data = data)
@@ -24,8 +24,8 @@ expect_matches_reference <- function(model, data, theta_full, n_draws) {
 
 # A short estimation: an iclv_fit with finite estimates (warnings about
 # convergence are expected and muffled), or an error that names its cause.
-expect_finite_fit <- function(model, data, draws, maxit = 30) {
-  fit <- tryCatch(suppressWarnings(iclv(model, data, draws = draws,
+expect_finite_fit <- function(model, data, draws, maxit = 30, adaptive = NULL) {
+  fit <- tryCatch(suppressWarnings(iclv(model, data, draws = draws, adaptive = adaptive,
                                         control = iclv_control(threads = 1, maxit = maxit))),
                   error = function(e) e)
   if (inherits(fit, "error")) {
@@ -76,15 +76,18 @@ test_that("a latent variable with a single indicator", {
 
 test_that("one draw: the model without integration", {
   expect_matches_reference(ext_model, ext_data, ext_theta, 1)
-  expect_finite_fit(ext_model, ext_data, draws = 1)
+  expect_finite_fit(ext_model, ext_data, draws = 1, adaptive = FALSE)
+  # Adaptive draws (the default) need more draws than latent variables.
+  expect_error(iclv(ext_model, ext_data, draws = 1, control = iclv_control(threads = 1)),
+               "more draws per person \\(1\\) than latent variables \\(1\\).*adaptive = FALSE")
 })
 
 test_that("10,000 draws on 10 individuals combine exactly across blocks and threads", {
   data <- ext_data[ext_data$id %in% unique(ext_data$id)[1:10], ]
   draws <- iclv_draws(10, 10000, 1, type = "pseudo", seed = 9)
   theta <- ext_theta[ext_free]
-  one <- iclv_loglik(ext_model, data, theta, draws = draws, threads = 1)
-  two <- iclv_loglik(ext_model, data, theta, draws = draws, threads = 2)
+  one <- iclv_loglik_plain(ext_model, data, theta, draws = draws, threads = 1)
+  two <- iclv_loglik_plain(ext_model, data, theta, draws = draws, threads = 2)
   expect_true(is.finite(one$loglik))
   expect_true(all(is.finite(one$gradient)))
   expect_identical(one$loglik, two$loglik)
@@ -93,7 +96,7 @@ test_that("10,000 draws on 10 individuals combine exactly across blocks and thre
   # chunks of 1,000: log-sum-exp of the chunks' log-likelihoods minus log 10.
   chunk_ll <- vapply(seq_len(10L), function(b) {
     chunk <- draws[, (b - 1L) * 1000L + seq_len(1000L), , drop = FALSE]
-    iclv_loglik(ext_model, data, theta, draws = chunk, threads = 1)$loglik_indiv
+    iclv_loglik_plain(ext_model, data, theta, draws = chunk, threads = 1)$loglik_indiv
   }, numeric(10))
   combined <- apply(chunk_ll, 1L, function(x) max(x) + log(sum(exp(x - max(x))))) - log(10)
   expect_equal(one$loglik_indiv, combined, tolerance = 1e-12)

@@ -160,7 +160,7 @@ test_that("200 random small models: finite, exact against the reference, gradien
     what <- sprintf("fuzz case %d (%s; %d free parameters)", seed,
                     gsub("\n", "; ", model$syntax), sum(free))
 
-    res <- iclv_loglik(model, data, theta_full[free], draws = draws, threads = 1)
+    res <- iclv_loglik_plain(model, data, theta_full[free], draws = draws, threads = 1)
     expect(is.finite(res$loglik) && all(is.finite(res$gradient)),
            paste(what, ": non-finite log-likelihood or gradient"))
 

@@ -10,7 +10,7 @@ test_that("10,000 engine evaluations keep RSS flat (growth under 1 MB after warm
     choice = "choice", id = "id", categories = 4)
   data <- iclv_simulate(model, n_indiv = 20, n_tasks = 3, seed = 2)
   theta <- attr(data, "theta")[model$params$free]
-  res <- iclv_loglik(model, data, theta, draws = 10, threads = 1)
+  res <- iclv_loglik_plain(model, data, theta, draws = 10, threads = 1)
   engine <- res$engine
   evaluate <- function(i) {
     step <- theta * (1 + 1e-3 * sin(i))

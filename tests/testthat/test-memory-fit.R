@@ -35,7 +35,7 @@ test_that("memory records cover setup, every iteration and the Hessian", {
 
 test_that("the engine of iclv_loglik() carries its own monitor", {
   free <- iclv_parameters(memory_case$model)$free
-  res <- iclv_loglik(memory_case$model, memory_case$data,
+  res <- iclv_loglik_plain(memory_case$model, memory_case$data,
                      attr(memory_case$data, "theta")[free], draws = 10, threads = 1)
   records <- memory_summary(res$engine)
   expect_equal(records$phase, "setup")
@@ -57,7 +57,7 @@ test_that("1,000 evaluations of the seed-scale model leave RSS flat", {
   data <- iclv_simulate(model, n_indiv = 326, n_tasks = 6, seed = 42)
   free <- iclv_parameters(model)$free
   theta <- attr(data, "theta")[free]
-  res <- iclv_loglik(model, data, theta, draws = 100, threads = 2)
+  res <- iclv_loglik_plain(model, data, theta, draws = 100, threads = 2)
   theta_full <- attr(data, "theta")
   for (i in 1:10) iclv:::engine_eval(res$engine, theta_full)
   gc()

@@ -20,7 +20,7 @@ val_avail_model <- iclv_model("
   choice = "choice", id = "id", categories = 3, availability = list(B = "avail_B"))
 
 loglik_of <- function(data, theta = val_theta, draws = 5, model = val_model) {
-  iclv_loglik(model, data, theta, draws = draws, threads = 1)
+  iclv_loglik_plain(model, data, theta, draws = draws, threads = 1)
 }
 
 test_that("an unknown column names the column and its use", {
