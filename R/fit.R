@@ -55,6 +55,7 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
     call = call
   )
   fit$loglik_choice <- choice_loglik(fit)
+  fit$loglik_parts <- part_logliks(model, prepared, draws, theta_full, fit$threads)
   class(fit) <- "iclv_fit"
   fit
 }
@@ -73,14 +74,71 @@ fit_engine <- function(fit) {
 }
 
 # Log-likelihood of the choices alone: the per-task choice probabilities
-# averaged over the draws, and the same under equal shares of the available
-# alternatives (for rho-squared).
+# averaged over the draws; the same under equal shares of the available
+# alternatives, LL(0), and with constants alone, LL(C) (for rho-squared).
 choice_loglik <- function(fit) {
-  if (!fit$n_tasks) return(c(model = NA_real_, equal_shares = NA_real_))
+  if (!fit$n_tasks) {
+    return(c(model = NA_real_, equal_shares = NA_real_, observed_shares = NA_real_))
+  }
   prob <- t(engine_predict(fit_engine(fit), fit$theta_full, "prob"))
   chosen <- cbind(seq_len(fit$n_tasks), fit$prepared$choice + 1L)
   c(model = sum(log(prob[chosen])),
-    equal_shares = -sum(log(rowSums(fit$prepared$avail))))
+    equal_shares = -sum(log(rowSums(fit$prepared$avail))),
+    observed_shares = constants_only_loglik(fit$prepared$choice + 1L, fit$prepared$avail))
+}
+
+# LL(C): the multinomial logit with a constant per alternative and nothing
+# else. With every alternative always available its constants reproduce the
+# observed shares, sum_j N_j log(N_j / N); where availability varies they are
+# fitted (one constant is redundant: the optimizer moves along the flat
+# direction without harm).
+constants_only_loglik <- function(choice, avail) {
+  counts <- tabulate(choice, ncol(avail))
+  if (all(avail == 1L)) {
+    chosen <- counts[counts > 0]
+    return(sum(chosen * log(chosen / sum(chosen))))
+  }
+  exp_utility <- function(asc) avail * rep(exp(asc - max(asc)), each = nrow(avail))
+  loglik <- function(asc) sum(asc[choice] - max(asc)) - sum(log(rowSums(exp_utility(asc))))
+  gradient <- function(asc) {
+    e <- exp_utility(asc)
+    counts - colSums(e / rowSums(e))
+  }
+  opt <- stats::optim(log(pmax(counts, 0.5)), loglik, gradient, method = "BFGS",
+                      control = list(fnscale = -1, reltol = 1e-12, maxit = 1000L))
+  opt$value
+}
+
+# The log-likelihood of each part of the model on its own at the estimates:
+# each indicator (every other answer marked missing, choices switched off)
+# and the choice model (every answer marked missing), each integrated over
+# the latent variables with the fit's draws by the engine itself. The parts
+# do not add up to the total, which integrates them jointly.
+part_logliks <- function(model, prepared, points, theta_full, threads) {
+  part_loglik <- function(keep, choice) {
+    part <- prepared
+    part$ind_cat[, !keep] <- 0L
+    part$ind_value[, !keep] <- NaN
+    engine <- engine_build(model, part, points$draws, points$weights, threads = threads)
+    engine_eval(engine, theta_full, gradient = FALSE, choice = choice)$loglik
+  }
+  indicators <- model$indicators
+  answered <- ifelse(model$family == "continuous", colSums(!is.nan(prepared$ind_value)),
+                     colSums(prepared$ind_cat > 0L))
+  parts <- data.frame(
+    part = indicators,
+    kind = "indicator",
+    n_obs = unname(answered),
+    unit = "individuals",
+    loglik = vapply(seq_along(indicators), function(k) part_loglik(seq_along(indicators) == k, FALSE), 0),
+    stringsAsFactors = FALSE)
+  if (length(prepared$choice)) {
+    parts <- rbind(parts, data.frame(part = "choice model", kind = "choice",
+                                     n_obs = length(prepared$choice), unit = "tasks",
+                                     loglik = part_loglik(rep(FALSE, length(indicators)), TRUE),
+                                     stringsAsFactors = FALSE))
+  }
+  parts
 }
 
 warn_fit <- function(fit) {
