@@ -55,7 +55,8 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
     call = call
   )
   fit$loglik_choice <- choice_loglik(fit)
-  fit$loglik_parts <- part_logliks(model, prepared, draws, theta_full, fit$threads)
+  # An interrupted fit has no estimates to describe, and its user wants it back now.
+  if (!opt$interrupted) fit$loglik_parts <- part_logliks(model, prepared, draws, theta_full, fit$threads)
   class(fit) <- "iclv_fit"
   fit
 }
