@@ -2,7 +2,9 @@
 # in the same directory, then rename it over the old one), so a crash or a
 # kill never leaves a half-written file.
 
-write_checkpoint <- function(path, model, n_indiv, map, u, iteration, trace) {
+# `centre`: the centres of adaptive integration (NULL for plain points), so
+# that a resumed run goes on with the same points.
+write_checkpoint <- function(path, model, n_indiv, map, u, iteration, trace, centre = NULL) {
   state <- list(
     format = "iclv-checkpoint-1",
     parameters = map$names,
@@ -10,6 +12,7 @@ write_checkpoint <- function(path, model, n_indiv, map, u, iteration, trace) {
     theta = to_natural(map, u),
     iteration = iteration,
     trace = trace,
+    centre = centre[c("mean", "chol")],
     saved = Sys.time()
   )
   tmp <- tempfile(pattern = paste0(basename(path), "-"), tmpdir = dirname(path), fileext = ".tmp")
@@ -39,5 +42,7 @@ read_checkpoint <- function(path, model, n_indiv) {
   if (!identical(state$n_indiv, n_indiv))
     stop("`resume`: the checkpoint was written for data with ", state$n_indiv,
          " individuals, these data have ", n_indiv, call. = FALSE)
+  if (!is.null(state$centre) && !identical(nrow(state$centre$mean), n_indiv))
+    state$centre <- NULL
   state
 }

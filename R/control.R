@@ -27,8 +27,9 @@
 #'   integration (see [iclv()], section "Integration"): the points are
 #'   re-centred on the posteriors after every `adapt_every` iterations (by
 #'   default only when the optimizer has converged), and estimation stops
-#'   when two converged rounds differ in log-likelihood by less than
-#'   `adapt_tol`, after at most `adapt_rounds` rounds.
+#'   when re-centring moves the optimum by less than `adapt_tol` in
+#'   log-likelihood (about `sqrt(2 * adapt_tol)` standard errors), after at
+#'   most `adapt_rounds` rounds.
 #' @return A list of class `iclv_control`.
 #' @export
 #' @examples
@@ -37,7 +38,7 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
                          threads = NULL, trace = FALSE, se = c("robust", "classical", "bhhh"),
                          checkpoint = NULL, checkpoint_every = 5L, memory = memory_limits(),
                          lower = NULL, upper = NULL, hessian_step = 1e-5,
-                         start_stages = TRUE, adapt_tol = 1e-6, adapt_rounds = 10L,
+                         start_stages = TRUE, adapt_tol = 1e-8, adapt_rounds = 10L,
                          adapt_every = NULL) {
   se <- match_choice(se, c("robust", "classical", "bhhh"), "se")
   check_whole(maxit, "maxit", min = 1)

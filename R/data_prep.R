@@ -34,6 +34,7 @@ prepare_data <- function(model, data) {
   group <- individual_index(data[[model$id]])
   ids <- unique(data[[model$id]])
   n_indiv <- length(ids)
+  if (has_choice) check_one_row_per_task(model, data, group, ids, choice)
   check_constant_within(model, data, group, ids, ordered_codes)
   if (n_indiv < 2L) {
     stop("at least 2 individuals are needed; the data hold only one (id `",
@@ -180,6 +181,7 @@ check_columns_exist <- function(model, data, has_choice) {
   for (x in model$covariates) add(x, "a covariate")
   if (has_choice) {
     add(model$choice, "the choice")
+    if (!is.null(model$task)) add(model$task, "the task number")
     avail_cols <- availability_columns(model)
     for (a in names(avail_cols)) {
       add(avail_cols[[a]], paste0("the availability of alternative `", a, "`"))
@@ -216,7 +218,9 @@ missing_message <- function(column, rows) {
 check_no_missing <- function(model, data, has_choice) {
   problems <- character(0)
   plain <- c(model$id, model$covariates)
-  if (has_choice) plain <- c(plain, model$choice, availability_columns(model))
+  if (has_choice) {
+    plain <- c(plain, model$choice, task_column(model, data), availability_columns(model))
+  }
   for (column in unique(plain)) {
     rows <- which(is.na(data[[column]]))
     if (length(rows)) problems <- c(problems, missing_message(column, rows))
@@ -308,27 +312,32 @@ utility_term_values <- function(model, data, avail) {
   values
 }
 
-# Chosen alternative as 1..J per data row. Choice may hold alternative names
-# (character or factor) or integers 1..J.
+# Chosen alternative as 1..J per data row. The choice column holds the
+# alternatives' names (character or factor) or, with model$choice_codes,
+# their numbers: numbers are never matched to the order of the utilities, a
+# guess that is wrong whenever the codes come from elsewhere (e.g.
+# as.integer(factor(mode)), whose levels are alphabetical).
 choice_index <- function(model, data, avail) {
   column <- model$choice
   value <- data[[column]]
   alts <- model$alternatives
-  n_alt <- length(alts)
   if (is.factor(value)) value <- as.character(value)
+  if (is.logical(value)) value <- as.integer(value)
   if (is.character(value)) {
     index <- match(value, alts)
-  } else if (is.numeric(value) || is.logical(value)) {
-    value <- as.double(value)
-    index <- ifelse(value == round(value) & value >= 1 & value <= n_alt, value, NA)
+    known <- paste(alts, collapse = ", ")
+  } else if (is.numeric(value)) {
+    codes <- model$choice_codes
+    if (is.null(codes)) stop_uncoded_numbers(model, value)
+    index <- match(value, codes)
+    known <- paste("codes", paste(names(codes), "=", codes, collapse = ", "))
   } else {
-    stop("choice column `", column, "` must hold alternative names or integers 1..",
-         n_alt, ", not ", class(value)[1L], call. = FALSE)
+    stop("choice column `", column, "` must hold the names of the alternatives (",
+         paste(alts, collapse = ", "), "), not ", class(value)[1L], call. = FALSE)
   }
   bad <- which(is.na(index))
   if (length(bad)) {
-    stop("choice column `", column, "` has values that are not alternatives (",
-         paste(alts, collapse = ", "), ", or 1..", n_alt, "): ",
+    stop("choice column `", column, "` has values that are not alternatives (", known, "): ",
          format_values(value[bad], quote = is.character(value)), " ", format_rows(bad),
          call. = FALSE)
   }
@@ -343,6 +352,93 @@ choice_index <- function(model, data, avail) {
          call. = FALSE)
   }
   index
+}
+
+# A numeric choice column without choice_codes: a 0/1 column marks the
+# chosen row of long data; other numbers need their alternatives named.
+stop_uncoded_numbers <- function(model, value) {
+  column <- model$choice
+  seen <- sort(unique(value))
+  alts <- model$alternatives
+  if (identical(as.double(seen), c(0, 1))) {
+    as_codes <- if (length(alts) == 2L) {
+      sprintf("; if 0 and 1 stand for two alternatives, say which with iclv_model(choice_codes = c(%s = 0, %s = 1))",
+              alts[[1]], alts[[2]])
+    } else ""
+    stop("choice column `", column, "` holds only 0 and 1, as long data (one row per ",
+         "alternative) mark the chosen alternative: ", long_data_advice(model), as_codes,
+         call. = FALSE)
+  }
+  shown <- utils::head(seen, length(alts))
+  named <- utils::head(alts, length(shown))
+  stop("choice column `", column, "` holds numbers (", format_values(seen), ") but the model ",
+       "does not say which alternative each number stands for, and iclv does not guess it ",
+       "from the order of `utility`: give the codes in iclv_model(), e.g. choice_codes = c(",
+       paste0(named, " = ", shown, collapse = ", "), ") if ",
+       paste0(shown, " means ", named, collapse = ", "),
+       ", or put the alternatives' names (", paste(alts, collapse = ", "),
+       ") in the column", call. = FALSE)
+}
+
+long_data_advice <- function(model) {
+  paste0("iclv wants one row per choice task, with each alternative's attributes in their own ",
+         "columns and the chosen alternative in column `", model$choice, "`; reshape long data ",
+         "(one row per alternative) first, as shown under 'Long data' in ?iclv_model")
+}
+
+# The column numbering the tasks: the model's `task`, else a column named
+# "task" where the data have one, else NULL.
+task_column <- function(model, data) {
+  if (!is.null(model$task)) return(model$task)
+  if ("task" %in% names(data)) "task" else NULL
+}
+
+# One row per choice task. Long data (one row per alternative) would
+# otherwise be read as J times as many tasks, each with the chosen
+# alternative repeated, and estimated without complaint.
+check_one_row_per_task <- function(model, data, group, ids, choice) {
+  task <- task_column(model, data)
+  if (is.null(task)) {
+    check_runs_of_alternatives(model, group, ids, choice)
+    return(invisible())
+  }
+  task_value <- data[[task]]
+  repeated <- which(duplicated(data.frame(group, task_value)))
+  if (!length(repeated)) return(invisible())
+  first <- repeated[[1L]]
+  same <- which(group == group[[first]] & task_value == task_value[[first]])
+  n_pairs <- nrow(data) - length(repeated)
+  defaulted <- if (is.null(model$task)) {
+    paste0("; if column `", task, "` does not number the choice tasks, name the column that ",
+           "does with iclv_model(task = )")
+  } else ""
+  stop("column `", task, "` repeats within individuals: individual ", format(ids[[group[[first]]]]),
+       " has ", length(same), " rows for task ", format(task_value[[first]]), " ",
+       format_rows(same), ", and the ", nrow(data), " rows hold only ", n_pairs,
+       " (id, task) pairs. ", long_data_advice(model), defaulted, call. = FALSE)
+}
+
+# Without a task column: long data show as every individual's rows coming in
+# runs of J (one per alternative), each run carrying one choice.
+check_runs_of_alternatives <- function(model, group, ids, choice) {
+  n_alt <- length(model$alternatives)
+  rows_per_person <- tabulate(group, length(ids))
+  if (n_alt < 2L || any(rows_per_person %% n_alt != 0L)) return(invisible())
+  by_person <- order(group, seq_along(group))
+  chosen <- choice[by_person]
+  run_start <- (sequence(rows_per_person) - 1L) %% n_alt == 0L
+  run <- cumsum(run_start)
+  if (any(chosen != chosen[run_start][run])) return(invisible())
+  # Wide data give one choice per run by chance with probability
+  # sum(share^J) per run (choices independent, at the observed shares); below
+  # one in a million over all runs, the runs are taken for alternatives.
+  share <- tabulate(chosen, n_alt) / length(chosen)
+  if (sum(run_start) * log(sum(share^n_alt)) > log(1e-6)) return(invisible())
+  stop("the data have no task column, and the rows of every individual come in runs of ",
+       n_alt, " (as many as alternatives) with the same choice in each run, e.g. individual ",
+       format(ids[[1L]]), " ", format_rows(by_person[run == 1L]), ", as in long data. ",
+       long_data_advice(model), "; if each row is a choice task, number the tasks in a column ",
+       "and name it with iclv_model(task = )", call. = FALSE)
 }
 
 # Checks indicator columns; returns for each ordered indicator its integer

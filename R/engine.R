@@ -68,6 +68,7 @@ engine_memory_check <- function(engine, phase, iteration = NA_integer_) {
 
 #' @export
 print.iclv_engine <- function(x, ...) {
+  refuse_unused_arguments(..., .fun = "print()")
   info <- tryCatch(engine_info(x), error = function(e) NULL)
   if (is.null(info)) {
     cat("<iclv engine: freed>\n")

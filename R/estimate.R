@@ -32,12 +32,14 @@
 #' the prior until they settle.
 #'
 #' The centres stay fixed while the optimizer runs, so the objective it sees
-#' is smooth; they are refreshed at the estimates of each converged round,
-#' and estimation stops when two rounds agree in log-likelihood to
-#' `iclv_control(adapt_tol =)` (1e-6 by default; usually 2-4 rounds, the
-#' later ones a few iterations each, as in GLLAMM's adaptive quadrature).
-#' The base draws or nodes never change, so the estimates do not depend on
-#' the schedule (`adapt_every` refreshes more often, with the same result).
+#' is smooth; they are refreshed at the estimates of each converged round
+#' (as in GLLAMM's adaptive quadrature), and estimation stops when a round
+#' started from refreshed centres gains less than
+#' `iclv_control(adapt_tol =)` in log-likelihood (1e-8 by default: the
+#' estimates moved by about 1e-4 standard errors). That takes 3-6 rounds,
+#' the later ones a few iterations each. The base draws or nodes never
+#' change, so the estimates do not depend on the schedule: refreshing every
+#' few iterations (`adapt_every`) reaches the same estimates.
 #' The summary reports the estimated integration error: the
 #' importance-sampling standard error for draws, the difference to a finer
 #' rule for quadrature. A warning says when it exceeds 0.5.
@@ -132,6 +134,10 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
     inputs <- engine_points(points)
     build(inputs$draws, inputs$weights)
   } else if (!is.null(checkpoint)) {
+    # A resumed run goes on from the checkpoint's centres (when they fit
+    # the points' dimensions).
+    if (identical(dim(checkpoint$centre$chol)[-1L], rep(length(model$latent), 2L)))
+      points$centre <- checkpoint$centre
     adapt_at(fill_theta(model, map, checkpoint$theta))
   } else {
     adapt_at(default_theta(model, prepared, start))
@@ -152,7 +158,8 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   on_iteration <- function(u, iteration, trace) {
     engine_memory_check(engine, "iteration", iteration)
     if (!is.null(control$checkpoint) && iteration %% control$checkpoint_every == 0L)
-      write_checkpoint(control$checkpoint, model, n_indiv, map, u, iteration, trace)
+      write_checkpoint(control$checkpoint, model, n_indiv, map, u, iteration, trace,
+                       points$centre)
   }
   optimize_from <- function(u0, iteration0, trace, round_control)
     run_optimizer(make_objective(engine, model, map), u0, round_control,
@@ -166,7 +173,8 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
                              engine <<- adapt_at(fill_theta(model, map, to_natural(map, u)))
                            })
   if (!is.null(control$checkpoint))
-    write_checkpoint(control$checkpoint, model, n_indiv, map, opt$u, opt$iterations, opt$trace)
+    write_checkpoint(control$checkpoint, model, n_indiv, map, opt$u, opt$iterations, opt$trace,
+                     points$centre)
   timings[["estimation"]] <- proc.time()[["elapsed"]] - t0
 
   t0 <- proc.time()[["elapsed"]]
@@ -183,21 +191,21 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
 
 # The optimization, in rounds when the points are adaptive: the points are
 # centred on the posteriors at each round's starting parameters (and kept
-# there during the round, so the objective is smooth), the optimizer runs to
-# convergence (or for `control$adapt_every` iterations), and a new round
-# starts from its result, until two converged rounds differ in
-# log-likelihood by less than `control$adapt_tol`. While rounds still move
-# the log-likelihood by more than `loose_change`, they stop at a looser
-# gradient tolerance: their optimum is moved by the next centring anyway.
-# With plain points: one optimization. `recentre(u)` moves the points;
-# `optimize_from(u, iteration0, trace, control)` runs the optimizer.
+# there during the round, so the objective is smooth), and the optimizer runs
+# to convergence (or for `control$adapt_every` iterations). The rounds end
+# when re-centring no longer moves the optimum: a converged round that gained
+# less than `control$adapt_tol` in log-likelihood from its start (the gain is
+# half the squared move of the estimates in standard-error units, so 1e-8
+# means a move of about 1e-4 standard errors). Until the gain falls below
+# `loose_gain`, rounds stop at a looser gradient tolerance: their optimum is
+# moved by the next centring anyway. With plain points: one optimization.
+# `recentre(u)` moves the points; `optimize_from(u, iteration0, trace,
+# control)` runs the optimizer.
 optimize_adaptive <- function(optimize_from, u0, iteration0, trace, control, adaptive,
-                              recentre, loose_change = 0.1) {
+                              recentre, loose_gain = 0.1) {
   if (!adaptive) return(optimize_from(u0, iteration0, trace, control))
   loose_control <- control
   loose_control$gradtol <- max(control$gradtol, 1e-4)
-  loose_control$reltol <- max(control$reltol, 1e-8)
-  previous <- NA_real_
   loose <- TRUE
   iterations_left <- control$maxit
   rounds <- 0L
@@ -207,22 +215,23 @@ optimize_adaptive <- function(optimize_from, u0, iteration0, trace, control, ada
     round_control <- if (loose) loose_control else control
     round_control$maxit <- min(control$adapt_every, iterations_left)
     opt <- optimize_from(u0, iteration0, trace, round_control)
+    this_round <- seq_len(opt$trace$n)
+    opt$trace$round[this_round[this_round > trace$n]] <- rounds
     iterations_left <- iterations_left - (opt$iterations - iteration0)
-    # A round cut short by adapt_every (code 1) has not converged: compare
-    # only converged rounds.
+    # A round cut short by adapt_every (code 1) has not converged.
     converged <- opt$code == 0L
-    change <- abs(opt$value - previous)
-    settled <- converged && !loose && isTRUE(change < control$adapt_tol)
+    gain <- opt$value0 - opt$value
+    settled <- converged && !loose && rounds > 1L && gain < control$adapt_tol
     if (opt$interrupted || settled || iterations_left < 1L || rounds >= control$adapt_rounds)
       break
-    if (converged && isTRUE(change < loose_change)) loose <- FALSE
-    previous <- if (converged) opt$value else NA_real_
+    if (converged && rounds > 1L && gain < loose_gain) loose <- FALSE
     u0 <- opt$u
     iteration0 <- opt$iterations
     trace <- extend_trace(opt$trace, iterations_left)
   }
   opt$adaptive_rounds <- rounds
   opt$adaptive_settled <- settled
+  opt$adaptive_gain <- gain
   opt
 }
 
@@ -290,7 +299,11 @@ starting_values <- function(model, prepared, engine, map, start, control) {
       # A person whose integral is not positive (a plain sparse grid's
       # negative weights) has no posterior mean: the prior mean, 0, stands in.
       lv_mean <- t(lv$mean)
-      lv_mean[!is.finite(lv_mean)] <- 0
+      no_posterior <- which(!is.finite(rowSums(lv_mean)))
+      if (length(no_posterior)) {
+        warn_nonpositive(no_posterior, prepared$ids, "at the starting values")
+        lv_mean[no_posterior, ] <- 0
+      }
       mnl_theta <- mnl_start(model, prepared, theta_full, lv_mean)
       keep_user <- match(user_choice, params$name)
       mnl_theta[keep_user] <- theta_full[keep_user]

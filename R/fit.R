@@ -36,7 +36,8 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
                        gradient = stats::setNames(gradient_working, map$names),
                        interrupted = opt$interrupted,
                        adaptive_rounds = opt$adaptive_rounds %||% NA_integer_,
-                       adaptive_settled = opt$adaptive_settled %||% NA),
+                       adaptive_settled = opt$adaptive_settled %||% NA,
+                       adaptive_gain = opt$adaptive_gain %||% NA_real_),
     start_stages = stages,
     timings = timings,
     trace = trace_frame(opt$trace),
@@ -59,13 +60,23 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
   )
   fit$loglik_choice <- choice_loglik(fit)
   fit$integration_error <- integration_error(fit)
+  # An interrupted fit has no estimates to describe, and its user wants it back now.
+  if (!opt$interrupted) fit$loglik_parts <- part_logliks(model, prepared, draws, theta_full, fit$threads)
   class(fit) <- "iclv_fit"
   fit
 }
 
 # The engine of a fit, rebuilt when the fit was saved and loaded (external
 # pointers do not survive serialisation).
-fit_engine <- function(fit) {
+# With `plain`, the engine of the base points as they are, not moved to the
+# posteriors: what prior averages (the unconditional choice probabilities)
+# need, since adaptive points cover only each person's posterior.
+fit_engine <- function(fit, plain = FALSE) {
+  if (plain && !is.null(fit$centre)) {
+    points <- fit_points(fit)
+    return(engine_build(fit$model, fit$prepared, points$base, points$weights,
+                        threads = fit$threads))
+  }
   alive <- tryCatch({
     engine_info(fit$engine)
     TRUE
@@ -90,14 +101,73 @@ fit_points <- function(fit) {
 }
 
 # Log-likelihood of the choices alone: the per-task choice probabilities
-# averaged over the draws, and the same under equal shares of the available
-# alternatives (for rho-squared).
+# averaged over the draws; the same under equal shares of the available
+# alternatives, LL(0), and with constants alone, LL(C) (for rho-squared).
 choice_loglik <- function(fit) {
-  if (!fit$n_tasks) return(c(model = NA_real_, equal_shares = NA_real_))
-  prob <- t(engine_predict(fit_engine(fit), fit$theta_full, "prob"))
+  if (!fit$n_tasks) {
+    return(c(model = NA_real_, equal_shares = NA_real_, observed_shares = NA_real_))
+  }
+  prob <- t(engine_predict(fit_engine(fit, plain = TRUE), fit$theta_full, "prob"))
   chosen <- cbind(seq_len(fit$n_tasks), fit$prepared$choice + 1L)
   c(model = sum(log(prob[chosen])),
-    equal_shares = -sum(log(rowSums(fit$prepared$avail))))
+    equal_shares = -sum(log(rowSums(fit$prepared$avail))),
+    observed_shares = constants_only_loglik(fit$prepared$choice + 1L, fit$prepared$avail))
+}
+
+# LL(C): the multinomial logit with a constant per alternative and nothing
+# else. With every alternative always available its constants reproduce the
+# observed shares, sum_j N_j log(N_j / N); where availability varies they are
+# fitted (one constant is redundant: the optimizer moves along the flat
+# direction without harm).
+constants_only_loglik <- function(choice, avail) {
+  counts <- tabulate(choice, ncol(avail))
+  if (all(avail == 1L)) {
+    chosen <- counts[counts > 0]
+    return(sum(chosen * log(chosen / sum(chosen))))
+  }
+  exp_utility <- function(asc) avail * rep(exp(asc - max(asc)), each = nrow(avail))
+  loglik <- function(asc) sum(asc[choice] - max(asc)) - sum(log(rowSums(exp_utility(asc))))
+  gradient <- function(asc) {
+    e <- exp_utility(asc)
+    counts - colSums(e / rowSums(e))
+  }
+  opt <- stats::optim(log(pmax(counts, 0.5)), loglik, gradient, method = "BFGS",
+                      control = list(fnscale = -1, reltol = 1e-12, maxit = 1000L))
+  opt$value
+}
+
+# The log-likelihood of each part of the model on its own at the estimates:
+# each indicator (every other answer marked missing, choices switched off)
+# and the choice model (every answer marked missing), each integrated over
+# the latent variables with the fit's base points, not moved to the joint
+# posterior (one part alone says little about a person's latent variables,
+# so its posterior is close to the prior), by the engine itself. The parts
+# do not add up to the total, which integrates them jointly.
+part_logliks <- function(model, prepared, points, theta_full, threads) {
+  part_loglik <- function(keep, choice) {
+    part <- prepared
+    part$ind_cat[, !keep] <- 0L
+    part$ind_value[, !keep] <- NaN
+    engine <- engine_build(model, part, points$base, points$weights, threads = threads)
+    engine_eval(engine, theta_full, gradient = FALSE, choice = choice)$loglik
+  }
+  indicators <- model$indicators
+  answered <- ifelse(model$family == "continuous", colSums(!is.nan(prepared$ind_value)),
+                     colSums(prepared$ind_cat > 0L))
+  parts <- data.frame(
+    part = indicators,
+    kind = "indicator",
+    n_obs = unname(answered),
+    unit = "individuals",
+    loglik = vapply(seq_along(indicators), function(k) part_loglik(seq_along(indicators) == k, FALSE), 0),
+    stringsAsFactors = FALSE)
+  if (length(prepared$choice)) {
+    parts <- rbind(parts, data.frame(part = "choice model", kind = "choice",
+                                     n_obs = length(prepared$choice), unit = "tasks",
+                                     loglik = part_loglik(rep(FALSE, length(indicators)), TRUE),
+                                     stringsAsFactors = FALSE))
+  }
+  parts
 }
 
 # The individuals (indices) whose integral is not positive at theta_full.
@@ -106,12 +176,13 @@ nonpositive_individuals <- function(engine, theta_full) {
 }
 
 # The warning for individuals whose integral is not positive.
-warn_nonpositive <- function(individuals, ids) {
+warn_nonpositive <- function(individuals, ids, where = "at the estimates") {
   if (!length(individuals)) return(invisible())
   warning(length(individuals), " individual(s) (id ",
           paste(utils::head(ids[individuals], 5L), collapse = ", "),
           if (length(individuals) > 5L) ", ..." else "",
-          ") have a non-positive integral under the sparse grid (its negative weights): ",
+          ") have a non-positive integral ", where,
+          " under the sparse grid (its negative weights): ",
           "their log-likelihood is floored and carries no gradient, so the estimates are ",
           "not reliable; use adaptive = TRUE (the default for models with indicators) or ",
           "more nodes", call. = FALSE)
@@ -126,6 +197,12 @@ warn_fit <- function(fit) {
             "iclv(..., resume = <checkpoint>)", call. = FALSE)
     return(invisible())
   }
+  if (isFALSE(conv$adaptive_settled))
+    warning(sprintf(paste0("adaptive integration: re-centring the points still moved the ",
+                           "optimum after %d rounds (the last gained %.2g in log-likelihood), ",
+                           "so the estimates depend slightly on the centring; use more draws ",
+                           "or nodes, or raise iclv_control(adapt_rounds =)"),
+                    conv$adaptive_rounds, conv$adaptive_gain), call. = FALSE)
   if (conv$code == 1L)
     warning("no convergence within ", conv$iterations, " iterations: increase ",
             "iclv_control(maxit =), or resume from a checkpoint", call. = FALSE)

@@ -85,7 +85,7 @@ iclv_engine_eval <- function(engine, model, theta, gradient = TRUE, scores = FAL
   res <- engine_eval(engine, theta_full, gradient = gradient, scores = scores)
   if (res$n_nonpositive > 0L) {
     individuals <- nonpositive_individuals(engine, theta_full)
-    warn_nonpositive(individuals, seq_len(max(individuals)))
+    warn_nonpositive(individuals, seq_len(max(individuals)), "at `theta`")
   }
   names_free <- model$params$name[free]
   grad <- if (gradient || scores) stats::setNames(res$gradient[free], names_free)

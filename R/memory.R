@@ -71,6 +71,7 @@ format_value <- function(x) {
 
 #' @export
 print.iclv_memory_limits <- function(x, ...) {
+  refuse_unused_arguments(..., .fun = "print()")
   show <- function(v, unit) if (is.infinite(v)) "off" else paste(format(v), unit)
   cat("Memory limits: CPU (RSS) ", show(x$cpu_mb, "MB"), ", GPU ", show(x$gpu_mb, "MB"),
       ", checked every ", x$every, if (x$every == 1L) " iteration" else " iterations",
@@ -117,7 +118,8 @@ iclv_memory <- function(gpu = FALSE) {
 #' @param x A fitted model (a list whose element `memory` holds the monitor or
 #'   its records), a memory monitor (external pointer), or a data frame
 #'   returned by `memory_summary()`.
-#' @param ... Unused.
+#' @param ... Not used: any argument given here is refused with an error that
+#'   names it.
 #' @return `memory_summary()`: a data frame with one row per check and columns
 #'   `time` (seconds since the monitor was created), `phase` (`"setup"`,
 #'   `"evaluation"`, `"hessian"`, `"iteration"`, ...), `iteration` (integer,
@@ -148,7 +150,10 @@ memory_summary <- function(x, ...) UseMethod("memory_summary")
 
 #' @rdname memory_summary
 #' @export
-memory_summary.default <- function(x, ...) memory_records(x)
+memory_summary.default <- function(x, ...) {
+  refuse_unused_arguments(..., .fun = "memory_summary()")
+  memory_records(x)
+}
 
 #' @rdname memory_summary
 #' @export
@@ -157,6 +162,7 @@ memory_stats <- function(x, ...) UseMethod("memory_stats")
 #' @rdname memory_summary
 #' @export
 memory_stats.default <- function(x, ...) {
+  refuse_unused_arguments(..., .fun = "memory_stats()")
   records <- memory_records(x)
   max_or_na <- function(v) if (any(!is.na(v))) max(v, na.rm = TRUE) else NA_real_
   mean_or_na <- function(v) if (any(!is.na(v))) mean(v, na.rm = TRUE) else NA_real_
@@ -232,6 +238,7 @@ memory_set_usage <- function(monitor, host_bytes = NA_real_, device_bytes = NA_r
 
 #' @export
 print.iclv_memmon <- function(x, ...) {
+  refuse_unused_arguments(..., .fun = "print()")
   records <- memory_summary(x)
   cat("Memory monitor: ", nrow(records), " record(s)", sep = "")
   dropped <- attr(records, "dropped")

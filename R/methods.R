@@ -11,12 +11,33 @@
 #'   standard deviation of every latent variable given their answers and
 #'   choices). For `plot()`: `"trace"` (convergence) or `"memory"`.
 #' @param parm,level As in [stats::confint()].
-#' @param ... Unused.
+#' @param digits For `print()`: significant digits of the estimates.
+#' @param ... Not used: any argument given here is refused with an error
+#'   that names it (for example `predict(fit, newdata = d)`: `predict()`
+#'   works on the estimation data only).
 #' @name iclv_fit-methods
 #' @return `coef()`: named estimates (natural scale). `vcov()`: a matrix.
 #'   `logLik()`: a `logLik` object with `df` and `nobs`. `nobs()`: the number
 #'   of individuals. `confint()`: a matrix of Wald intervals. `predict()`: a
-#'   data frame.
+#'   data frame for the estimation data.
+#'
+#'   `summary()`: an object of class `summary.iclv_fit`, a list with
+#'   `estimates` (as [estimates()]), `loglik`, `aic`, `bic`, `loglik_start`
+#'   (at the starting values: iteration 0 of the optimizer), and for the
+#'   choice part `loglik_choice` (the log-likelihood of the chosen
+#'   alternatives, each task's probabilities averaged over the draws),
+#'   `loglik_equal_shares` (LL(0): equal shares of the available
+#'   alternatives), `loglik_observed_shares` (LL(C): a constant per
+#'   alternative and nothing else), `rho2` (`1 - loglik_choice / LL(0)`) and
+#'   `adj_rho2` (`1 - (loglik_choice - K) / LL(0)`, K the free parameters of
+#'   the choice block); `parts`, a data frame with the log-likelihood of each
+#'   part on its own at the estimates (`part`, `kind`, `n_obs`, `unit`,
+#'   `loglik`: each indicator over the individuals who answered it, and the
+#'   choice model over all tasks, each integrated over the latent variables
+#'   by itself, so that the parts do not add up to the total); `fixed` (the
+#'   fixed parameters and their values); `hessian` (`status`, one line, and
+#'   `problem`, why standard errors are NA, or `NULL`); and the counts,
+#'   convergence and timings of the fit.
 #' @examples
 #' model <- iclv_model("attitude =~ q1 + q2 + q3",
 #'   utility = list(A = ~ b_price * price_A + b_att * attitude,
@@ -34,11 +55,15 @@ NULL
 
 #' @rdname iclv_fit-methods
 #' @export
-coef.iclv_fit <- function(object, ...) object$coefficients
+coef.iclv_fit <- function(object, ...) {
+  refuse_unused_arguments(..., .fun = "coef()")
+  object$coefficients
+}
 
 #' @rdname iclv_fit-methods
 #' @export
 vcov.iclv_fit <- function(object, type = object$se_type, ...) {
+  refuse_unused_arguments(..., .fun = "vcov()")
   type <- match.arg(type, c("robust", "classical", "bhhh"))
   object$vcov[[type]]
 }
@@ -46,16 +71,21 @@ vcov.iclv_fit <- function(object, type = object$se_type, ...) {
 #' @rdname iclv_fit-methods
 #' @export
 logLik.iclv_fit <- function(object, ...) {
+  refuse_unused_arguments(..., .fun = "logLik()")
   structure(object$loglik, df = object$n_par, nobs = object$n_indiv, class = "logLik")
 }
 
 #' @rdname iclv_fit-methods
 #' @export
-nobs.iclv_fit <- function(object, ...) object$n_indiv
+nobs.iclv_fit <- function(object, ...) {
+  refuse_unused_arguments(..., .fun = "nobs()")
+  object$n_indiv
+}
 
 #' @rdname iclv_fit-methods
 #' @export
 confint.iclv_fit <- function(object, parm, level = 0.95, type = object$se_type, ...) {
+  refuse_unused_arguments(..., .fun = "confint()")
   est <- coef(object)
   se <- sqrt(diag(vcov(object, type = type)))
   if (missing(parm)) parm <- names(est)
@@ -68,40 +98,102 @@ confint.iclv_fit <- function(object, parm, level = 0.95, type = object$se_type, 
 
 #' @rdname iclv_fit-methods
 #' @export
-print.iclv_fit <- function(x, ...) {
+print.iclv_fit <- function(x, digits = 4, ...) {
+  refuse_unused_arguments(..., .fun = "print()")
   cat("ICLV model estimated by simulated maximum likelihood\n")
-  cat(sprintf("  %d individuals, %d choice tasks, %d free parameters\n", x$n_indiv, x$n_tasks,
-              x$n_par))
-  cat("  integration:", integration_label(x), "\n")
-  cat(sprintf("  log-likelihood %.4f after %d iterations (%s), %.1f s on %s\n", x$loglik,
-              x$convergence$iterations, x$convergence$message, sum(x$timings), x$backend))
+  header <- c(
+    "Individuals" = format(x$n_indiv),
+    "Choice tasks" = format(x$n_tasks),
+    "Parameters" = sprintf("%d free, %d fixed", x$n_par, sum(!x$model$params$free)),
+    "Integration" = integration_label(x),
+    "Log-likelihood" = sprintf("%.4f", x$loglik),
+    "Convergence" = sprintf("%s after %d iterations (%.1f s on %s)", x$convergence$message,
+                            x$convergence$iterations, sum(x$timings), x$backend),
+    "Hessian" = hessian_status(x)$status)
+  cat(sprintf("  %-16s%s\n", paste0(names(header), ":"), header), sep = "")
   cat("\nEstimates:\n")
-  print(round(coef(x), 4))
+  est <- coef(x)
+  block <- x$model$params$block[match(names(est), x$model$params$name)]
+  for (title in names(block_titles)) {
+    in_block <- block == title
+    if (!any(in_block)) next
+    cat(block_titles[[title]], ":\n", sep = "")
+    print(est[in_block], digits = digits)
+  }
+  cat("Use summary() for standard errors and fit statistics.\n")
   invisible(x)
 }
+
+block_titles <- c(structural = "Structural equations", measurement = "Measurement equations",
+                  thresholds = "Thresholds", choice = "Choice model")
 
 #' @rdname iclv_fit-methods
 #' @export
 summary.iclv_fit <- function(object, ...) {
+  refuse_unused_arguments(..., .fun = "summary()")
   est <- estimates(object)
   loglik <- object$loglik
   k <- object$n_par
   n <- object$n_indiv
+  params <- object$model$params
   choice_ll <- object$loglik_choice
+  loglik_zero <- choice_ll[["equal_shares"]]
+  k_choice <- sum(params$free & params$block == "choice")
+  fixed <- !params$free
   structure(list(
     estimates = est,
     loglik = loglik,
     aic = -2 * loglik + 2 * k,
     bic = -2 * loglik + log(n) * k,
+    loglik_start = start_loglik(object),
     loglik_choice = choice_ll[["model"]],
-    loglik_equal_shares = choice_ll[["equal_shares"]],
-    rho2 = 1 - choice_ll[["model"]] / choice_ll[["equal_shares"]],
+    loglik_equal_shares = loglik_zero,
+    loglik_observed_shares = unname(choice_ll["observed_shares"]),
+    rho2 = 1 - choice_ll[["model"]] / loglik_zero,
+    adj_rho2 = 1 - (choice_ll[["model"]] - k_choice) / loglik_zero,
+    n_par_choice = k_choice,
+    parts = object$loglik_parts,
+    fixed = stats::setNames(params$start[fixed], params$name[fixed]),
+    hessian = hessian_status(object),
     n_indiv = n, n_tasks = object$n_tasks, n_draws = object$n_draws,
     draw_type = object$draw_type, n_par = k, convergence = object$convergence,
     timings = object$timings, backend = object$backend, threads = object$threads,
     se_type = object$se_type, stages = object$start_stages,
     integration = integration_label(object)
   ), class = "summary.iclv_fit")
+}
+
+# The log-likelihood at the starting values: iteration 0 of the trace.
+start_loglik <- function(fit) {
+  at_start <- fit$trace$loglik[fit$trace$iteration == 0L]
+  if (length(at_start)) at_start[[1L]] else NA_real_
+}
+
+# The Hessian in one line (`status`) and, where the standard errors are NA,
+# why (`problem`); read from the fit, so it survives saveRDS().
+hessian_status <- function(fit) {
+  problems <- fit$hessian_problems
+  if (!is.null(problems)) {
+    where <- paste0("`", problems$names, "`", collapse = ", ")
+    eigen_text <- if (is.na(problems$min_eigen)) "has non-finite entries" else
+      sprintf("has smallest eigenvalue %.3g", problems$min_eigen)
+    return(list(
+      status = paste("not negative definite; weakly identified in the direction of", where),
+      problem = paste0(
+        "Classical and robust standard errors are NA: the information matrix (minus the ",
+        "Hessian of the log-likelihood at the estimates) ", eigen_text, ", so it cannot be ",
+        "inverted. The weakest directions involve ", where, ". Fix or drop one of these ",
+        "parameters, add draws, or check the normalisation; BHHH standard errors ",
+        "(vcov(fit, type = \"bhhh\")) do not use the Hessian.")))
+  }
+  if (is.null(fit$hessian)) {
+    return(list(status = "not computed (the estimation was interrupted): no standard errors",
+                problem = NULL))
+  }
+  eigenvalues <- eigen(-fit$hessian, symmetric = TRUE, only.values = TRUE)$values
+  list(status = sprintf("negative definite (condition number %.3g)",
+                        max(eigenvalues) / min(eigenvalues)),
+       problem = NULL)
 }
 
 # How the latent variables were integrated out, and how accurately, in words.
@@ -122,31 +214,37 @@ integration_label <- function(fit) {
 
 #' @rdname iclv_fit-methods
 #' @export
-print.summary.iclv_fit <- function(x, ...) {
+print.summary.iclv_fit <- function(x, digits = 4, ...) {
+  refuse_unused_arguments(..., .fun = "print()")
   cat("ICLV model: maximum likelihood\n")
   cat(sprintf("%d individuals, %d choice tasks\n", x$n_indiv, x$n_tasks))
   cat("Integration:", x$integration, "\n\n")
   est <- x$estimates
-  titles <- c(structural = "Structural equations", measurement = "Measurement equations",
-              thresholds = "Thresholds", choice = "Choice model")
-  for (block in names(titles)) {
+  for (block in names(block_titles)) {
     rows <- est[est$block == block, , drop = FALSE]
     if (!nrow(rows)) next
-    cat(titles[[block]], "\n", sep = "")
+    cat(block_titles[[block]], "\n", sep = "")
     table <- data.frame(
       Estimate = rows$estimate, `Std. Error` = rows$classical.std.error,
       `Robust SE` = rows$robust.std.error, `z value` = rows$statistic,
       `Pr(>|z|)` = rows$p.value, check.names = FALSE, row.names = rows$term)
-    stats::printCoefmat(as.matrix(table), digits = 4, has.Pvalue = TRUE, P.values = TRUE,
+    stats::printCoefmat(as.matrix(table), digits = digits, has.Pvalue = TRUE, P.values = TRUE,
                         cs.ind = 1:3, tst.ind = 4, signif.legend = FALSE)
     cat("\n")
   }
   cat(sprintf("z and p use %s standard errors.\n", x$se_type))
+  if (!is.null(x$hessian$problem)) cat(strwrap(x$hessian$problem), sep = "\n")
+  if (length(x$fixed)) {
+    cat("Fixed parameters:\n")
+    print(x$fixed, digits = digits)
+  }
+  cat("\n")
   cat(sprintf("Log-likelihood: %.4f   AIC: %.2f   BIC: %.2f   (%d parameters)\n", x$loglik,
               x$aic, x$bic, x$n_par))
-  if (!is.na(x$rho2))
-    cat(sprintf("Choice part: log-likelihood %.4f, equal shares %.4f, rho-squared %.4f\n",
-                x$loglik_choice, x$loglik_equal_shares, x$rho2))
+  cat(sprintf("Log-likelihood at the starting values: %.4f\n", x$loglik_start))
+  print_choice_statistics(x)
+  print_part_logliks(x$parts)
+  cat("Hessian: ", x$hessian$status, "\n", sep = "")
   conv <- x$convergence
   cat(sprintf("Convergence: %s after %d iterations (%d evaluations), max |gradient| %.2e\n",
               conv$message, conv$iterations, conv$evaluations, conv$gradient_max))
@@ -154,6 +252,27 @@ print.summary.iclv_fit <- function(x, ...) {
               sum(x$timings), x$timings[["setup"]], x$timings[["start"]],
               x$timings[["estimation"]], x$timings[["standard_errors"]], x$backend, x$threads))
   invisible(x)
+}
+
+print_choice_statistics <- function(x) {
+  if (is.na(x$rho2)) return(invisible())
+  cat(sprintf("Choice part (%d tasks):\n", x$n_tasks))
+  lines <- c(
+    "LL(0), equal shares" = sprintf("%.4f", x$loglik_equal_shares),
+    "LL(C), observed shares" = sprintf("%.4f", x$loglik_observed_shares),
+    "LL(final), per task" = sprintf("%.4f", x$loglik_choice),
+    "rho-squared vs LL(0)" = sprintf("%.4f", x$rho2),
+    "adjusted rho-squared" = sprintf("%.4f (%d choice parameters)", x$adj_rho2, x$n_par_choice))
+  cat(sprintf("  %-24s%s\n", paste0(names(lines), ":"), lines), sep = "")
+}
+
+print_part_logliks <- function(parts) {
+  if (is.null(parts) || !nrow(parts)) return(invisible())
+  cat("Log-likelihood of each part on its own at the estimates:\n")
+  table <- data.frame(observations = paste(parts$n_obs, parts$unit),
+                      `log-likelihood` = sprintf("%.4f", parts$loglik),
+                      row.names = paste0("  ", parts$part), check.names = FALSE)
+  print(table, right = TRUE)
 }
 
 #' Estimates of a fitted ICLV model as a data frame
@@ -197,6 +316,7 @@ estimates <- function(fit, level = 0.95) {
 #' @param conf.int,conf.level,... As in broom's `tidy()`.
 #' @exportS3Method generics::tidy
 tidy.iclv_fit <- function(x, conf.int = TRUE, conf.level = 0.95, ...) {
+  refuse_unused_arguments(..., .fun = "tidy()")
   out <- estimates(x, level = conf.level)
   if (!conf.int) out$conf.low <- out$conf.high <- NULL
   out
@@ -205,6 +325,7 @@ tidy.iclv_fit <- function(x, conf.int = TRUE, conf.level = 0.95, ...) {
 #' @rdname estimates
 #' @exportS3Method generics::glance
 glance.iclv_fit <- function(x, ...) {
+  refuse_unused_arguments(..., .fun = "glance()")
   s <- summary(x)
   data.frame(logLik = s$loglik, AIC = s$aic, BIC = s$bic, nobs = s$n_indiv,
              n_tasks = s$n_tasks, n_draws = s$n_draws, rho2 = s$rho2,
@@ -215,18 +336,24 @@ glance.iclv_fit <- function(x, ...) {
 #' @rdname iclv_fit-methods
 #' @export
 predict.iclv_fit <- function(object, type = c("prob", "lv"), ...) {
+  estimation_data_only <- paste("predict() for iclv fits gives the probabilities or latent",
+                                "variables of the estimation data only")
+  refuse_unused_arguments(..., .fun = "predict()", .hint = estimation_data_only)
+  if (!is.character(type)) {
+    stop("predict(): `type` must be \"prob\" or \"lv\", not ", class(type)[1L], "; ",
+         estimation_data_only, call. = FALSE)
+  }
   type <- match.arg(type)
-  engine <- fit_engine(object)
   ids <- object$prepared$ids
   if (type == "prob") {
     if (!object$n_tasks) stop("the model has no choice part", call. = FALSE)
-    prob <- t(engine_predict(engine, object$theta_full, "prob"))
+    prob <- t(engine_predict(fit_engine(object, plain = TRUE), object$theta_full, "prob"))
     colnames(prob) <- object$model$alternatives
     task_indiv <- rep.int(seq_along(ids), diff(object$prepared$task_ptr))
     return(data.frame(id = ids[task_indiv], row = object$prepared$rows, prob,
                       check.names = FALSE))
   }
-  lv <- engine_predict(engine, object$theta_full, "lv")
+  lv <- engine_predict(fit_engine(object), object$theta_full, "lv")
   mean <- t(lv$mean)
   sd <- t(lv$sd)
   latent <- object$model$latent
@@ -238,6 +365,7 @@ predict.iclv_fit <- function(object, type = c("prob", "lv"), ...) {
 #' @rdname iclv_fit-methods
 #' @export
 plot.iclv_fit <- function(x, type = c("trace", "memory"), ...) {
+  refuse_unused_arguments(..., .fun = "plot()")
   type <- match.arg(type)
   if (type == "trace") {
     tr <- x$trace

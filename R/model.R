@@ -26,7 +26,8 @@
 #'   formulas, one per alternative, e.g.
 #'   `list(A = ~ asc_A + b_price * price_A + lambda * LV, B = ~ b_price * price_B, none = ~ 0)`.
 #' @param choice Name of the column with the chosen alternative (needed with
-#'   `utility`).
+#'   `utility`): the alternatives' names (character or factor), or numbers
+#'   when `choice_codes` says which number stands for which alternative.
 #' @param id Name of the column identifying individuals.
 #' @param availability `NULL` (all alternatives always available) or a named
 #'   list mapping alternatives to availability columns (1 = available).
@@ -41,6 +42,15 @@
 #'   sets it to the number of thresholds plus one.
 #' @param fixed Named numeric vector fixing parameters by their name in the
 #'   parameter table, e.g. `c("attitude=~q1" = 1, b_price = -0.5)`.
+#' @param choice_codes `NULL` (the choice column holds the alternatives'
+#'   names) or a named numeric vector giving the code of every alternative in
+#'   the choice column, e.g. `c(car = 1, train = 2, bus = 3)`. Numbers in the
+#'   choice column are refused without it: iclv does not guess that 1 is the
+#'   first alternative of `utility`.
+#' @param task Name of the column numbering the choice tasks of an
+#'   individual. By default a column named `task`, where the data have one.
+#'   It is used only to check that each (id, task) pair has one row (see
+#'   **Long data**).
 #'
 #' @details
 #' **Parameters and their names.** Each distinct parameter is one row of the
@@ -76,19 +86,54 @@
 #' coefficient used in several terms or alternatives is one parameter. `~ 0`
 #' gives an alternative no terms (utility 0).
 #'
+#' **The choice column.** It holds the chosen alternative of each task as
+#' its name (character or factor, e.g. `"car"`), or as a number when
+#' `choice_codes` maps the alternatives to their numbers, e.g.
+#' `choice_codes = c(car = 2, train = 3, bus = 1)` for a column coded as
+#' `as.integer(factor(mode))` (levels in alphabetical order: bus, car,
+#' train). Without `choice_codes`, numbers are refused.
+#'
+#' **Long data.** iclv reads wide data: one row per choice task, with the
+#' attributes of each alternative in their own columns (`cost_car`,
+#' `cost_bus`, ...) and the chosen alternative in the choice column;
+#' indicators and covariates repeat on every row of an individual. Data with
+#' one row per alternative (long data) are refused when the `task` column
+#' repeats within an individual, when the choice column holds only 0 and 1
+#' (or `TRUE` and `FALSE`), or, without a `task` column, when every
+#' individual's rows come in runs of one row per alternative that all carry
+#' the same choice. Long data `long` with columns `id`, `task`, `alt` (the
+#' alternative's name), attributes `cost` and `time`, and `chosen` (1 on the
+#' chosen alternative's row) become wide with [stats::reshape()]:
+#' ```
+#' chosen <- long[long$chosen == 1, c("id", "task", "alt")]
+#' names(chosen)[3] <- "choice"
+#' wide <- reshape(long[names(long) != "chosen"], direction = "wide",
+#'                 idvar = c("id", "task"), timevar = "alt",
+#'                 v.names = c("cost", "time"), sep = "_")
+#' wide <- merge(wide, chosen, by = c("id", "task"))
+#' ```
+#' The attributes are then `cost_car`, `time_car`, `cost_bus`, ..., and the
+#' other columns (indicators, covariates) are kept as they are.
+#'
 #' **Refused models.** Clearly unidentified specifications stop with a message
 #' that says what to fix: a latent variable without indicators; a free
 #' latent error scale with all its loadings free; a free intercept on an
 #' ordered indicator whose thresholds are all free; a free residual scale on
 #' an ordered indicator whose thresholds and loadings are all free; a free
-#' latent intercept none of whose indicators has a fixed location (when the
-#' latent variable does not enter the utilities).
+#' latent intercept none of whose indicators has a fixed location, when the
+#' utilities do not pin it either (alternative-specific constants absorb it
+#' where the latent variable enters the utility of an alternative that has
+#' one); and utility terms that can add the same amount to every
+#' alternative's utility (only differences between utilities matter): a
+#' constant on every alternative, or a latent variable (or a data column)
+#' that enters every utility with one shared coefficient, or with its own
+#' coefficient in every utility.
 #'
 #' @return An object of class `iclv_model`: a list with `latent`,
 #'   `indicators`, `family`, `categories`, `covariates`, `alternatives`,
-#'   `utility_terms`, `choice`, `id`, `availability`, `params` (the parameter
-#'   table), `plan` (0-based index arrays for the engine), `threshold_sets` and
-#'   `syntax`.
+#'   `utility_terms`, `choice`, `choice_codes`, `id`, `task`, `availability`,
+#'   `params` (the parameter table), `plan` (0-based index arrays for the
+#'   engine), `threshold_sets` and `syntax`.
 #' @seealso [iclv_parameters()] for the parameter table.
 #' @export
 #' @examples
@@ -103,13 +148,21 @@
 #'   choice = "mode")
 #' model
 #' iclv_parameters(model)
+#'
+#' # A choice column coded 1 = bus, 2 = car (e.g. as.integer(factor(mode))):
+#' iclv_model("attitude =~ q1 + q2 + q3",
+#'   utility = list(car = ~ asc_car + b_cost * cost_car + lambda * attitude,
+#'                  bus = ~ b_cost * cost_bus),
+#'   choice = "mode", choice_codes = c(car = 2, bus = 1))
 iclv_model <- function(latent, utility = NULL, choice = NULL, id = "id",
                        availability = NULL, indicators = "ordered_probit",
-                       thresholds = "free", categories = 5L, fixed = NULL) {
+                       thresholds = "free", categories = 5L, fixed = NULL,
+                       choice_codes = NULL, task = NULL) {
   statements <- parse_latent_syntax(latent)
   spec <- read_latent_structure(statements)
   spec <- c(spec, read_indicator_settings(spec, statements, indicators, categories, thresholds))
-  choice_part <- read_choice_part(utility, choice, id, availability, spec$latent)
+  choice_part <- read_choice_part(utility, choice, id, availability, spec$latent,
+                                  choice_codes, task)
 
   slots <- rbind(structural_slots(spec, statements),
                  measurement_slots(spec, statements),
@@ -126,7 +179,7 @@ iclv_model <- function(latent, utility = NULL, choice = NULL, id = "id",
   if (is.null(covariates)) covariates <- character(0)
   plan <- build_plan(spec, covariates, choice_part, index)
   threshold_sets <- build_threshold_sets(spec, plan)
-  check_identification(spec, params, plan, choice_part$utility_terms)
+  check_identification(spec, params, plan, choice_part$utility_terms, choice_part$alternatives)
 
   structure(list(
     latent = spec$latent,
@@ -137,7 +190,9 @@ iclv_model <- function(latent, utility = NULL, choice = NULL, id = "id",
     alternatives = choice_part$alternatives,
     utility_terms = choice_part$utility_terms,
     choice = choice_part$choice,
+    choice_codes = choice_part$choice_codes,
     id = choice_part$id,
+    task = choice_part$task,
     availability = choice_part$availability,
     params = params,
     plan = plan,
@@ -168,6 +223,7 @@ iclv_parameters <- function(model) {
 
 #' @export
 print.iclv_model <- function(x, ...) {
+  refuse_unused_arguments(..., .fun = "print()")
   cat("ICLV model\n")
   cat("  latent variables: ", paste(x$latent, collapse = ", "), "\n", sep = "")
   for (family in unique(x$family)) {
@@ -178,8 +234,10 @@ print.iclv_model <- function(x, ...) {
     cat("  covariates: ", paste(x$covariates, collapse = ", "), "\n", sep = "")
   }
   if (length(x$alternatives)) {
-    cat(sprintf("  alternatives: %s (choice '%s', id '%s')\n",
-                paste(x$alternatives, collapse = ", "), x$choice, x$id))
+    coded <- if (is.null(x$choice_codes)) "" else
+      paste0(", coded ", paste(names(x$choice_codes), "=", x$choice_codes, collapse = ", "))
+    cat(sprintf("  alternatives: %s (choice '%s'%s, id '%s')\n",
+                paste(x$alternatives, collapse = ", "), x$choice, coded, x$id))
   } else {
     cat("  no choice part\n")
   }
@@ -285,11 +343,16 @@ resolve_categories <- function(statements, indicators, ordered, categories) {
 # The choice part
 # ---------------------------------------------------------------------------
 
-read_choice_part <- function(utility, choice, id, availability, latent) {
+read_choice_part <- function(utility, choice, id, availability, latent, choice_codes = NULL,
+                             task = NULL) {
   check_column_name(id, "id")
   if (is.null(utility)) {
-    if (!is.null(choice) || !is.null(availability)) {
-      stop("`choice` and `availability` need `utility` (the choice part of the model).", call. = FALSE)
+    given <- c(choice = !is.null(choice), availability = !is.null(availability),
+               choice_codes = !is.null(choice_codes), task = !is.null(task))
+    if (any(given)) {
+      stop(sprintf("%s need%s `utility` (the choice part of the model).",
+                   paste0("`", names(given)[given], "`", collapse = " and "),
+                   if (sum(given) == 1L) "s" else ""), call. = FALSE)
     }
     terms <- empty_utility_terms()
     terms$value <- list()
@@ -297,11 +360,49 @@ read_choice_part <- function(utility, choice, id, availability, latent) {
                 choice = NULL, id = id, availability = NULL))
   }
   check_column_name(choice, "choice")
+  if (!is.null(task)) check_column_name(task, "task")
   alternatives <- names(utility)
   list(alternatives = alternatives,
        utility_terms = parse_utilities(utility, latent),
-       choice = choice, id = id,
+       choice = choice, id = id, task = task,
+       choice_codes = read_choice_codes(choice_codes, alternatives),
        availability = read_availability(availability, alternatives))
+}
+
+# The code of every alternative in the choice column, in the order of the
+# alternatives; NULL when the column holds the alternatives' names.
+read_choice_codes <- function(choice_codes, alternatives) {
+  if (is.null(choice_codes)) return(NULL)
+  example <- paste0("c(", paste0(alternatives, " = ", seq_along(alternatives), collapse = ", "), ")")
+  if (is.list(choice_codes)) choice_codes <- unlist(choice_codes)
+  keys <- names(choice_codes)
+  if (!is.numeric(choice_codes) || is.null(keys) || anyNA(keys) || any(!nzchar(keys)) ||
+      any(!is.finite(choice_codes))) {
+    stop(sprintf("`choice_codes` must be a named vector of numbers, alternative = code, e.g. choice_codes = %s.",
+                 example), call. = FALSE)
+  }
+  unknown <- setdiff(keys, alternatives)
+  if (length(unknown)) {
+    stop(sprintf("`choice_codes` names '%s', which is not an alternative (alternatives: %s).",
+                 unknown[[1]], paste(alternatives, collapse = ", ")), call. = FALSE)
+  }
+  if (anyDuplicated(keys)) {
+    stop(sprintf("`choice_codes` names '%s' twice.", keys[anyDuplicated(keys)]), call. = FALSE)
+  }
+  uncoded <- setdiff(alternatives, keys)
+  if (length(uncoded)) {
+    stop(sprintf("`choice_codes` gives no code for alternative%s %s; give every alternative its code.",
+                 if (length(uncoded) > 1L) "s" else "", paste0("'", uncoded, "'", collapse = ", ")),
+         call. = FALSE)
+  }
+  shared <- anyDuplicated(choice_codes)
+  if (shared) {
+    same <- keys[choice_codes == choice_codes[[shared]]]
+    stop(sprintf("`choice_codes` gives the code %s to %s; each alternative needs its own code.",
+                 format(choice_codes[[shared]]), paste0("'", same, "'", collapse = " and ")),
+         call. = FALSE)
+  }
+  stats::setNames(as.double(choice_codes[alternatives]), alternatives)
 }
 
 check_column_name <- function(x, arg) {

@@ -77,7 +77,8 @@ preconditioned <- function(objective, u0, a) {
 new_trace <- function(maxit) {
   n <- maxit + 1L
   list(n = 0L, iteration = integer(n), loglik = rep(NA_real_, n),
-       gradient_norm = rep(NA_real_, n), seconds = rep(NA_real_, n), rss_mb = rep(NA_real_, n))
+       gradient_norm = rep(NA_real_, n), seconds = rep(NA_real_, n), rss_mb = rep(NA_real_, n),
+       round = rep(1L, n))
 }
 
 # A trace with room for `maxit` more iterations after those of `trace`
@@ -86,8 +87,8 @@ extend_trace <- function(trace, maxit) {
   out <- new_trace(maxit + if (is.null(trace)) 0L else trace$n)
   if (is.null(trace) || trace$n == 0L) return(out)
   keep <- seq_len(trace$n)
-  for (column in c("iteration", "loglik", "gradient_norm", "seconds", "rss_mb"))
-    out[[column]][keep] <- trace[[column]][keep]
+  for (column in c("iteration", "loglik", "gradient_norm", "seconds", "rss_mb", "round"))
+    if (!is.null(trace[[column]])) out[[column]][keep] <- trace[[column]][keep]
   out$n <- trace$n
   out
 }
@@ -108,7 +109,7 @@ trace_frame <- function(trace) {
   keep <- seq_len(trace$n)
   data.frame(iteration = trace$iteration[keep], loglik = trace$loglik[keep],
              gradient_norm = trace$gradient_norm[keep], seconds = trace$seconds[keep],
-             rss_mb = trace$rss_mb[keep])
+             rss_mb = trace$rss_mb[keep], round = trace$round[keep])
 }
 
 # Runs optim from u0; returns list(u, value, convergence, message, iterations,
@@ -145,6 +146,7 @@ run_optimizer <- function(objective, u0, control, lower = -Inf, upper = Inf,
     state$best_u <- u
     # optim's first gradient is at the start: iteration 0 of a fresh run, and
     # already in the trace of a resumed one.
+    if (is.null(state$value0)) state$value0 <- env$value
     if (state$first) {
       state$first <- FALSE
       if (iteration0 > 0L) return(g)
@@ -207,6 +209,7 @@ run_optimizer <- function(objective, u0, control, lower = -Inf, upper = Inf,
     }
   )
   res$value <- inner$fn(res$u)
+  res$value0 <- state$value0 %||% res$value # the objective at the start
   res$iterations <- state$iteration
   res$trace <- state$trace
   res$n_eval <- env$n_eval

@@ -48,7 +48,7 @@
 #' @param seed Seed for the random number generator.
 #' @return A data frame with one row per task (one row per individual, without
 #'   `task` and choice columns, when the model has no choice part) and columns
-#'   for the id, `task`,
+#'   for the id, the task number (`task`, or the model's `task` column),
 #'   the choice (alternative names), the attributes, the availability columns
 #'   (if any), the covariates and the indicators (covariates and indicators
 #'   repeat on all rows of an individual). Attribute `"theta"` holds the true
@@ -95,7 +95,7 @@ iclv_simulate <- function(model, theta = NULL, n_indiv = 500, n_tasks = 6,
   out <- data.frame(seq_len(n_indiv)[person])
   names(out) <- model$id
   if (has_choice) {
-    out$task <- rep(seq_len(n_tasks), times = n_indiv)
+    out[[model$task %||% "task"]] <- rep(seq_len(n_tasks), times = n_indiv)
     out[[model$choice]] <- NA_character_
     n_rows <- nrow(out)
     for (column in choice_attribute_columns(model)) {

@@ -9,6 +9,13 @@ model
 
 # One progress line per iteration: iteration, log-likelihood, gradient norm,
 # elapsed seconds and the process's memory (RSS).
+#
+# The integration is adaptive (the default for models with indicators): with
+# 38 items each respondent's posterior of the five latent variables is far
+# narrower than the prior, so the draws are moved to each respondent's
+# posterior mean and shaped by its covariance. Plain draws from the prior
+# (adaptive = FALSE) would bias the log-likelihood by hundreds of units at
+# this size; adaptive draws are within about 0.2 of the exact value.
 fit <- iclv(model, survey_dce, draws = 100, backend = "auto",
             control = iclv_control(trace = TRUE))
 
@@ -18,11 +25,12 @@ summary(fit)
 head(memory_summary(fit))
 memory_stats(fit)
 
+# How accurate the integration is: the summary's "Integration" line gives
+# the importance-sampling standard error of the log-likelihood;
+# check_integration() recomputes it with four times the draws.
+check_integration(fit)
+
 # The data were simulated, so the estimates can be set against the truth.
-# With only 100 draws for five latent dimensions the simulated likelihood is
-# noticeably biased: a few estimates (here the covariate effects on purchase
-# intention) sit further from the truth than their standard errors suggest.
-# More draws (draws = 500 takes about five times as long) shrink this bias.
 est <- estimates(fit)
 truth <- attr(survey_dce, "true_parameters")[est$term]
 comparison <- data.frame(

@@ -34,7 +34,8 @@ multi_case <- function(n_latent, n_indiv = 12, seed = 2, n_items = 3) {
     lines <- c(lines, paste0(lv[-1], " ~ ", lv[-n_latent]))
   model <- iclv_model(paste(lines, collapse = "\n"),
     utility = list(A = stats::as.formula(paste("~ asc_A + b_price * price_A + b1 *", lv[1])),
-                   B = stats::as.formula(paste("~ b_price * price_B + b2 *", lv[n_latent]))),
+                   B = stats::as.formula(paste("~ b_price * price_B",
+                                               if (n_latent > 1) paste("+ b2 *", lv[n_latent])))),
     choice = "choice", id = "id")
   data <- iclv_simulate(model, n_indiv = n_indiv, n_tasks = 2, seed = seed)
   list(model = model, data = data, prepared = iclv:::prepare_data(model, data),

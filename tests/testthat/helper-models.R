@@ -8,7 +8,8 @@ engine_models <- list(
       att =~ q1 + q2 + q3
       soc =~ q4 + q5 + q3
       att ~ age + soc + 1",
-    utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
+    # No constant on A: with one, it would absorb the free intercept of att.
+    utility = list(A = ~ b_price * price_A + b_att * att,
                    B = ~ b_price * price_B + b_soc * soc * income,
                    none = ~ 0),
     options = list()),

@@ -78,7 +78,11 @@ test_that("resuming from a checkpoint reaches the straight run's estimates", {
   expect_identical(ckpt_straight$convergence$code, 0L)
   expect_equal(coef(ckpt_resumed), coef(ckpt_straight), tolerance = 1e-6)
   expect_lt(max(abs(coef(ckpt_resumed) - coef(ckpt_straight))), 1e-6 * 10)
-  expect_equal(ckpt_resumed$loglik, ckpt_straight$loglik, tolerance = 1e-10)
+  # An adaptive fit's log-likelihood is fixed only up to the shift of re-centring
+  # its points (another path ends at slightly other centres): far below its
+  # integration error.
+  expect_lt(abs(ckpt_resumed$loglik - ckpt_straight$loglik),
+            1e-3 * ckpt_straight$integration_error$error)
   expect_equal(sqrt(diag(vcov(ckpt_resumed))), sqrt(diag(vcov(ckpt_straight))),
                tolerance = 1e-4)
 })

@@ -81,11 +81,13 @@ test_that("indicators and covariates are taken per person, NA meaning a missing 
   expect_equal(unname(prepared$covariates), cbind(c(40, 30, 50), c(1, 0, 1)))
 })
 
-test_that("choice may be given as integers 1..J or as a factor", {
+test_that("choice may be given as numbers with their codes, or as a factor", {
   data <- prep_data()
   expected <- prepare_data(prep_model(), data)$choice
-  data$choice <- match(data$choice, c("A", "B", "C"))
-  expect_identical(prepare_data(prep_model(), data)$choice, expected)
+  coded <- prep_model()
+  coded$choice_codes <- c(A = 3, B = 1, C = 2)
+  data$choice <- c(A = 3, B = 1, C = 2)[data$choice]
+  expect_identical(prepare_data(coded, data)$choice, expected)
   data$choice <- factor(c("A", "B", "C", "A", "C", "B"), levels = c("C", "B", "A"))
   expect_identical(prepare_data(prep_model(), data)$choice, expected)
 })
@@ -213,11 +215,13 @@ test_that("choice values must be alternatives, and available", {
   data <- prep_data()
   data$choice[c(2, 4)] <- c("D", "a")
   expect_error(prepare_data(model, data),
-               "choice column `choice` has values that are not alternatives (A, B, C, or 1..3): 'D', 'a' (rows 2, 4)",
+               "choice column `choice` has values that are not alternatives (A, B, C): 'D', 'a' (rows 2, 4)",
                fixed = TRUE)
   data <- prep_data()
   data$choice <- c(1, 2, 3, 4, 0, 1.5)
-  expect_error(prepare_data(model, data), "4, 0, 1.5 (rows 4, 5, 6)", fixed = TRUE)
+  model$choice_codes <- c(A = 1, B = 2, C = 3)
+  expect_error(prepare_data(model, data), "(codes A = 1, B = 2, C = 3): 4, 0, 1.5 (rows 4, 5, 6)",
+               fixed = TRUE)
   data <- prep_data()
   data$choice[c(4, 6)] <- "C"
   expect_error(prepare_data(model, data), "the chosen alternative is unavailable (rows 4, 6)",

@@ -33,15 +33,23 @@ test_that("estimates recover the simulation's parameters within 3 robust standar
   expect_true(all(is.finite(se) & se > 0))
   z <- (est - truth) / se
   expect_gte(mean(abs(z) < 3), 0.95)
-  # The optimizer climbed: the final log-likelihood is the trace's best.
-  expect_gte(recovery_fit$loglik, max(recovery_fit$trace$loglik) - 1e-8)
+  # The optimizer climbed: the final log-likelihood is the trace's best, up
+  # to the shift of re-centring the points (each adaptive round integrates
+  # with other points; the shift is far below the integration error).
+  trace <- recovery_fit$trace
+  expect_gte(recovery_fit$loglik, max(trace$loglik) - 1e-3)
+  expect_lt(1e-3, recovery_fit$integration_error$error)
+  expect_gte(recovery_fit$convergence$adaptive_rounds, 3L)
   expect_gt(recovery_fit$loglik, recovery_fit$trace$loglik[1])
   expect_lt(recovery_fit$convergence$gradient_relative, 1e-4)
 })
 
 test_that("the log-likelihood of the fit is the engine's at the estimates", {
+  at_fit <- iclv_engine_eval(iclv:::fit_engine(small_fit), small_model, coef(small_fit))
+  expect_identical(small_fit$loglik, at_fit$loglik)
+  # Re-centred at the estimates themselves: the same up to the re-centring shift.
   direct <- iclv_loglik(small_model, small_data, coef(small_fit), draws = 50, threads = 1)
-  expect_equal(small_fit$loglik, direct$loglik, tolerance = 1e-10)
+  expect_lt(abs(small_fit$loglik - direct$loglik), 1e-3 * small_fit$integration_error$error)
   # At the maximum the analytic gradient vanishes (relative to the curvature).
   expect_lt(max(abs(direct$gradient * sqrt(diag(vcov(small_fit, "classical"))))), 1e-4)
 })
@@ -102,10 +110,17 @@ test_that("starting values given by the user are used and the stages are recorde
 })
 
 test_that("results do not depend on the number of threads", {
+  one <- iclv(small_model, small_data, draws = 50,
+              control = iclv_control(threads = 1, reltol = 1e-12, gradtol = 1e-9))
+  expect_identical(coef(one), coef(small_fit))
+  expect_identical(one$loglik, small_fit$loglik)
+  expect_identical(vcov(one), vcov(small_fit))
+  # From other starting values (another path through the adaptive rounds):
+  # the same estimates.
   fit1 <- iclv(small_model, small_data, draws = 50, start = coef(small_fit),
                control = iclv_control(threads = 1, reltol = 1e-12, gradtol = 1e-9))
   expect_equal(coef(fit1), coef(small_fit), tolerance = 1e-6)
-  expect_equal(fit1$loglik, small_fit$loglik, tolerance = 1e-10)
+  expect_lt(abs(fit1$loglik - small_fit$loglik), 1e-3 * small_fit$integration_error$error)
 })
 
 test_that("trace = TRUE prints one line per iteration", {

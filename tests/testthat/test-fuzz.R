@@ -48,7 +48,7 @@ fuzz_model <- function() {
 
   utility <- NULL
   availability <- NULL
-  lv_in_utility <- character(0)
+  lv_in_interaction <- character(0)
   if (stats::runif(1) < 0.7) {
     alts <- c("A", "B", "C")[seq_len(sample(2:3, 1L))]
     utility <- lapply(seq_along(alts), function(j) {
@@ -58,8 +58,11 @@ fuzz_model <- function() {
       if (stats::runif(1) < 0.8) terms <- c(terms, paste0("b_x * x_", a))
       if (stats::runif(1) < 0.6) {
         l <- sample(latent, 1L)
-        lv_in_utility <<- c(lv_in_utility, l)
-        terms <- c(terms, if (stats::runif(1) < 0.3) paste0("b_", a, l, " * ", l, " * z_", a)
+        # the last alternative's is always an interaction, so that no latent
+        # variable enters every utility alone (which would not be identified)
+        interaction <- j == length(alts) || stats::runif(1) < 0.3
+        if (interaction) lv_in_interaction <<- c(lv_in_interaction, l)
+        terms <- c(terms, if (interaction) paste0("b_", a, l, " * ", l, " * z_", a)
                           else paste0("b_", a, l, " * ", l))
       }
       stats::as.formula(paste("~", if (length(terms)) paste(terms, collapse = " + ") else "0"))
@@ -70,7 +73,10 @@ fuzz_model <- function() {
       availability <- stats::setNames(list(paste0("av_", with_avail)), with_avail)
     }
   }
-  for (l in unique(lv_in_utility)) {
+  # A free latent intercept where the utilities identify it: in `l * z_a`
+  # (no coefficient of z_a alone can absorb it; constants absorb it in a
+  # plain `b * l`).
+  for (l in unique(lv_in_interaction)) {
     if (stats::runif(1) < 0.3) lines <- c(lines, paste(l, "~ 1"))
   }
 

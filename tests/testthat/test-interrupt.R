@@ -89,7 +89,11 @@ test_that("a run resumed after an interrupt reaches the straight run's maximum",
   resumed <- iclv(int_model, int_data, draws = 20, control = int_control(), resume = path)
   expect_identical(resumed$convergence$code, 0L)
   expect_false(resumed$convergence$interrupted)
-  expect_equal(resumed$loglik, int_straight$loglik, tolerance = 1e-8)
+  # An adaptive fit's log-likelihood is fixed only up to the shift of re-centring
+  # its points (another path ends at slightly other centres): far below its
+  # integration error.
+  expect_lt(abs(resumed$loglik - int_straight$loglik),
+            1e-3 * int_straight$integration_error$error)
   expect_equal(coef(resumed), coef(int_straight), tolerance = 1e-4)
 })
 
@@ -109,7 +113,11 @@ test_that("an error inside the objective propagates and keeps the last iteration
   expect_equal(coef(fresh), coef(int_straight), tolerance = 1e-10)
   resumed <- iclv(int_model, int_data, draws = 20, control = int_control(), resume = path)
   expect_identical(resumed$convergence$code, 0L)
-  expect_equal(resumed$loglik, int_straight$loglik, tolerance = 1e-8)
+  # An adaptive fit's log-likelihood is fixed only up to the shift of re-centring
+  # its points (another path ends at slightly other centres): far below its
+  # integration error.
+  expect_lt(abs(resumed$loglik - int_straight$loglik),
+            1e-3 * int_straight$integration_error$error)
 })
 
 test_that("a time limit (setTimeLimit) stops iclv() with an error and the next fit works", {

@@ -372,3 +372,69 @@ test_that("plan arrays are integer vectors (signs double), also when empty", {
   expect_length(model$threshold_sets, 0L)
   expect_equal(model$covariates, character(0))
 })
+
+test_that("utilities that can shift every alternative alike are refused, naming the terms", {
+  model_with <- function(utility, latent = "att =~ q1 + q2 + q3", ...) {
+    iclv_model(latent, utility = utility, choice = "mode", ...)
+  }
+  # a constant on every alternative
+  expect_error(model_with(list(car = ~ asc_car + b_cost * cost_car,
+                               train = ~ asc_train + b_cost * cost_train,
+                               bus = ~ asc_bus + b_cost * cost_bus)),
+               paste0("the utilities are not identified: `asc_car`, `asc_train`, `asc_bus` together ",
+                      "can add the same amount to the utility of every alternative, and only ",
+                      "differences between utilities matter; remove one such term, e.g. `asc_bus` ",
+                      "from the utility of `bus`."), fixed = TRUE)
+  # one constant shared by every alternative
+  expect_error(model_with(list(car = ~ asc + b_cost * cost_car, bus = ~ asc + b_cost * cost_bus)),
+               "`asc` adds the same amount to the utility of every alternative", fixed = TRUE)
+  # the same `lambda * att` in every utility
+  expect_error(model_with(list(car = ~ asc_car + b_cost * cost_car + lambda * att,
+                               train = ~ asc_train + b_cost * cost_train + lambda * att,
+                               bus = ~ b_cost * cost_bus + lambda * att)),
+               paste0("the utilities are not identified: `lambda * att` adds the same amount to the ",
+                      "utility of every alternative, and only differences between utilities matter; ",
+                      "remove one such term, e.g. `lambda * att` from the utility of `bus`."),
+               fixed = TRUE)
+  # a latent variable with its own coefficient in every utility, and a
+  # person-level column with its own coefficient in every utility
+  expect_error(model_with(list(car = ~ l_car * att, bus = ~ l_bus * att)),
+               "`l_car * att`, `l_bus * att` together can add", fixed = TRUE)
+  expect_error(model_with(list(car = ~ b1 * income, bus = ~ b2 * income)),
+               "`b1 * income`, `b2 * income` together can add", fixed = TRUE)
+
+  # what the messages ask for is accepted: a constant left out, the latent
+  # variable out of one utility, a coefficient fixed, or an empty utility
+  expect_s3_class(model_with(list(car = ~ asc_car + b_cost * cost_car + lambda * att,
+                                  train = ~ asc_train + b_cost * cost_train + lambda * att,
+                                  bus = ~ b_cost * cost_bus)), "iclv_model")
+  expect_s3_class(model_with(list(car = ~ asc_car + b1 * income, bus = ~ asc_bus + b2 * income),
+                             fixed = c(asc_bus = 0, b2 = 0)), "iclv_model")
+  expect_s3_class(model_with(list(car = ~ asc_car, train = ~ asc_train, walk = ~ 0)), "iclv_model")
+  # a coefficient that also multiplies an attribute is not a pure shift
+  expect_s3_class(model_with(list(car = ~ b * att + b * cost_car, bus = ~ b * att)), "iclv_model")
+  # different data in each utility are not a shift
+  expect_s3_class(model_with(list(car = ~ b * cost_car, bus = ~ b * cost_bus)), "iclv_model")
+})
+
+test_that("a free latent intercept that the utilities' constants absorb is refused", {
+  utility <- list(car = ~ asc_car + b_cost * cost_car + lambda * att,
+                  train = ~ asc_train + b_cost * cost_train,
+                  bus = ~ b_cost * cost_bus)
+  expect_error(iclv_model("att =~ q1 + q2 + q3; att ~ 1", utility = utility, choice = "mode"),
+               paste0("the intercept of latent variable 'att' ('att ~ 1') is not identified: none of ",
+                      "its indicators has a fixed location, and in the utilities the other terms ",
+                      "absorb its effect (`lambda * att`); remove 'att ~ 1', or fix an indicator's ",
+                      "intercept and one of its thresholds."), fixed = TRUE)
+  # an interaction is absorbed by the coefficient of the same attribute
+  expect_error(iclv_model("att =~ q1 + q2 + q3; att ~ 1", choice = "mode",
+                          utility = list(car = ~ b_cost * cost_car + g * att * cost_car, bus = ~ 0)),
+               "absorb its effect (`g * att * cost_car`)", fixed = TRUE)
+  # pinned by the measurement part: a fixed intercept and a fixed threshold
+  expect_s3_class(iclv_model("att =~ q1 + q2 + q3; att ~ 1; q1 | 0*t1 + t2 + t3 + t4",
+                             utility = utility, choice = "mode"), "iclv_model")
+  # pinned by the utilities: `car` has no constant that could absorb it
+  utility$car <- ~ b_cost * cost_car + lambda * att
+  expect_s3_class(iclv_model("att =~ q1 + q2 + q3; att ~ 1", utility = utility, choice = "mode"),
+                  "iclv_model")
+})

@@ -2,12 +2,12 @@
 # code runs, with a message that names the place (column, rows, parameter,
 # line of the model syntax). One test per mistake.
 
+val_model_utility <- list(A = ~ asc_A + b_price * price_A + b_att * att,
+                          B = ~ b_price * price_B)
 val_model <- iclv_model("
     att =~ q1 + q2 + q3
     att ~ age",
-  utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
-                 B = ~ b_price * price_B),
-  choice = "choice", id = "id", categories = 3)
+  utility = val_model_utility, choice = "choice", id = "id", categories = 3)
 val_data <- iclv_simulate(val_model, n_indiv = 8, n_tasks = 2, seed = 1)
 val_theta <- attr(val_data, "theta")[val_model$params$free]
 
@@ -56,10 +56,13 @@ test_that("NA in a used column names the column and the rows", {
 test_that("a choice value that is not an alternative names the value and the row", {
   data <- val_data
   data$choice[6] <- "Z"
-  expect_error(loglik_of(data), "choice column `choice` has values that are not alternatives \\(A, B, or 1..2\\): 'Z' \\(row 6\\)")
+  expect_error(loglik_of(data), "choice column `choice` has values that are not alternatives \\(A, B\\): 'Z' \\(row 6\\)")
+  coded_model <- iclv_model(val_model$syntax, utility = val_model_utility, choice = "choice",
+                            categories = 3, choice_codes = c(A = 1, B = 2))
   data$choice <- ifelse(val_data$choice == "A", 1, 2)
   data$choice[9] <- 3
-  expect_error(loglik_of(data), "not alternatives.*: 3 \\(row 9\\)")
+  expect_error(loglik_of(data, model = coded_model),
+               "not alternatives \\(codes A = 1, B = 2\\): 3 \\(row 9\\)")
 })
 
 test_that("choosing an unavailable alternative names the rows, alternative and column", {
@@ -209,4 +212,130 @@ test_that("no check leaves the engine to catch a mistake: the C code is never re
   expect_identical(counter$n, 0L)
   loglik_of(val_data)
   expect_identical(counter$n, 1L)
+})
+
+# ---- Plausible mistakes that used to give a wrong answer without a word ----
+
+test_that("numeric choice codes are refused without choice_codes, and then follow it", {
+  # Codes from as.integer(factor(choice)) with levels B, A: 1 = B, 2 = A, the
+  # reverse of the order of `utility`.
+  data <- val_data
+  data$choice <- as.integer(factor(val_data$choice, levels = c("B", "A")))
+  expect_error(loglik_of(data), paste0(
+    "choice column `choice` holds numbers (1, 2) but the model does not say which ",
+    "alternative each number stands for, and iclv does not guess it from the order of ",
+    "`utility`: give the codes in iclv_model(), e.g. choice_codes = c(A = 1, B = 2) if 1 ",
+    "means A, 2 means B, or put the alternatives' names (A, B) in the column"), fixed = TRUE)
+  expect_error(iclv(val_model, data, draws = 5), "holds numbers (1, 2)", fixed = TRUE)
+  coded <- iclv_model(val_model$syntax, utility = val_model_utility, choice = "choice",
+                      categories = 3, choice_codes = c(A = 2, B = 1))
+  expect_equal(loglik_of(data, model = coded)$loglik, loglik_of(val_data)$loglik)
+  # labels still work with a coded model, and factors as before
+  expect_equal(loglik_of(val_data, model = coded)$loglik, loglik_of(val_data)$loglik)
+  data$choice <- factor(val_data$choice, levels = c("B", "A"))
+  expect_equal(loglik_of(data)$loglik, loglik_of(val_data)$loglik)
+})
+
+test_that("choice_codes must name every alternative once, with distinct numbers", {
+  make <- function(codes) {
+    iclv_model("att =~ q1 + q2 + q3", utility = list(car = ~ asc_car + b * cost_car, bus = ~ b * cost_bus),
+               choice = "mode", choice_codes = codes)
+  }
+  expect_error(make(c(car = 1)), "`choice_codes` gives no code for alternative 'bus'")
+  expect_error(make(c(car = 1, bus = 1)), "`choice_codes` gives the code 1 to 'car' and 'bus'")
+  expect_error(make(c(car = 1, bus = 2, train = 3)), "`choice_codes` names 'train', which is not an alternative")
+  expect_error(make(c(1, 2)), "`choice_codes` must be a named vector of numbers, alternative = code, e.g. choice_codes = c(car = 1, bus = 2)",
+               fixed = TRUE)
+  expect_error(iclv_model("att =~ q1 + q2", choice_codes = c(a = 1)),
+               "`choice_codes` needs `utility`")
+  expect_output(print(make(c(car = 2, bus = 1))), "choice 'mode', coded car = 2, bus = 1")
+})
+
+# Long data from wide: one row per (task, alternative), the choice repeated.
+make_long <- function(wide) {
+  long <- wide[rep(seq_len(nrow(wide)), each = 2L), ]
+  long$alt <- rep(c("A", "B"), times = nrow(wide))
+  long$price <- ifelse(long$alt == "A", long$price_A, long$price_B)
+  long$chosen <- as.integer(long$choice == long$alt)
+  rownames(long) <- NULL
+  long
+}
+long_note <- paste0(
+  "iclv wants one row per choice task, with each alternative's attributes in their own ",
+  "columns and the chosen alternative in column `choice`; reshape long data (one row per ",
+  "alternative) first, as shown under 'Long data' in ?iclv_model")
+
+test_that("long data with a task column are refused: (id, task) repeats", {
+  long <- make_long(val_data)
+  expect_error(loglik_of(long), paste0(
+    "column `task` repeats within individuals: individual 1 has 2 rows for task 1 (rows 1, 2), ",
+    "and the 32 rows hold only 16 (id, task) pairs. ", long_note, "; if column `task` does not ",
+    "number the choice tasks, name the column that does with iclv_model(task = )"), fixed = TRUE)
+  expect_error(iclv(val_model, long, draws = 5), "column `task` repeats within individuals")
+  # A task column named in the model is used instead of `task`.
+  long$round <- long$task
+  by_round <- iclv_model(val_model$syntax, utility = val_model_utility, choice = "choice",
+                         categories = 3, task = "round")
+  expect_error(loglik_of(long, model = by_round),
+               "column `round` repeats within individuals: individual 1 has 2 rows for task 1 \\(rows 1, 2\\), and the 32 rows hold only 16 \\(id, task\\) pairs\\. iclv wants one row per choice task.*Long data' in \\?iclv_model$")
+  wide <- val_data
+  wide$round <- wide$task
+  wide$task <- 1L
+  expect_equal(loglik_of(wide, model = by_round)$loglik, loglik_of(val_data)$loglik)
+  wide$round <- NULL
+  expect_error(loglik_of(wide, model = by_round),
+               "column `round` (used as the task number) is not in the data", fixed = TRUE)
+  expect_error(iclv_model("att =~ q1 + q2", task = "round"), "`task` needs `utility`")
+})
+
+test_that("long data without a task column are refused: runs of one choice per alternative", {
+  wide <- iclv_simulate(val_model, n_indiv = 30, n_tasks = 2, seed = 4)
+  long <- make_long(wide)
+  long$task <- NULL
+  expect_error(loglik_of(long, theta = attr(wide, "theta")[val_model$params$free]), paste0(
+    "the data have no task column, and the rows of every individual come in runs of 2 (as ",
+    "many as alternatives) with the same choice in each run, e.g. individual 1 (rows 1, 2), ",
+    "as in long data. ", long_note, "; if each row is a choice task, number the tasks in a ",
+    "column and name it with iclv_model(task = )"), fixed = TRUE)
+  # Wide data without a task column pass, also when every individual happens
+  # to choose one alternative twice in a row: 8 runs are too few to tell.
+  wide$task <- NULL
+  expect_type(loglik_of(wide, theta = attr(wide, "theta")[val_model$params$free])$loglik,
+              "double")
+  few <- val_data
+  few$task <- NULL
+  few$choice <- rep(c("A", "B"), each = 2L, length.out = nrow(few))
+  expect_type(loglik_of(few)$loglik, "double")
+})
+
+test_that("a 0/1 (or TRUE/FALSE) choice column is refused as long data", {
+  long <- make_long(val_data)
+  long$task <- NULL
+  long$choice <- long$chosen
+  expect_error(loglik_of(long), paste0(
+    "choice column `choice` holds only 0 and 1, as long data (one row per alternative) mark ",
+    "the chosen alternative: ", long_note, "; if 0 and 1 stand for two alternatives, say which ",
+    "with iclv_model(choice_codes = c(A = 0, B = 1))"), fixed = TRUE)
+  long$choice <- long$chosen == 1L
+  expect_error(loglik_of(long), "choice column `choice` holds only 0 and 1")
+  # A binary choice coded 0/1 in wide data, with its codes, is fine.
+  binary <- iclv_model(val_model$syntax, utility = val_model_utility, choice = "choice",
+                       categories = 3, choice_codes = c(A = 1, B = 0))
+  data <- val_data
+  data$choice <- as.integer(data$choice == "A")
+  expect_equal(loglik_of(data, model = binary)$loglik, loglik_of(val_data)$loglik)
+})
+
+test_that("the reshape() recipe of ?iclv_model turns long data into the wide data", {
+  long <- make_long(val_data)[c("id", "task", "alt", "price", "chosen", "age", "q1", "q2", "q3")]
+  # the recipe, as in the help page
+  chosen <- long[long$chosen == 1, c("id", "task", "alt")]
+  names(chosen)[3] <- "choice"
+  wide <- reshape(long[names(long) != "chosen"], direction = "wide",
+                  idvar = c("id", "task"), timevar = "alt",
+                  v.names = "price", sep = "_")
+  wide <- merge(wide, chosen, by = c("id", "task"))
+  expect_setequal(names(wide), c("id", "task", "age", "q1", "q2", "q3", "price_A", "price_B",
+                                 "choice"))
+  expect_equal(loglik_of(wide)$loglik, loglik_of(val_data)$loglik)
 })
