@@ -33,7 +33,9 @@
 #' @param model An [iclv_model()].
 #' @param data A data frame in wide format (one row per choice task).
 #' @param draws Number of draws per individual, or an array individuals x
-#'   draws x latent variables of your own standard normal draws.
+#'   draws x latent variables of your own standard normal draws, individuals
+#'   in sorted id order. Draws go to individuals by sorted id, so the same
+#'   data in any row order give the same estimates.
 #' @param draw_type Type of draws, see [iclv_loglik()].
 #' @param start Named starting values (natural scale) for some or all free
 #'   parameters.

@@ -13,7 +13,8 @@
 #'   [iclv_parameters()]; an unnamed vector must follow the table's order of
 #'   free parameters.
 #' @param draws The number of draws per individual, or an array individuals x
-#'   draws x latent variables of standard normal values (your own draws).
+#'   draws x latent variables of standard normal values (your own draws),
+#'   individuals in sorted id order.
 #' @param draw_type One of `"halton"`, `"scrambled_halton"`, `"mlhs"`,
 #'   `"sobol"`, `"scrambled_sobol"`, `"pseudo"`.
 #' @param seed Seed of the draws (they do not use R's random number stream).

@@ -7,9 +7,11 @@
 #' @param object,x An `iclv_fit` from [iclv()].
 #' @param type For `vcov()`: `"robust"` (default of the fit), `"classical"`
 #'   or `"bhhh"`. For `predict()`: `"prob"` (choice probabilities per task,
-#'   averaged over the draws) or `"lv"` (each person's posterior mean and
-#'   standard deviation of every latent variable given their answers and
-#'   choices). For `plot()`: `"trace"` (convergence) or `"memory"`.
+#'   averaged over the draws, one row per row of the data, in its order) or
+#'   `"lv"` (one row per individual, in sorted id order: each person's
+#'   posterior mean and standard deviation of every latent variable given
+#'   their answers and choices). For `plot()`: `"trace"` (convergence) or
+#'   `"memory"`.
 #' @param parm,level As in [stats::confint()].
 #' @param ... Unused.
 #' @name iclv_fit-methods
@@ -217,8 +219,10 @@ predict.iclv_fit <- function(object, type = c("prob", "lv"), ...) {
     prob <- t(engine_predict(engine, object$theta_full, "prob"))
     colnames(prob) <- object$model$alternatives
     task_indiv <- rep.int(seq_along(ids), diff(object$prepared$task_ptr))
-    return(data.frame(id = ids[task_indiv], row = object$prepared$rows, prob,
-                      check.names = FALSE))
+    out <- data.frame(id = ids[task_indiv], row = object$prepared$rows, prob,
+                      check.names = FALSE)[order(object$prepared$rows), , drop = FALSE]
+    rownames(out) <- NULL
+    return(out)
   }
   lv <- engine_predict(engine, object$theta_full, "lv")
   mean <- t(lv$mean)

@@ -108,6 +108,21 @@ test_that("results do not depend on the number of threads", {
   expect_equal(fit1$loglik, small_fit$loglik, tolerance = 1e-10)
 })
 
+test_that("the same data in any row order give bitwise the same estimates", {
+  one_thread <- iclv_control(threads = 1)
+  fit <- iclv(small_model, small_data, draws = 20, control = one_thread)
+  set.seed(8)
+  shuffled <- small_data[sample(nrow(small_data)), ]
+  fit_shuffled <- iclv(small_model, shuffled, draws = 20, control = one_thread)
+  expect_identical(coef(fit_shuffled), coef(fit))
+  expect_identical(fit_shuffled$loglik, fit$loglik)
+  expect_identical(vcov(fit_shuffled), vcov(fit))
+  # Draws belong to ids, not to rows: predictions follow the rows they describe.
+  expect_identical(predict(fit_shuffled)$row, seq_len(nrow(shuffled)))
+  expect_equal(predict(fit_shuffled)$A, predict(fit)$A[match(rownames(shuffled),
+                                                             rownames(small_data))])
+})
+
 test_that("trace = TRUE prints one line per iteration", {
   lines <- character()
   fit <- withCallingHandlers(
