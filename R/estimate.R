@@ -38,7 +38,8 @@
 #'   data in any row order give the same estimates.
 #' @param draw_type Type of draws, see [iclv_loglik()].
 #' @param start Named starting values (natural scale) for some or all free
-#'   parameters.
+#'   parameters. Values for fixed parameters may be included (a whole
+#'   parameter vector) when they equal the fixed value.
 #' @param backend `"auto"`, `"cpu"` or `"gpu"`. `"gpu"` needs the CUDA backend
 #'   compiled in and a usable device (an error says which is missing).
 #'   `"auto"` takes the GPU when one is usable and the problem has at least
@@ -84,7 +85,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   integration <- integration[1L]
   if (!inherits(control, "iclv_control"))
     stop("`control` must come from iclv_control()", call. = FALSE)
-  check_start(model, start)
+  start <- check_start(model, start)
   timings <- c(setup = 0, start = 0, estimation = 0, standard_errors = 0)
 
   t0 <- proc.time()[["elapsed"]]
@@ -200,19 +201,6 @@ points_from_recipe <- function(recipe, n_indiv, n_dim) {
   }
   drawn <- resolve_draws(recipe$n_draws, recipe$draw_type, recipe$seed, n_indiv, n_dim)
   list(draws = drawn$draws, weights = NULL)
-}
-
-check_start <- function(model, start) {
-  if (is.null(start)) return(invisible())
-  if (!is.numeric(start) || is.null(names(start)))
-    stop("`start` must be a named numeric vector (names as in iclv_parameters(model))",
-         call. = FALSE)
-  check_parameter_names(model, names(start), "start")
-  bad <- !is.finite(start)
-  if (any(bad))
-    stop("`start` has non-finite values: ", paste0("`", names(start)[bad], "`", collapse = ", "),
-         call. = FALSE)
-  invisible()
 }
 
 # Bounds on the working scale (only for parameters on their natural scale).

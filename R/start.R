@@ -2,6 +2,22 @@
 # data, then the latent part alone, then a plain MNL for the choice
 # coefficients with the latent variables' posterior means as regressors.
 
+# The user's starting values, checked, without the values of fixed parameters
+# (accepted when they equal the fixed value).
+check_start <- function(model, start) {
+  if (is.null(start)) return(NULL)
+  if (!is.numeric(start) || is.null(names(start)))
+    stop("`start` must be a named numeric vector (names as in iclv_parameters(model))",
+         call. = FALSE)
+  start <- drop_fixed_values(model, start, "start")
+  check_parameter_names(model, names(start), "start")
+  bad <- !is.finite(start)
+  if (any(bad))
+    stop("`start` has non-finite values: ", paste0("`", names(start)[bad], "`", collapse = ", "),
+         call. = FALSE)
+  start
+}
+
 # Defaults from the data: thresholds of free ordered indicators from their
 # answer shares (scaled for the variance of y* = loading * LV + error), and
 # the intercept and scale of continuous indicators from their moments.

@@ -94,6 +94,11 @@ test_that("starting values given by the user are used and the stages are recorde
   fit <- iclv(small_model, small_data, draws = 50, start = all_start, control = tight)
   expect_identical(fit$start_stages, "defaults")
   expect_equal(coef(fit), coef(small_fit), tolerance = 1e-6)
+  # A whole parameter vector, fixed parameters at their values included.
+  whole <- small_fit$theta_full
+  expect_gt(length(whole), length(all_start))
+  fit_whole <- iclv(small_model, small_data, draws = 50, start = whole, control = tight)
+  expect_identical(coef(fit_whole), coef(fit))
   # Without stages, from the table's defaults, the same maximum is reached.
   fit_plain <- iclv(small_model, small_data, draws = 50,
                     control = iclv_control(threads = 2, reltol = 1e-12, gradtol = 1e-9,
@@ -191,8 +196,8 @@ test_that("bad arguments to iclv() raise clear errors", {
   expect_error(iclv(small_model, small_data, draws = "many"), "`draws`")
   expect_error(iclv(small_model, small_data, start = c(foo = 1)),
                "`start` names unknown parameter\\(s\\) `foo`")
-  expect_error(iclv(small_model, small_data, start = c(`q1~~q1` = 1)),
-               "fixed parameter\\(s\\) `q1~~q1`")
+  expect_error(iclv(small_model, small_data, start = c(`q1~~q1` = 2)),
+               "`start` gives `q1~~q1` = 2 \\(fixed at 1\\)")
   expect_error(iclv(small_model, small_data, start = c(b_price = Inf)),
                "non-finite values: `b_price`")
   expect_error(iclv(small_model, small_data, start = c(b_price = NA_real_)),
