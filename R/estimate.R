@@ -7,12 +7,17 @@
 #'
 #' @section Starting values:
 #' Unless `start` names every free parameter, starting values are found in
-#' stages: (1) the parameter table's defaults, with thresholds of ordered
-#' indicators placed at the quantiles of their answer shares and continuous
-#' indicators' intercepts and scales from their means and standard deviations;
-#' (2) the latent part alone (structural and measurement equations: the same
-#' engine with the choice part switched off); (3) the choice coefficients from
-#' a plain multinomial logit in which each latent variable is replaced by its
+#' stages: (1) the parameter table's defaults refined from the data: loadings
+#' from one factor of the correlations of each latent variable's indicators,
+#' thresholds of ordered indicators at the quantiles of their answer shares,
+#' continuous indicators' intercepts and scales from their means and standard
+#' deviations; (2) the latent part alone (structural and measurement
+#' equations: the same engine with the choice part switched off), for a few
+#' iterations, with standardised latent variables (error scale 1, every
+#' loading free), then mapped to the model's normalisation by rescaling each
+#' latent variable, so that a reference loading cannot make the start collapse
+#' to a zero latent scale; (3) the choice coefficients from a plain
+#' multinomial logit in which each latent variable is replaced by its
 #' posterior mean from stage 2. The full model is then estimated from there.
 #' Values given in `start` (by name, natural scale) override the stages' values
 #' and are kept fixed as starting points of every stage.
@@ -109,7 +114,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
     theta_full <- fill_theta(model, map, checkpoint$theta)
     stages <- "resumed"
   } else {
-    theta_full <- starting_values(model, prepared, engine, map, start, control)
+    theta_full <- starting_values(model, prepared, engine, start, control)
     stages <- attr(theta_full, "stages")
   }
   timings[["start"]] <- proc.time()[["elapsed"]] - t0
@@ -222,64 +227,6 @@ working_bounds <- function(model, map, control) {
     if (side == "lower") lower[pos] <- b else upper[pos] <- b
   }
   list(lower = lower, upper = upper)
-}
-
-# Stage-wise starting values (see ?iclv).
-starting_values <- function(model, prepared, engine, map, start, control) {
-  params <- model$params
-  theta_full <- data_start(model, prepared, params$start)
-  user_rows <- match(names(start), params$name)
-  theta_full[user_rows] <- start
-  stages <- "defaults"
-  all_given <- length(user_rows) == sum(params$free)
-  if (control$start_stages && !all_given) {
-    latent_rows <- which(params$free & params$block != "choice")
-    moving <- match(setdiff(latent_rows, user_rows), map$free)
-    if (length(moving)) {
-      u_full <- to_working(map, theta_full[map$free])
-      objective <- make_objective(engine, model, map, choice = FALSE)
-      sub <- sub_objective(objective, u_full, moving)
-      stage_control <- control
-      stage_control$trace <- FALSE
-      stage_control$reltol <- max(control$reltol, 1e-8)
-      stage_control$gradtol <- max(control$gradtol, 1e-5)
-      opt <- run_optimizer(sub, u_full[moving], stage_control)
-      if (isTRUE(opt$interrupted)) stop_interrupted("while finding starting values")
-      u_full[moving] <- opt$u
-      theta_full <- fill_theta(model, map, to_natural(map, u_full))
-      stages <- c(stages, "latent")
-    }
-    if (length(prepared$choice)) {
-      lv <- engine_predict(engine, theta_full, "lv")
-      user_choice <- intersect(names(start), params$name[params$block == "choice"])
-      mnl_theta <- mnl_start(model, prepared, theta_full, t(lv$mean))
-      keep_user <- match(user_choice, params$name)
-      mnl_theta[keep_user] <- theta_full[keep_user]
-      theta_full <- mnl_theta
-      stages <- c(stages, "mnl")
-    }
-  }
-  structure(theta_full, stages = stages)
-}
-
-# Re-raises a user interrupt that a stage's optimizer caught, so that Ctrl-C
-# stops iclv() and not only the stage (no iteration has run: nothing to save).
-stop_interrupted <- function(where) {
-  stop(structure(class = c("interrupt", "condition"),
-                 list(message = paste("iclv() was interrupted", where), call = NULL)))
-}
-
-# An objective over a subset of the working vector.
-sub_objective <- function(objective, u_full, moving) {
-  expand <- function(v) {
-    u <- u_full
-    u[moving] <- v
-    u
-  }
-  list(env = objective$env,
-       fn = function(v) objective$fn(expand(v)),
-       gr = function(v) objective$gr(expand(v))[moving],
-       scores = function(v) objective$scores(expand(v))[, moving, drop = FALSE])
 }
 
 process_rss_mb <- function() .Call(C_memmon_rss)$rss_mb
