@@ -23,6 +23,17 @@
 #'   gradient that give the Hessian.
 #' @param start_stages Compute starting values in stages (latent part, then a
 #'   plain MNL) when the user gives none?
+#' @param starts Number of starting points: the default start plus
+#'   `starts - 1` random ones around it (twice the standard errors that the
+#'   BHHH matrix gives at the default start, in each direction of the
+#'   optimizer's working scale). Each runs `start_iterations` iterations on
+#'   the same engine and the best is continued to convergence. Every start's
+#'   results are kept in `fit$starts`. Whatever `starts` is, a degenerate
+#'   solution (see [iclv()]) makes iclv() restart from alternative starts
+#'   before it reports one.
+#' @param start_iterations Iterations of each start's short run when
+#'   `starts > 1`. With `start_iterations = maxit` every start runs to
+#'   convergence and the best maximum is kept.
 #' @return A list of class `iclv_control`.
 #' @export
 #' @examples
@@ -31,7 +42,7 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
                          threads = NULL, trace = FALSE, se = c("robust", "classical", "bhhh"),
                          checkpoint = NULL, checkpoint_every = 5L, memory = memory_limits(),
                          lower = NULL, upper = NULL, hessian_step = 1e-5,
-                         start_stages = TRUE) {
+                         start_stages = TRUE, starts = 1L, start_iterations = 5L) {
   se <- match_choice(se, c("robust", "classical", "bhhh"), "se")
   check_whole(maxit, "maxit", min = 1)
   check_positive(reltol, "reltol")
@@ -50,11 +61,16 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
     if (!is.null(b[[1]]) && (!is.numeric(b[[1]]) || is.null(names(b[[1]]))))
       stop("`", b[[2]], "` must be a named numeric vector of bounds", call. = FALSE)
   check_positive(hessian_step, "hessian_step")
+  check_whole(starts, "starts", min = 1)
+  check_whole(start_iterations, "start_iterations", min = 1)
+  if (!is.logical(start_stages) || length(start_stages) != 1L || is.na(start_stages))
+    stop("`start_stages` must be TRUE or FALSE", call. = FALSE)
   structure(list(maxit = as.integer(maxit), reltol = reltol, gradtol = gradtol,
                  seed = as.integer(seed), threads = threads, trace = trace, se = se,
                  checkpoint = checkpoint, checkpoint_every = as.integer(checkpoint_every),
                  memory = memory, lower = lower, upper = upper, hessian_step = hessian_step,
-                 start_stages = isTRUE(start_stages)),
+                 start_stages = start_stages, starts = as.integer(starts),
+                 start_iterations = as.integer(start_iterations)),
             class = "iclv_control")
 }
 

@@ -22,6 +22,24 @@
 #' Values given in `start` (by name, natural scale) override the stages' values
 #' and are kept fixed as starting points of every stage.
 #'
+#' @section Degenerate solutions, multi-start and convergence codes:
+#' At the end of an estimation iclv() checks for a degenerate solution: a
+#' latent variable whose scale has collapsed (its reference indicator no
+#' longer measured by it while the free loadings explode), an indicator
+#' explained without error, thresholds or choice coefficients running off, or
+#' a Hessian that is not negative definite. When the optimizer stopped on its
+#' tolerance at such a point, iclv() estimates again from alternative starts
+#' (the other starts of `iclv_control(starts =)`, the staged start when
+#' `start` was given, the latent stage in the model's own normalisation, the
+#' data-driven defaults, random starts; three at most) and keeps the best
+#' log-likelihood, a regular solution winning ties within 0.01. If the best is
+#' still degenerate it is reported as such: `fit$degenerate` lists what was
+#' found and what to do, and print() and summary() say so. `fit$starts` is a
+#' data frame with every start tried (`kind`, log-likelihood at the start,
+#' after its short run and at convergence, whether degenerate, which gave the
+#' estimates). `fit$convergence$code`: 0 converged, 1 iteration limit, 3
+#' degenerate solution, -1 interrupted, others from [stats::optim()].
+#'
 #' @section Scales and transformed parameters:
 #' The optimizer works on a transformed scale: free scales as logs, each
 #' monotone set of thresholds as its first value and log increments. Estimates
@@ -69,8 +87,8 @@
 #'   estimates and estimated again until the log-likelihood settles (as in
 #'   GLLAMM), so that 5-10 nodes per latent variable are enough even for
 #'   sharply peaked posteriors.
-#' @return An object of class `iclv_fit`; see [summary.iclv_fit()],
-#'   [estimates()], [predict.iclv_fit()].
+#' @return An object of class `iclv_fit` (with `starts` and `degenerate`,
+#'   see above); see [summary.iclv_fit()], [estimates()], [predict.iclv_fit()].
 #' @export
 #' @examples
 #' model <- iclv_model("attitude =~ q1 + q2 + q3",
@@ -110,12 +128,14 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
 
   t0 <- proc.time()[["elapsed"]]
   checkpoint <- if (!is.null(resume)) read_checkpoint(resume, model, n_indiv) else NULL
+  search <- NULL
   if (!is.null(checkpoint)) {
     theta_full <- fill_theta(model, map, checkpoint$theta)
     stages <- "resumed"
   } else {
-    theta_full <- starting_values(model, prepared, engine, start, control)
-    stages <- attr(theta_full, "stages")
+    search <- start_search(model, prepared, engine, map, start, control, bounds)
+    theta_full <- search$theta_full
+    stages <- search$stages
   }
   timings[["start"]] <- proc.time()[["elapsed"]] - t0
 
@@ -167,9 +187,19 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
     standard_errors(engine, model, map, opt$u, control$hessian_step)
   timings[["standard_errors"]] <- proc.time()[["elapsed"]] - t0
 
+  # A degenerate solution is not converged: restart from alternatives first.
+  t0 <- proc.time()[["elapsed"]]
+  settled <- settle_fit(opt, se, search, model, prepared, engine, map, start, control, bounds,
+                        optimize_from)
+  opt <- settled$opt
+  se <- settled$se
+  timings[["estimation"]] <- timings[["estimation"]] + proc.time()[["elapsed"]] - t0
+
   fit <- new_fit(model, prepared, engine, map, opt, se, control, timings, monitor,
                  draws = points, backend = backend, call = call, stages = stages,
                  integration = settings)
+  fit$starts <- settled$starts
+  fit$degenerate <- settled$findings
   warn_fit(fit)
   fit
 }

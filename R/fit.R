@@ -94,7 +94,7 @@ warn_fit <- function(fit) {
   if (conv$code == 1L)
     warning("no convergence within ", conv$iterations, " iterations: increase ",
             "iclv_control(maxit =), or resume from a checkpoint", call. = FALSE)
-  else if (conv$code != 0L)
+  else if (conv$code != 0L && conv$code != degenerate_code)
     warning("the optimizer stopped: ", conv$message, call. = FALSE)
   # The gradient of a parameter held at an active bound need not vanish.
   at_bound <- parameters_at_bounds(fit)
@@ -112,7 +112,8 @@ warn_fit <- function(fit) {
     warning("parameter(s) at a bound: ", paste0("`", at_bound, "`", collapse = ", "),
             "; the bound is active, so their standard errors are not reliable; widen or ",
             "drop the bound", call. = FALSE)
-  if (!is.null(fit$hessian_problems))
+  warn_degenerate(fit$degenerate)
+  if (!is.null(fit$hessian_problems) && is.null(fit$degenerate))
     warning("the Hessian is not negative definite: the model is weakly identified in the ",
             "direction of ", paste0("`", fit$hessian_problems$names, "`", collapse = ", "),
             ". Classical and robust standard errors are NA; fix or drop one of these ",

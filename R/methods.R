@@ -77,6 +77,8 @@ print.iclv_fit <- function(x, ...) {
   cat("  integration:", integration_label(x), "\n")
   cat(sprintf("  log-likelihood %.4f after %d iterations (%s), %.1f s on %s\n", x$loglik,
               x$convergence$iterations, x$convergence$message, sum(x$timings), x$backend))
+  # Degenerate solution and disagreeing starts (R/degenerate.R, R/multistart.R).
+  if (length(notes <- fit_notes(x))) cat(notes, sep = "\n")
   cat("\nEstimates:\n")
   print(round(coef(x), 4))
   invisible(x)
@@ -102,7 +104,8 @@ summary.iclv_fit <- function(object, ...) {
     draw_type = object$draw_type, n_par = k, convergence = object$convergence,
     timings = object$timings, backend = object$backend, threads = object$threads,
     se_type = object$se_type, stages = object$start_stages,
-    integration = integration_label(object)
+    integration = integration_label(object),
+    notes = fit_notes(object)
   ), class = "summary.iclv_fit")
 }
 
@@ -146,6 +149,7 @@ print.summary.iclv_fit <- function(x, ...) {
   conv <- x$convergence
   cat(sprintf("Convergence: %s after %d iterations (%d evaluations), max |gradient| %.2e\n",
               conv$message, conv$iterations, conv$evaluations, conv$gradient_max))
+  if (length(x$notes)) cat(x$notes, sep = "\n")
   cat(sprintf("Time: %.2f s (setup %.2f, starting values %.2f, estimation %.2f, standard errors %.2f) on %s with %d thread(s)\n",
               sum(x$timings), x$timings[["setup"]], x$timings[["start"]],
               x$timings[["estimation"]], x$timings[["standard_errors"]], x$backend, x$threads))
