@@ -160,30 +160,6 @@ exploding_coefficients <- function(model, prepared, theta_full, lv_sd) {
             terms$coef[[m]]))))
 }
 
-# The mean and standard deviation of each latent variable over individuals
-# and draws: its intercept, covariates and error scale, and its paths from
-# earlier latent variables (taken as independent: rough sizes, not moments).
-latent_moments <- function(model, prepared, theta_full) {
-  plan <- model$plan
-  n_latent <- length(model$latent)
-  mean <- numeric(n_latent)
-  variance <- numeric(n_latent)
-  for (l in seq_len(n_latent)) {
-    systematic <- numeric(nrow(prepared$covariates))
-    for (i in seq_csr(plan$lv_cov_ptr, l))
-      systematic <- systematic + theta_full[[plan$lv_cov_par[[i]] + 1L]] *
-        prepared$covariates[, plan$lv_cov_col[[i]] + 1L]
-    paths <- seq_csr(plan$lv_path_ptr, l)
-    from <- plan$lv_path_from[paths] + 1L
-    beta <- theta_full[plan$lv_path_par[paths] + 1L]
-    alpha <- if (plan$lv_alpha[[l]] >= 0L) theta_full[[plan$lv_alpha[[l]] + 1L]] else 0
-    mean[l] <- alpha + mean(systematic) + sum(beta * mean[from])
-    variance[l] <- theta_full[[plan$lv_sigma[[l]] + 1L]]^2 +
-      mean((systematic - mean(systematic))^2) + sum(beta^2 * variance[from])
-  }
-  list(mean = mean, sd = sqrt(variance))
-}
-
 # A fit's convergence after the check: a solution the optimizer calls
 # converged (code 0) but that is degenerate gets degenerate_code.
 degenerate_convergence <- function(opt, findings) {

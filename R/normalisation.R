@@ -51,6 +51,30 @@ standardised_model <- function(model, keep = integer(0)) {
   list(model = model, rescaled = rescaled)
 }
 
+# The mean and standard deviation of each latent variable over individuals
+# and draws: its intercept, covariates and error scale, and its paths from
+# earlier latent variables (taken as independent: rough sizes, not moments).
+latent_moments <- function(model, prepared, theta_full) {
+  plan <- model$plan
+  n_latent <- length(model$latent)
+  mean <- numeric(n_latent)
+  variance <- numeric(n_latent)
+  for (l in seq_len(n_latent)) {
+    systematic <- numeric(nrow(prepared$covariates))
+    for (i in seq_csr(plan$lv_cov_ptr, l))
+      systematic <- systematic + theta_full[[plan$lv_cov_par[[i]] + 1L]] *
+        prepared$covariates[, plan$lv_cov_col[[i]] + 1L]
+    paths <- seq_csr(plan$lv_path_ptr, l)
+    from <- plan$lv_path_from[paths] + 1L
+    beta <- theta_full[plan$lv_path_par[paths] + 1L]
+    alpha <- if (plan$lv_alpha[[l]] >= 0L) theta_full[[plan$lv_alpha[[l]] + 1L]] else 0
+    mean[l] <- alpha + mean(systematic) + sum(beta * mean[from])
+    variance[l] <- theta_full[[plan$lv_sigma[[l]] + 1L]]^2 +
+      mean((systematic - mean(systematic))^2) + sum(beta^2 * variance[from])
+  }
+  list(mean = mean, sd = sqrt(variance))
+}
+
 # The rows of the reference loadings a standardised model has freed.
 reference_rows <- function(standardised) {
   vapply(standardised$rescaled, function(r) r$reference, integer(1))

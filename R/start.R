@@ -93,9 +93,9 @@ stop_interrupted <- function(where) {
 # fixed loading, or a reference loading freed in the standardised form
 # (`references`, rows; its start holds the fixed value), keeps its sign (else
 # so that the loadings sum to a positive value), and put on each indicator's
-# latent response scale. Thresholds of
-# free ordered indicators: from their answer shares, scaled to the variance
-# of y* = loadings * LV + error. Continuous indicators: intercept and error
+# latent response scale. Thresholds and intercepts of ordered indicators:
+# from their answer shares, scaled to the variance of y* = loadings * LV +
+# error (threshold_starts()). Continuous indicators: intercept and error
 # scale from their moments.
 data_start <- function(model, prepared, theta_full, references = integer(0)) {
   params <- model$params
@@ -111,37 +111,92 @@ data_start <- function(model, prepared, theta_full, references = integer(0)) {
       params$start[rows$loadings] != 0
     direction <- if (any(reference)) sum(sign(params$start[rows$loadings][reference]) * r[reference])
                  else sum(r)
-    list(rows = rows, r = if (direction < 0) -r else r)
+    list(latent = l, rows = rows, r = if (direction < 0) -r else r)
   })
+  theta_full <- structural_starts(model, prepared, answers, factors, theta_full)
+  moments <- latent_moments(model, prepared, theta_full)
   explained <- numeric(n_ind)
   for (f in factors) explained[f$rows$items] <- explained[f$rows$items] + f$r^2
   explained <- pmin(explained, 0.9)
   total_sd <- numeric(n_ind)
-  for (k in seq_len(n_ind)) {
-    if (model$family[[k]] == "continuous") {
-      y <- answers[!is.na(answers[, k]), k]
-      spread <- if (length(y) >= 2L) stats::sd(y) else 0
-      if (!(spread > 0)) spread <- 1
-      intercept_row <- plan$ind_intercept[[k]] + 1L
-      scale_row <- plan$ind_scale[[k]] + 1L
-      if (params$free[intercept_row] && length(y)) theta_full[intercept_row] <- mean(y)
-      if (params$free[scale_row]) theta_full[scale_row] <- spread * sqrt(1 - explained[[k]])
-      total_sd[k] <- spread
-    } else {
-      total_sd[k] <- indicator_error_sd(model, theta_full, k) / sqrt(1 - explained[[k]])
-    }
+  for (k in which(model$family != "continuous"))
+    total_sd[k] <- indicator_error_sd(model, theta_full, k) / sqrt(1 - explained[[k]])
+  for (k in which(model$family == "continuous")) {
+    y <- answers[!is.na(answers[, k]), k]
+    total_sd[k] <- if (length(y) >= 2L && stats::sd(y) > 0) stats::sd(y) else 1
+    scale_row <- plan$ind_scale[[k]] + 1L
+    if (params$free[scale_row]) theta_full[scale_row] <- total_sd[k] * sqrt(1 - explained[[k]])
   }
   for (f in factors) {
-    sigma <- theta_full[[f$rows$sigma]]
     free <- params$free[f$rows$loadings]
-    if (sigma > 0 && any(free))
-      theta_full[f$rows$loadings[free]] <- (f$r * total_sd[f$rows$items] / sigma)[free]
+    lv_sd <- moments$sd[[f$latent]]
+    if (lv_sd > 0 && any(free))
+      theta_full[f$rows$loadings[free]] <- (f$r * total_sd[f$rows$items] / lv_sd)[free]
   }
-  for (k in which(model$family != "continuous")) {
-    tau <- threshold_start(model, prepared, k, total_sd[[k]])
-    if (!is.null(tau)) theta_full[tau$rows] <- tau$value
+  # Each indicator's latent response has mean intercept + loadings x means
+  # of the latent variables: the intercepts and thresholds found from the
+  # answers are shifted by the latter.
+  item <- findInterval(seq_along(plan$ind_load_par) - 1L, plan$ind_load_ptr)
+  shift <- tabulate_sum(item, theta_full[plan$ind_load_par + 1L] *
+                          moments$mean[plan$ind_load_lv + 1L], n_ind)
+  for (k in which(model$family == "continuous")) {
+    y <- answers[!is.na(answers[, k]), k]
+    intercept_row <- plan$ind_intercept[[k]] + 1L
+    if (params$free[intercept_row] && length(y)) theta_full[intercept_row] <- mean(y) - shift[[k]]
+  }
+  threshold_starts(model, prepared, theta_full, total_sd, shift)
+}
+
+# Sums of `value` by `group` (1..n).
+tabulate_sum <- function(group, value, n) {
+  out <- numeric(n)
+  sums <- rowsum(value, group, reorder = TRUE)
+  out[as.integer(rownames(sums))] <- sums[, 1L]
+  out
+}
+
+# Structural paths from factor scores: each latent variable's score (its
+# indicators' standardised answers weighted by r / (1 - r^2), standardised)
+# regressed on the covariates and the scores of the latent variables it
+# depends on, the coefficients taken from score units to the latent
+# variables' own (error scale sigma, the share of variance the regression
+# leaves). Free covariate paths and paths are set; the rest stays.
+structural_starts <- function(model, prepared, answers, factors, theta_full) {
+  params <- model$params
+  plan <- model$plan
+  scores <- vapply(factors, function(f) factor_score(answers[, f$rows$items, drop = FALSE], f$r),
+                   numeric(nrow(answers)))
+  scores <- matrix(scores, nrow(answers))
+  for (l in seq_along(model$latent)) {
+    cov_idx <- seq_csr(plan$lv_cov_ptr, l)
+    path_idx <- seq_csr(plan$lv_path_ptr, l)
+    rows <- c(plan$lv_cov_par[cov_idx], plan$lv_path_par[path_idx]) + 1L
+    if (!any(params$free[rows])) next
+    from <- plan$lv_path_from[path_idx] + 1L
+    regressors <- cbind(1, prepared$covariates[, plan$lv_cov_col[cov_idx] + 1L, drop = FALSE],
+                        scores[, from, drop = FALSE])
+    fit <- stats::lm.fit(regressors, scores[, l])
+    slopes <- fit$coefficients[-1L]
+    if (anyNA(slopes)) next
+    r2 <- min(max(1 - stats::var(fit$residuals) / stats::var(scores[, l]), 0), 0.9)
+    lv_sd <- latent_moments(model, prepared, theta_full)$sd
+    own_sd <- theta_full[[plan$lv_sigma[[l]] + 1L]] / sqrt(1 - r2)
+    per_unit <- own_sd / c(rep(1, length(cov_idx)), lv_sd[from])
+    free <- params$free[rows]
+    theta_full[rows[free]] <- (slopes * per_unit)[free]
   }
   theta_full
+}
+
+# A factor score per individual: standardised answers (missing ones at the
+# mean) weighted by r / (1 - r^2), then standardised.
+factor_score <- function(y, r) {
+  z <- scale(y)
+  z[!is.finite(z)] <- 0
+  score <- as.vector(z %*% (r / (1 - r^2)))
+  spread <- stats::sd(score)
+  if (!is.finite(spread) || spread == 0) return(numeric(length(score)))
+  (score - mean(score)) / spread
 }
 
 # The answers of every indicator (individuals x indicators), NA = missing.
@@ -174,29 +229,71 @@ factor_loadings <- function(y) {
   ifelse(r < 0, -1, 1) * pmin(pmax(abs(r), 0.05), 0.9)
 }
 
-# Thresholds of ordered indicator k from its answer shares, for a latent
-# response with standard deviation `total_sd`: NULL unless the thresholds are
-# free, its own, and not mirrored.
-threshold_start <- function(model, prepared, k, total_sd) {
+# Thresholds and intercepts of ordered indicators from their answer shares.
+# Indicator k's own cut points on its latent response scale, c_kj =
+# quantile(share of answers <= j) x sd / (unit sd), stand for tau_j - nu_k -
+# shift_k (threshold minus intercept minus loadings x latent means). Per threshold set, the free thresholds and the
+# free intercepts of the set's indicators are the least-squares solution of
+# these equations (for one indicator with its own thresholds, tau_j = c_kj +
+# nu_k). Sets that overlap others, or whose solution is not identified or not
+# increasing, keep their values.
+threshold_starts <- function(model, prepared, theta_full, total_sd, shift) {
   params <- model$params
   plan <- model$plan
-  idx <- seq_csr(plan$ind_thr_ptr, k)
-  rows <- plan$ind_thr_par[idx] + 1L
-  shared <- vapply(rows, function(r) sum(plan$ind_thr_par + 1L == r) > 1L, logical(1))
-  if (any(plan$ind_thr_sign[idx] != 1) || any(shared) || !all(params$free[rows])) return(NULL)
+  set_rows <- unlist(lapply(model$threshold_sets, `[[`, "par"))
+  overlapping <- set_rows[duplicated(set_rows)]
+  for (set in model$threshold_sets) {
+    if (any(set$par %in% overlapping)) next
+    members <- match(set$indicators, model$indicators)
+    intercepts <- plan$ind_intercept[members] + 1L
+    unknown <- unique(c(set$par[params$free[set$par]], intercepts[params$free[intercepts]]))
+    if (!length(unknown)) next
+    equations <- lapply(seq_along(members), function(i) {
+      cuts <- indicator_cuts(model, prepared, members[[i]], total_sd[[members[[i]]]])
+      if (is.null(cuts)) return(NULL)
+      cuts <- cuts + shift[[members[[i]]]]
+      idx <- seq_csr(plan$ind_thr_ptr, members[[i]])
+      design <- matrix(0, length(idx), length(unknown))
+      known <- cuts
+      for (j in seq_along(idx)) {
+        row <- plan$ind_thr_par[[idx[[j]]]] + 1L
+        sign <- plan$ind_thr_sign[[idx[[j]]]]
+        if (row %in% unknown) design[j, match(row, unknown)] <- sign
+        else known[j] <- known[j] - sign * theta_full[[row]]
+      }
+      if (intercepts[[i]] %in% unknown) design[, match(intercepts[[i]], unknown)] <- -1
+      else known <- known + theta_full[[intercepts[[i]]]]
+      list(design = design, known = known)
+    })
+    equations <- Filter(Negate(is.null), equations)
+    if (!length(equations)) next
+    design <- do.call(rbind, lapply(equations, `[[`, "design"))
+    decomposition <- qr(design)
+    if (decomposition$rank < length(unknown)) next
+    proposal <- theta_full
+    proposal[unknown] <- qr.coef(decomposition, unlist(lapply(equations, `[[`, "known")))
+    increasing <- vapply(members, function(k) {
+      idx <- seq_csr(plan$ind_thr_ptr, k)
+      all(diff(plan$ind_thr_sign[idx] * proposal[plan$ind_thr_par[idx] + 1L]) > 0)
+    }, logical(1))
+    if (all(increasing)) theta_full <- proposal
+  }
+  theta_full
+}
+
+# Indicator k's cut points on a latent response scale with standard
+# deviation `total_sd`, from its answer shares (half a count added to each
+# category keeps every cut finite); NULL with fewer answers than categories.
+indicator_cuts <- function(model, prepared, k, total_sd) {
   answers <- prepared$ind_cat[, k]
   answers <- answers[answers > 0L]
   n_cat <- model$categories[[k]]
   if (length(answers) < n_cat) return(NULL)
-  # Shares with half a count added to each category keep every cut finite.
   counts <- tabulate(answers, n_cat) + 0.5
   cum <- cumsum(counts)[-n_cat] / sum(counts)
   logit <- model$family[[k]] == "ordered_logit"
   unit_sd <- if (logit) pi / sqrt(3) else 1
-  quantile <- if (logit) stats::qlogis(cum) else stats::qnorm(cum)
-  tau <- quantile * total_sd / unit_sd
-  if (!all(diff(tau) > 0)) return(NULL)
-  list(rows = rows, value = tau)
+  (if (logit) stats::qlogis(cum) else stats::qnorm(cum)) * total_sd / unit_sd
 }
 
 # Choice coefficients from a plain MNL in which each latent variable is

@@ -92,14 +92,23 @@ test_that("latent variables keep the user's normalisation where they cannot be r
   expect_length(iclv:::standardised_model(single, keep = rows)$rescaled, 0L)
 })
 
-test_that("loadings start from the indicators' correlations, oriented by a fixed loading", {
+# The data-driven start of the reference model on simulated data: in the
+# standardised form and mapped to the model's normalisation, by name.
+reference_data_start <- function(n_indiv, seed) {
   model <- reference_model()
-  data <- iclv_simulate(model, theta = reference_truth, n_indiv = 2000, n_tasks = 1, seed = 7)
-  prepared <- iclv:::prepare_data(model, data)
+  data <- iclv_simulate(model, theta = reference_truth, n_indiv = n_indiv, n_tasks = 1,
+                        seed = seed)
   standardised <- iclv:::standardised_model(model)
-  theta <- iclv:::data_start(standardised$model, prepared, standardised$model$params$start,
-                             references = iclv:::reference_rows(standardised))
-  names(theta) <- model$params$name
+  theta_std <- iclv:::data_start(standardised$model, iclv:::prepare_data(model, data),
+                                 standardised$model$params$start,
+                                 references = iclv:::reference_rows(standardised))
+  list(standardised = stats::setNames(theta_std, model$params$name),
+       user = stats::setNames(iclv:::to_user_normalisation(standardised, model, theta_std),
+                              model$params$name))
+}
+
+test_that("loadings start from the indicators' correlations, oriented by a fixed loading", {
+  theta <- reference_data_start(2000, 7)$standardised
   # The reference is fixed at -1: the latent variable points the same way, so
   # items loading like it (q2 .. q5) start negative and q6 positive.
   expect_true(all(theta[c("att=~q1", "att=~q2", "att=~q3", "att=~q5")] < 0))
@@ -117,6 +126,31 @@ test_that("loadings start from the indicators' correlations, oriented by a fixed
   expect_equal(abs(iclv:::factor_loadings(y)), abs(r), tolerance = 0.05)
   est <- iclv:::factor_loadings(y)
   expect_identical(sign(est) * sign(est[1]), sign(r))
+})
+
+test_that("shared thresholds, intercepts and structural paths start from the data", {
+  theta <- reference_data_start(3000, 8)$user
+  # The shared symmetric thresholds and the free intercepts: least squares
+  # over the items' own cut points, close to the truth.
+  expect_equal(theta[c("th3", "th4")], reference_truth[c("th3", "th4")], tolerance = 0.3)
+  intercepts <- paste0("q", 2:6, "~1")
+  expect_gt(cor(theta[intercepts], reference_truth[intercepts]), 0.95)
+  # Covariate paths from the factor scores: right signs and sizes.
+  paths <- c("att~x1", "att~x2")
+  expect_identical(sign(theta[paths]), sign(reference_truth[paths]))
+  expect_equal(theta[paths], reference_truth[paths], tolerance = 0.5)
+  # A path between latent variables.
+  two <- iclv_model("att =~ q1 + q2 + q3\nenv =~ q4 + q5 + q6\nenv ~ att + female")
+  truth <- c("env~att" = 0.8, "env~female" = -0.6)
+  sim <- iclv_simulate(two, theta = truth, n_indiv = 3000, seed = 3)
+  start <- stats::setNames(iclv:::data_start(two, iclv:::prepare_data(two, sim), two$params$start),
+                           two$params$name)
+  expect_equal(start[names(truth)], truth, tolerance = 0.35)
+  # Without those starts (all paths 0) the log-likelihood at the start is lower.
+  draws <- iclv_draws(3000, 20, 2, seed = 1)
+  loglik <- function(theta) iclv_loglik(two, sim, theta[two$params$free], draws = draws,
+                                        threads = 1)$loglik
+  expect_gt(loglik(start), loglik(replace(start, names(truth), 0)))
 })
 
 test_that("the MNL stage maximises the multinomial logit likelihood", {
