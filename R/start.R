@@ -73,8 +73,8 @@ latent_stage <- function(model, engine, theta_full, moving, control) {
 # iteration costs about as much as one of the estimation).
 stage_control <- function(control) {
   control$trace <- FALSE
-  control$reltol <- max(control$reltol, 1e-8)
-  control$gradtol <- max(control$gradtol, 1e-5)
+  control$reltol <- max(control$reltol, 1e-6)
+  control$gradtol <- max(control$gradtol, 1e-4)
   control$maxit <- min(control$maxit, stage_iterations)
   control
 }
