@@ -19,13 +19,14 @@ restart_tries <- 3L
 start_search <- function(model, prepared, engine, map, start, control, bounds) {
   theta_full <- starting_values(model, prepared, engine, start, control)
   u_default <- to_working(map, theta_full[map$free])
-  candidates <- list(list(kind = "default", u = u_default))
+  first_kind <- if (length(start)) "start given" else "default"
+  candidates <- list(list(kind = first_kind, u = u_default))
   if (control$starts > 1L)
     candidates <- c(candidates, random_starts(make_objective(engine, model, map), u_default,
                                               control$starts - 1L, control$seed, bounds))
   if (length(candidates) == 1L)
     return(list(theta_full = theta_full, stages = attr(theta_full, "stages"),
-                starts = start_rows("default", NA_real_, NA_real_, 0L), alternatives = list(),
+                starts = start_rows(first_kind, NA_real_, NA_real_, 0L), alternatives = list(),
                 default_u = u_default))
   runs <- lapply(candidates, function(candidate)
     short_run(make_objective(engine, model, map), candidate$u, control, bounds))

@@ -71,6 +71,7 @@ test_that("a degenerate solution from the user's start is restarted from the alt
   fit <- iclv(model, data, draws = 50, start = collapsed, control = control)
   starts <- fit$starts
   # The user's start stayed collapsed and was found so; a restart was not.
+  expect_identical(starts$kind[1], "start given")
   expect_true(starts$degenerate[1])
   expect_lt(starts$loglik[1], fit$loglik - 10)
   expect_match(starts$kind[starts$chosen], "^restart: ")
