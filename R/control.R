@@ -28,8 +28,20 @@
 #'   re-centred on the posteriors after every `adapt_every` iterations (by
 #'   default only when the optimizer has converged), and estimation stops
 #'   when re-centring moves the optimum by less than `adapt_tol` in
-#'   log-likelihood (about `sqrt(2 * adapt_tol)` standard errors), after at
-#'   most `adapt_rounds` rounds.
+#'   log-likelihood (about `sqrt(2 * adapt_tol)` standard errors; never below
+#'   `reltol` times the log-likelihood, the optimizer's own precision), after
+#'   at most `adapt_rounds` rounds.
+#' @param starts Number of starting points: the default start plus
+#'   `starts - 1` random ones around it (twice the standard errors that the
+#'   BHHH matrix gives at the default start, in each direction of the
+#'   optimizer's working scale). Each runs `start_iterations` iterations on
+#'   the same engine and the best is continued to convergence. Every start's
+#'   results are kept in `fit$starts`. Whatever `starts` is, a degenerate
+#'   solution (see [iclv()]) makes iclv() restart from alternative starts
+#'   before it reports one.
+#' @param start_iterations Iterations of each start's short run when
+#'   `starts > 1`. With `start_iterations = maxit` every start runs to
+#'   convergence and the best maximum is kept.
 #' @return A list of class `iclv_control`.
 #' @export
 #' @examples
@@ -38,8 +50,8 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
                          threads = NULL, trace = FALSE, se = c("robust", "classical", "bhhh"),
                          checkpoint = NULL, checkpoint_every = 5L, memory = memory_limits(),
                          lower = NULL, upper = NULL, hessian_step = 1e-5,
-                         start_stages = TRUE, adapt_tol = 1e-8, adapt_rounds = 10L,
-                         adapt_every = NULL) {
+                         start_stages = TRUE, starts = 1L, start_iterations = 5L,
+                         adapt_tol = 1e-8, adapt_rounds = 10L, adapt_every = NULL) {
   se <- match_choice(se, c("robust", "classical", "bhhh"), "se")
   check_whole(maxit, "maxit", min = 1)
   check_positive(reltol, "reltol")
@@ -61,11 +73,16 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
   check_positive(adapt_tol, "adapt_tol")
   check_whole(adapt_rounds, "adapt_rounds", min = 1)
   if (!is.null(adapt_every)) check_whole(adapt_every, "adapt_every", min = 1)
+  check_whole(starts, "starts", min = 1)
+  check_whole(start_iterations, "start_iterations", min = 1)
+  if (!is.logical(start_stages) || length(start_stages) != 1L || is.na(start_stages))
+    stop("`start_stages` must be TRUE or FALSE", call. = FALSE)
   structure(list(maxit = as.integer(maxit), reltol = reltol, gradtol = gradtol,
                  seed = as.integer(seed), threads = threads, trace = trace, se = se,
                  checkpoint = checkpoint, checkpoint_every = as.integer(checkpoint_every),
                  memory = memory, lower = lower, upper = upper, hessian_step = hessian_step,
-                 start_stages = isTRUE(start_stages), adapt_tol = adapt_tol,
+                 start_stages = start_stages, starts = as.integer(starts),
+                 start_iterations = as.integer(start_iterations), adapt_tol = adapt_tol,
                  adapt_rounds = as.integer(adapt_rounds),
                  adapt_every = if (is.null(adapt_every)) Inf else as.integer(adapt_every)),
             class = "iclv_control")

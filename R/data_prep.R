@@ -3,7 +3,7 @@
 # is built, and each problem is reported with the column and the rows.
 
 # prepare_data(model, data) -> list of class "iclv_data":
-#   ids         vector N       id values, in order of first appearance
+#   ids         vector N       id values, sorted (see individual_order())
 #   ind_cat     int  N x K     ordered answers 1..J, 0 = missing (0 for continuous)
 #   ind_value   dbl  N x K     continuous answers, NaN = missing (0 for ordered)
 #   covariates  dbl  N x C     structural covariates
@@ -12,7 +12,10 @@
 #   choice      int  T         chosen alternative, 0-based
 #   avail       int  T x J     1 available, 0 not
 #   term_value  dbl  T x M     data value of each utility term (1 for a constant)
-# Rows of one individual need not be contiguous; tasks keep the data row order.
+# Rows of one individual need not be contiguous. Individuals are sorted by id
+# and each one's tasks by their content, so that the same data in any row
+# order give the same arrays: the same draws for each person and the same
+# order of every sum, hence bitwise the same log-likelihood.
 # Indicators and covariates describe the person: they must not vary within an
 # id (for indicators, rows holding NA are ignored, so a value given on one row
 # only is fine).
@@ -31,8 +34,8 @@ prepare_data <- function(model, data) {
   ordered_codes <- check_indicators(model, data)
   check_covariates(model, data)
 
-  group <- individual_index(data[[model$id]])
-  ids <- unique(data[[model$id]])
+  ids <- sorted_ids(data[[model$id]])
+  group <- match(data[[model$id]], ids)
   n_indiv <- length(ids)
   if (has_choice) check_one_row_per_task(model, data, group, ids, choice)
   check_constant_within(model, data, group, ids, ordered_codes)
@@ -70,7 +73,7 @@ prepare_data <- function(model, data) {
   n_alt <- length(model$alternatives)
   n_terms <- if (is.null(model$utility_terms)) 0L else nrow(model$utility_terms)
   if (has_choice) {
-    task_order <- order(group, seq_len(n_rows))
+    task_order <- stable_task_order(group, choice, avail, term_value)
     rows <- as.integer(task_order)
     task_ptr <- as.integer(c(0L, cumsum(tabulate(group, n_indiv))))
     choice <- as.integer(choice[task_order] - 1L)
@@ -118,7 +121,21 @@ format_values <- function(values, quote = FALSE) {
   out
 }
 
-individual_index <- function(id) match(id, unique(id))
+# The distinct ids in sorted order (radix order: the same in every locale),
+# the stable key by which individuals get their draws.
+sorted_ids <- function(id) {
+  ids <- unique(id)
+  ids[order(ids, method = "radix")]
+}
+
+# Tasks grouped by individual and, within one, ordered by their content
+# (choice, availability, term values): a key that does not depend on where
+# the rows stand in the data. Tasks with equal content are interchangeable.
+stable_task_order <- function(group, choice, avail, term_value) {
+  keys <- c(list(group, choice), lapply(seq_len(ncol(avail)), function(j) avail[, j]),
+            lapply(seq_len(ncol(term_value)), function(m) term_value[, m]))
+  do.call(order, c(unname(keys), list(method = "radix")))
+}
 
 availability_columns <- function(model) {
   if (is.null(model$availability) || length(model$availability) == 0L) {

@@ -7,12 +7,17 @@
 #'
 #' @section Starting values:
 #' Unless `start` names every free parameter, starting values are found in
-#' stages: (1) the parameter table's defaults, with thresholds of ordered
-#' indicators placed at the quantiles of their answer shares and continuous
-#' indicators' intercepts and scales from their means and standard deviations;
-#' (2) the latent part alone (structural and measurement equations: the same
-#' engine with the choice part switched off); (3) the choice coefficients from
-#' a plain multinomial logit in which each latent variable is replaced by its
+#' stages: (1) the parameter table's defaults refined from the data: loadings
+#' from one factor of the correlations of each latent variable's indicators,
+#' thresholds of ordered indicators at the quantiles of their answer shares,
+#' continuous indicators' intercepts and scales from their means and standard
+#' deviations; (2) the latent part alone (structural and measurement
+#' equations: the same engine with the choice part switched off), for a few
+#' iterations, with standardised latent variables (error scale 1, every
+#' loading free), then mapped to the model's normalisation by rescaling each
+#' latent variable, so that a reference loading cannot make the start collapse
+#' to a zero latent scale; (3) the choice coefficients from a plain
+#' multinomial logit in which each latent variable is replaced by its
 #' posterior mean from stage 2. The full model is then estimated from there.
 #' Values given in `start` (by name, natural scale) override the stages' values
 #' and are kept fixed as starting points of every stage.
@@ -44,6 +49,24 @@
 #' importance-sampling standard error for draws, the difference to a finer
 #' rule for quadrature. A warning says when it exceeds 0.5.
 #'
+#' @section Degenerate solutions, multi-start and convergence codes:
+#' At the end of an estimation iclv() checks for a degenerate solution: a
+#' latent variable whose scale has collapsed (its reference indicator no
+#' longer measured by it while the free loadings explode), an indicator
+#' explained without error, thresholds or choice coefficients running off, or
+#' a Hessian that is not negative definite. When the optimizer stopped on its
+#' tolerance at such a point, iclv() estimates again from alternative starts
+#' (the other starts of `iclv_control(starts =)`, the staged start when
+#' `start` was given, the latent stage in the model's own normalisation, the
+#' data-driven defaults, random starts; three at most) and keeps the best
+#' log-likelihood, a regular solution winning ties within 0.01. If the best is
+#' still degenerate it is reported as such: `fit$degenerate` lists what was
+#' found and what to do, and print() and summary() say so. `fit$starts` is a
+#' data frame with every start tried (`kind`, log-likelihood at the start,
+#' after its short run and at convergence, whether degenerate, which gave the
+#' estimates). `fit$convergence$code`: 0 converged, 1 iteration limit, 3
+#' degenerate solution, -1 interrupted, others from [stats::optim()].
+#'
 #' @section Scales and transformed parameters:
 #' The optimizer works on a transformed scale: free scales as logs, each
 #' monotone set of thresholds as its first value and log increments. Estimates
@@ -60,10 +83,13 @@
 #' @param model An [iclv_model()].
 #' @param data A data frame in wide format (one row per choice task).
 #' @param draws Number of draws per individual, or an array individuals x
-#'   draws x latent variables of your own standard normal draws.
+#'   draws x latent variables of your own standard normal draws, individuals
+#'   in sorted id order. Draws go to individuals by sorted id, so the same
+#'   data in any row order give the same estimates.
 #' @param draw_type Type of draws, see [iclv_loglik()].
 #' @param start Named starting values (natural scale) for some or all free
-#'   parameters.
+#'   parameters. Values for fixed parameters may be included (a whole
+#'   parameter vector) when they equal the fixed value.
 #' @param backend `"auto"`, `"cpu"` or `"gpu"`. `"gpu"` needs the CUDA backend
 #'   compiled in and a usable device (an error says which is missing).
 #'   `"auto"` takes the GPU when one is usable and the problem has at least
@@ -86,8 +112,8 @@
 #' @param adaptive Move the draws or nodes to each person's posterior (see
 #'   section "Integration")? `NULL` (the default) does so whenever the model
 #'   has indicators, which is when plain points are inaccurate.
-#' @return An object of class `iclv_fit`; see [summary.iclv_fit()],
-#'   [estimates()], [predict.iclv_fit()].
+#' @return An object of class `iclv_fit` (with `starts` and `degenerate`,
+#'   see above); see [summary.iclv_fit()], [estimates()], [predict.iclv_fit()].
 #' @export
 #' @examples
 #' model <- iclv_model("attitude =~ q1 + q2 + q3",
@@ -107,7 +133,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   integration <- integration[1L]
   if (!inherits(control, "iclv_control"))
     stop("`control` must come from iclv_control()", call. = FALSE)
-  check_start(model, start)
+  start <- check_start(model, start)
   timings <- c(setup = 0, start = 0, estimation = 0, standard_errors = 0)
 
   t0 <- proc.time()[["elapsed"]]
@@ -145,12 +171,14 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   timings[["setup"]] <- proc.time()[["elapsed"]] - t0
 
   t0 <- proc.time()[["elapsed"]]
+  search <- NULL
   if (!is.null(checkpoint)) {
     theta_full <- fill_theta(model, map, checkpoint$theta)
     stages <- "resumed"
   } else {
-    theta_full <- starting_values(model, prepared, engine, map, start, control)
-    stages <- attr(theta_full, "stages")
+    search <- start_search(model, prepared, engine, map, start, control, bounds)
+    theta_full <- search$theta_full
+    stages <- search$stages
   }
   timings[["start"]] <- proc.time()[["elapsed"]] - t0
 
@@ -165,13 +193,19 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
     run_optimizer(make_objective(engine, model, map), u0, round_control,
                   lower = bounds$lower, upper = bounds$upper, iteration0 = iteration0,
                   trace = trace, on_iteration = on_iteration)
+  recentre <- function(u) engine <<- adapt_at(fill_theta(model, map, to_natural(map, u)))
+  # One estimation (in rounds when adaptive); it keeps the centres its last
+  # round used, so that a restart's estimates can be evaluated with them.
+  estimate_from <- function(u0, iteration0, trace) {
+    opt <- optimize_adaptive(optimize_from, u0, iteration0, trace, control, points$adaptive,
+                             recentre)
+    opt$centre <- points$centre
+    opt
+  }
   u0 <- to_working(map, theta_full[map$free])
   iteration0 <- checkpoint$iteration %||% 0L
   trace <- extend_trace(checkpoint$trace, control$maxit)
-  opt <- optimize_adaptive(optimize_from, u0, iteration0, trace, control, points$adaptive,
-                           recentre = function(u) {
-                             engine <<- adapt_at(fill_theta(model, map, to_natural(map, u)))
-                           })
+  opt <- estimate_from(u0, iteration0, trace)
   if (!is.null(control$checkpoint))
     write_checkpoint(control$checkpoint, model, n_indiv, map, opt$u, opt$iterations, opt$trace,
                      points$centre)
@@ -182,9 +216,25 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
     standard_errors(engine, model, map, opt$u, control$hessian_step)
   timings[["standard_errors"]] <- proc.time()[["elapsed"]] - t0
 
+  # A degenerate solution is not converged: restart from alternatives first.
+  t0 <- proc.time()[["elapsed"]]
+  settled <- settle_fit(opt, se, search, model, prepared, function() engine, map, start,
+                        control, bounds, estimate_from)
+  opt <- settled$opt
+  se <- settled$se
+  if (points$adaptive && !identical(opt$centre, points$centre)) {
+    # A restart's estimates won: back to the centres they were estimated with.
+    points$centre <- opt$centre
+    inputs <- engine_points(points)
+    engine <- build(inputs$draws, inputs$weights)
+  }
+  timings[["estimation"]] <- timings[["estimation"]] + proc.time()[["elapsed"]] - t0
+
   fit <- new_fit(model, prepared, engine, map, opt, se, control, timings, monitor,
                  draws = points, backend = backend, call = call, stages = stages,
                  integration = settings)
+  fit$starts <- settled$starts
+  fit$degenerate <- settled$findings
   warn_fit(fit)
   fit
 }
@@ -194,7 +244,8 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
 # there during the round, so the objective is smooth), and the optimizer runs
 # to convergence (or for `control$adapt_every` iterations). The rounds end
 # when re-centring no longer moves the optimum: a converged round that gained
-# less than `control$adapt_tol` in log-likelihood from its start (the gain is
+# less than `control$adapt_tol` (or the optimizer's relative tolerance times
+# the log-likelihood, if larger) in log-likelihood from its start (the gain is
 # half the squared move of the estimates in standard-error units, so 1e-8
 # means a move of about 1e-4 standard errors). Until the gain falls below
 # `loose_gain`, rounds stop at a looser gradient tolerance: their optimum is
@@ -221,7 +272,10 @@ optimize_adaptive <- function(optimize_from, u0, iteration0, trace, control, ada
     # A round cut short by adapt_every (code 1) has not converged.
     converged <- opt$code == 0L
     gain <- opt$value0 - opt$value
-    settled <- converged && !loose && rounds > 1L && gain < control$adapt_tol
+    # A gain below the optimizer's own relative tolerance cannot be told
+    # apart from its stopping noise.
+    settled <- converged && !loose && rounds > 1L &&
+      gain < max(control$adapt_tol, control$reltol * abs(opt$value))
     if (opt$interrupted || settled || iterations_left < 1L || rounds >= control$adapt_rounds)
       break
     if (converged && rounds > 1L && gain < loose_gain) loose <- FALSE
@@ -233,19 +287,6 @@ optimize_adaptive <- function(optimize_from, u0, iteration0, trace, control, ada
   opt$adaptive_settled <- settled
   opt$adaptive_gain <- gain
   opt
-}
-
-check_start <- function(model, start) {
-  if (is.null(start)) return(invisible())
-  if (!is.numeric(start) || is.null(names(start)))
-    stop("`start` must be a named numeric vector (names as in iclv_parameters(model))",
-         call. = FALSE)
-  check_parameter_names(model, names(start), "start")
-  bad <- !is.finite(start)
-  if (any(bad))
-    stop("`start` has non-finite values: ", paste0("`", names(start)[bad], "`", collapse = ", "),
-         call. = FALSE)
-  invisible()
 }
 
 # Bounds on the working scale (only for parameters on their natural scale).
@@ -267,80 +308,6 @@ working_bounds <- function(model, map, control) {
     if (side == "lower") lower[pos] <- b else upper[pos] <- b
   }
   list(lower = lower, upper = upper)
-}
-
-# Stage-wise starting values (see ?iclv).
-starting_values <- function(model, prepared, engine, map, start, control) {
-  params <- model$params
-  theta_full <- default_theta(model, prepared, start)
-  user_rows <- match(names(start), params$name)
-  stages <- "defaults"
-  all_given <- length(user_rows) == sum(params$free)
-  if (control$start_stages && !all_given) {
-    latent_rows <- which(params$free & params$block != "choice")
-    moving <- match(setdiff(latent_rows, user_rows), map$free)
-    if (length(moving)) {
-      u_full <- to_working(map, theta_full[map$free])
-      objective <- make_objective(engine, model, map, choice = FALSE)
-      sub <- sub_objective(objective, u_full, moving)
-      stage_control <- control
-      stage_control$trace <- FALSE
-      stage_control$reltol <- max(control$reltol, 1e-8)
-      stage_control$gradtol <- max(control$gradtol, 1e-5)
-      opt <- run_optimizer(sub, u_full[moving], stage_control)
-      if (isTRUE(opt$interrupted)) stop_interrupted("while finding starting values")
-      u_full[moving] <- opt$u
-      theta_full <- fill_theta(model, map, to_natural(map, u_full))
-      stages <- c(stages, "latent")
-    }
-    if (length(prepared$choice)) {
-      lv <- engine_predict(engine, theta_full, "lv")
-      user_choice <- intersect(names(start), params$name[params$block == "choice"])
-      # A person whose integral is not positive (a plain sparse grid's
-      # negative weights) has no posterior mean: the prior mean, 0, stands in.
-      lv_mean <- t(lv$mean)
-      no_posterior <- which(!is.finite(rowSums(lv_mean)))
-      if (length(no_posterior)) {
-        warn_nonpositive(no_posterior, prepared$ids, "at the starting values")
-        lv_mean[no_posterior, ] <- 0
-      }
-      mnl_theta <- mnl_start(model, prepared, theta_full, lv_mean)
-      keep_user <- match(user_choice, params$name)
-      mnl_theta[keep_user] <- theta_full[keep_user]
-      theta_full <- mnl_theta
-      stages <- c(stages, "mnl")
-    }
-  }
-  structure(theta_full, stages = stages)
-}
-
-# The parameter table's defaults refined from the data (stage 1), with the
-# user's starting values in place.
-default_theta <- function(model, prepared, start) {
-  params <- model$params
-  theta_full <- data_start(model, prepared, params$start)
-  theta_full[match(names(start), params$name)] <- start
-  theta_full
-}
-
-# Re-raises a user interrupt that a stage's optimizer caught, so that Ctrl-C
-# stops iclv() and not only the stage (no iteration has run: nothing to save).
-stop_interrupted <- function(where) {
-  stop(structure(class = c("interrupt", "condition"),
-                 list(message = paste("iclv() was interrupted", where), call = NULL)))
-}
-
-# An objective over a subset of the working vector.
-sub_objective <- function(objective, u_full, moving) {
-  expand <- function(v) {
-    u <- u_full
-    u[moving] <- v
-    u
-  }
-  list(env = objective$env,
-       fn = function(v) objective$fn(expand(v)),
-       gr = function(v) objective$gr(expand(v))[moving],
-       scores = function(v) objective$scores(expand(v))[, moving, drop = FALSE])
 }
 
 process_rss_mb <- function() .Call(C_memmon_rss)$rss_mb

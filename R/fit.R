@@ -188,6 +188,10 @@ warn_nonpositive <- function(individuals, ids, where = "at the estimates") {
           "more nodes", call. = FALSE)
 }
 
+# The estimated integration error of the log-likelihood above which a fit
+# warns: larger errors bias likelihood-ratio tests and the estimates.
+integration_error_warn <- 0.5
+
 warn_fit <- function(fit) {
   warn_nonpositive(fit$nonpositive, fit$prepared$ids)
   conv <- fit$convergence
@@ -197,6 +201,14 @@ warn_fit <- function(fit) {
             "iclv(..., resume = <checkpoint>)", call. = FALSE)
     return(invisible())
   }
+  error <- fit$integration_error
+  if (isTRUE(error$error > integration_error_warn))
+    warning(sprintf(paste0("the estimated integration error of the log-likelihood is %.2g ",
+                           "(%s): the estimates may be biased by the integration; use %s, ",
+                           "and see check_integration(fit)"),
+                    error$error, error$kind,
+                    if (isTRUE(fit$integration$adaptive)) "more draws or nodes" else
+                      "adaptive = TRUE or more draws or nodes"), call. = FALSE)
   if (isFALSE(conv$adaptive_settled))
     warning(sprintf(paste0("adaptive integration: re-centring the points still moved the ",
                            "optimum after %d rounds (the last gained %.2g in log-likelihood), ",
@@ -206,7 +218,7 @@ warn_fit <- function(fit) {
   if (conv$code == 1L)
     warning("no convergence within ", conv$iterations, " iterations: increase ",
             "iclv_control(maxit =), or resume from a checkpoint", call. = FALSE)
-  else if (conv$code != 0L)
+  else if (conv$code != 0L && conv$code != degenerate_code)
     warning("the optimizer stopped: ", conv$message, call. = FALSE)
   # The gradient of a parameter held at an active bound need not vanish.
   at_bound <- parameters_at_bounds(fit)
@@ -224,7 +236,8 @@ warn_fit <- function(fit) {
     warning("parameter(s) at a bound: ", paste0("`", at_bound, "`", collapse = ", "),
             "; the bound is active, so their standard errors are not reliable; widen or ",
             "drop the bound", call. = FALSE)
-  if (!is.null(fit$hessian_problems))
+  warn_degenerate(fit$degenerate)
+  if (!is.null(fit$hessian_problems) && is.null(fit$degenerate))
     warning("the Hessian is not negative definite: the model is weakly identified in the ",
             "direction of ", paste0("`", fit$hessian_problems$names, "`", collapse = ", "),
             ". Classical and robust standard errors are NA; fix or drop one of these ",

@@ -11,9 +11,11 @@
 #' @param theta Values of the free parameters on their natural scale
 #'   (thresholds themselves, scales as standard deviations), named as in
 #'   [iclv_parameters()]; an unnamed vector must follow the table's order of
-#'   free parameters.
+#'   free parameters, or of all its rows. Values for fixed parameters may be
+#'   included (a whole parameter vector) when they equal the fixed value.
 #' @param draws The number of draws per individual, or an array individuals x
-#'   draws x latent variables of standard normal values (your own draws).
+#'   draws x latent variables of standard normal values (your own draws),
+#'   individuals in sorted id order.
 #' @param draw_type One of `"halton"`, `"scrambled_halton"`, `"mlhs"`,
 #'   `"sobol"`, `"scrambled_sobol"`, `"pseudo"`.
 #' @param seed Seed of the draws (they do not use R's random number stream).
@@ -98,19 +100,23 @@ iclv_engine_eval <- function(engine, model, theta, gradient = TRUE, scores = FAL
        loglik_indiv = res$loglik_indiv, engine = engine)
 }
 
-# theta_full from the user's free parameters: matched by name, or in table
-# order when unnamed. Errors name the parameters that are wrong.
+# theta_full from the user's parameters: matched by name, or in table order
+# when unnamed (the free parameters, or every row of the table). Values for
+# fixed parameters are accepted when they equal the fixed value. Errors name
+# the parameters that are wrong.
 theta_full_from <- function(model, theta) {
   params <- model$params
   free_names <- params$name[params$free]
   if (!is.numeric(theta))
     stop("`theta` must be a numeric vector of the free parameters", call. = FALSE)
   if (is.null(names(theta))) {
-    if (length(theta) != length(free_names))
+    if (!length(theta) %in% c(length(free_names), nrow(params)))
       stop("`theta` has ", length(theta), " values but the model has ", length(free_names),
-           " free parameters; name them as in iclv_parameters(model)", call. = FALSE)
-    names(theta) <- free_names
+           " free parameters (", nrow(params), " with the fixed ones); name them as in ",
+           "iclv_parameters(model)", call. = FALSE)
+    names(theta) <- if (length(theta) == length(free_names)) free_names else params$name
   }
+  theta <- drop_fixed_values(model, theta, "theta")
   check_parameter_names(model, names(theta), "theta", require_all = TRUE)
   bad <- !is.finite(theta)
   if (any(bad))
@@ -120,6 +126,28 @@ theta_full_from <- function(model, theta) {
   theta_full[match(names(theta), params$name)] <- unname(theta)
   check_theta_domain(model, theta_full)
   theta_full
+}
+
+# Named values without those of fixed parameters, which other packages'
+# users pass along with the free ones: each must equal its fixed value.
+drop_fixed_values <- function(model, values, what) {
+  params <- model$params
+  row <- match(names(values), params$name)
+  fixed <- !is.na(row) & !params$free[row]
+  if (!any(fixed)) return(values)
+  fixed_value <- params$start[row[fixed]]
+  given <- unname(values[fixed])
+  differs <- !(is.finite(given) & abs(given - fixed_value) <=
+                 sqrt(.Machine$double.eps) * pmax(1, abs(fixed_value)))
+  show <- function(x) vapply(x, format, character(1))
+  if (any(differs))
+    stop("`", what, "` gives ", paste0("`", names(values)[fixed][differs], "` = ",
+                                       show(given[differs]), " (fixed at ",
+                                       show(fixed_value[differs]), ")", collapse = ", "),
+         "; give a fixed parameter its fixed value or leave it out (to estimate it or fix ",
+         "another value, change the model: `fixed =` in iclv_model() or a number in the ",
+         "syntax)", call. = FALSE)
+  values[!fixed]
 }
 
 # Names given for parameters must exist, be free, and appear once.

@@ -7,9 +7,11 @@
 #' @param object,x An `iclv_fit` from [iclv()].
 #' @param type For `vcov()`: `"robust"` (default of the fit), `"classical"`
 #'   or `"bhhh"`. For `predict()`: `"prob"` (choice probabilities per task,
-#'   averaged over the draws) or `"lv"` (each person's posterior mean and
-#'   standard deviation of every latent variable given their answers and
-#'   choices). For `plot()`: `"trace"` (convergence) or `"memory"`.
+#'   averaged over the draws, one row per row of the data, in its order) or
+#'   `"lv"` (one row per individual, in sorted id order: each person's
+#'   posterior mean and standard deviation of every latent variable given
+#'   their answers and choices). For `plot()`: `"trace"` (convergence) or
+#'   `"memory"`.
 #' @param parm,level As in [stats::confint()].
 #' @param digits For `print()`: significant digits of the estimates.
 #' @param ... Not used: any argument given here is refused with an error
@@ -111,6 +113,8 @@ print.iclv_fit <- function(x, digits = 4, ...) {
                             x$convergence$iterations, sum(x$timings), x$backend),
     "Hessian" = hessian_status(x)$status)
   cat(sprintf("  %-16s%s\n", paste0(names(header), ":"), header), sep = "")
+  # Degenerate solution and disagreeing starts (R/degenerate.R, R/multistart.R).
+  if (length(notes <- fit_notes(x))) cat(notes, sep = "\n")
   cat("\nEstimates:\n")
   est <- coef(x)
   block <- x$model$params$block[match(names(est), x$model$params$name)]
@@ -159,7 +163,8 @@ summary.iclv_fit <- function(object, ...) {
     draw_type = object$draw_type, n_par = k, convergence = object$convergence,
     timings = object$timings, backend = object$backend, threads = object$threads,
     se_type = object$se_type, stages = object$start_stages,
-    integration = integration_label(object)
+    integration = integration_label(object),
+    notes = fit_notes(object)
   ), class = "summary.iclv_fit")
 }
 
@@ -248,6 +253,7 @@ print.summary.iclv_fit <- function(x, digits = 4, ...) {
   conv <- x$convergence
   cat(sprintf("Convergence: %s after %d iterations (%d evaluations), max |gradient| %.2e\n",
               conv$message, conv$iterations, conv$evaluations, conv$gradient_max))
+  if (length(x$notes)) cat(x$notes, sep = "\n")
   cat(sprintf("Time: %.2f s (setup %.2f, starting values %.2f, estimation %.2f, standard errors %.2f) on %s with %d thread(s)\n",
               sum(x$timings), x$timings[["setup"]], x$timings[["start"]],
               x$timings[["estimation"]], x$timings[["standard_errors"]], x$backend, x$threads))
@@ -350,8 +356,10 @@ predict.iclv_fit <- function(object, type = c("prob", "lv"), ...) {
     prob <- t(engine_predict(fit_engine(object, plain = TRUE), object$theta_full, "prob"))
     colnames(prob) <- object$model$alternatives
     task_indiv <- rep.int(seq_along(ids), diff(object$prepared$task_ptr))
-    return(data.frame(id = ids[task_indiv], row = object$prepared$rows, prob,
-                      check.names = FALSE))
+    out <- data.frame(id = ids[task_indiv], row = object$prepared$rows, prob,
+                      check.names = FALSE)[order(object$prepared$rows), , drop = FALSE]
+    rownames(out) <- NULL
+    return(out)
   }
   lv <- engine_predict(fit_engine(object), object$theta_full, "lv")
   mean <- t(lv$mean)

@@ -50,6 +50,19 @@ make_objective <- function(engine, model, map, choice = TRUE) {
        })
 }
 
+# An objective over a subset of the working vector.
+sub_objective <- function(objective, u_full, moving) {
+  expand <- function(v) {
+    u <- u_full
+    u[moving] <- v
+    u
+  }
+  list(env = objective$env,
+       fn = function(v) objective$fn(expand(v)),
+       gr = function(v) objective$gr(expand(v))[moving],
+       scores = function(v) objective$scores(expand(v))[, moving, drop = FALSE])
+}
+
 # A linear change of variables u = u0 + A v with A A' = (S'S)^-1, the inverse
 # of the BHHH matrix at u0 (S: per-individual scores). BFGS starts from the
 # identity as its inverse-Hessian guess, so in v it starts from the BHHH

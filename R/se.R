@@ -9,9 +9,16 @@ standard_errors <- function(engine, model, map, u, step) {
     theta_full <- fill_theta(model, map, to_natural(map, v))
     gradient_to_working(map, v, engine_eval(engine, theta_full)$gradient[map$free])
   }
+  theta_full <- fill_theta(model, map, to_natural(map, u))
+  at_optimum <- engine_eval(engine, theta_full, gradient = TRUE, scores = TRUE)
+  jac <- working_jacobian(map, u)
+  scores_working <- at_optimum$scores[, map$free, drop = FALSE] %*% jac
+  # Steps relative to each parameter's size, or to the scale its scores give
+  # when that is far below 1 (a coefficient of a variable in millions).
+  scale <- pmin(1, 100 / sqrt(pmax(colSums(scores_working^2), .Machine$double.xmin)))
   hessian <- matrix(0, n, n)
   for (i in seq_len(n)) {
-    h <- step * max(1, abs(u[i]))
+    h <- step * max(scale[i], abs(u[i]))
     up <- u
     down <- u
     up[i] <- u[i] + h
@@ -19,10 +26,6 @@ standard_errors <- function(engine, model, map, u, step) {
     hessian[, i] <- (grad_at(up) - grad_at(down)) / (2 * h)
   }
   hessian <- (hessian + t(hessian)) / 2
-  theta_full <- fill_theta(model, map, to_natural(map, u))
-  at_optimum <- engine_eval(engine, theta_full, gradient = TRUE, scores = TRUE)
-  jac <- working_jacobian(map, u)
-  scores_working <- at_optimum$scores[, map$free, drop = FALSE] %*% jac
   engine_memory_check(engine, "hessian")
 
   info <- -hessian
@@ -46,10 +49,16 @@ standard_errors <- function(engine, model, map, u, step) {
 }
 
 # NULL when the information matrix is positive definite; otherwise the names
-# of the parameters that dominate its weakest directions.
+# of the parameters that dominate its weakest directions (min_eigen: the
+# smallest eigenvalue on the correlation scale, or the smallest curvature).
 hessian_problems <- function(info, names) {
   if (any(!is.finite(info))) return(list(names = names, min_eigen = NA_real_))
-  eig <- eigen(info, symmetric = TRUE)
+  curvature <- diag(info)
+  if (any(curvature <= 0))
+    return(list(names = names[curvature <= 0], min_eigen = min(curvature)))
+  # On the correlation scale, so that the units of the data (a price in
+  # millions) do not make the other directions look flat.
+  eig <- eigen(info / sqrt(outer(curvature, curvature)), symmetric = TRUE)
   tol <- max(abs(eig$values)) * 1e-12
   weak <- which(eig$values <= tol)
   if (!length(weak)) return(NULL)

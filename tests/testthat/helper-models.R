@@ -1,6 +1,7 @@
 # Small models shared by the engine tests of the CPU (test-engine.R) and the
 # GPU (test-gpu.R): every indicator family, threshold scheme, structural
-# path, and a latent-only model.
+# path, and a latent-only model; and the reference-loading model of the
+# start and multi-start tests.
 
 engine_models <- list(
   probit_paths = list(
@@ -83,3 +84,27 @@ build_case <- function(case, n_indiv = 25, n_tasks = 3, seed = 1, missing = 0.1,
 # The engine tests compare the log-likelihood on given draws with references
 # computed on the same draws: plain integration, not adaptive.
 iclv_loglik_plain <- function(...) iclv_loglik(..., adaptive = FALSE)
+
+# A reference loading fixed at -1, a free latent scale, free intercepts and
+# scales of the other items, shared symmetric thresholds and weak loadings of
+# both signs: the shape of the Optima hybrid model (Biogeme's example). From
+# the old default start (every free loading +1) the estimate collapsed to a
+# latent scale of 0.001 with loadings of +/- several hundred.
+reference_model <- function() {
+  items <- paste0("q", 1:6)
+  iclv_model(paste(
+    "att =~ -1*q1 + q2 + q3 + q4 + q5 + q6",
+    "att ~ 1 + x1 + x2",
+    "att ~~ att",
+    "q1 ~ 0*1", paste(items[-1], "~ 1", collapse = "\n"),
+    "q1 ~~ 1*q1", paste(items[-1], "~~", items[-1], collapse = "\n"),
+    paste(items, "| th1*t1 + th2*t2 + th3*t3 + th4*t4", collapse = "\n"), sep = "\n"),
+    utility = list(A = ~ asc_A + b_time * time_A + b_att * att,
+                   B = ~ asc_B + b_time * time_B, C = ~ 0),
+    choice = "choice", id = "id", thresholds = "symmetric", indicators = "ordered_logit")
+}
+reference_truth <- c("att=~q2" = -0.55, "att=~q3" = -0.39, "att=~q4" = -0.18, "att=~q5" = -0.36,
+                     "att=~q6" = 0.31, "q2~1" = 1.04, "q3~1" = 2.61, "q4~1" = 0.16,
+                     "q5~1" = 0.4, "q6~1" = -1.56, "att~~att" = 2, "att~x1" = 0.7,
+                     "att~x2" = -1, "att~1" = 0.7, th3 = 0.65, th4 = 2.4, b_att = 0.4,
+                     b_time = -1, asc_A = 0.3, asc_B = -0.2)

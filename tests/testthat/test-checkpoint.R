@@ -94,7 +94,9 @@ test_that("a resumed run continues the iteration count and the trace", {
   expect_identical(trace$iteration, seq.int(0L, ckpt_resumed$convergence$iterations))
   # The first part of the trace is the stopped run's.
   expect_equal(trace$loglik[seq_len(k + 1L)], ckpt_partial$trace$loglik)
-  expect_equal(trace$loglik[nrow(trace)], ckpt_resumed$loglik, tolerance = 1e-8)
+  # The last round re-centred the points: the same up to that shift.
+  expect_lt(abs(trace$loglik[nrow(trace)] - ckpt_resumed$loglik),
+            1e-2 * ckpt_resumed$integration_error$error)
 })
 
 test_that("resume refuses files that do not fit the model or the data", {

@@ -17,7 +17,8 @@ prep_model <- function(availability = list(C = "avail_C")) {
   )
 }
 
-# Individuals 7, 3, 5 (in order of first appearance), rows not contiguous.
+# Individuals 7, 3, 5 (in order of first appearance), rows not contiguous;
+# prepared in sorted id order 3, 5, 7.
 prep_data <- function() {
   data.frame(
     id = c(7, 3, 7, 5, 3, 7),
@@ -42,7 +43,7 @@ test_that("prepare_data returns the iclv_data contract with the right types and 
   expect_s3_class(prepared, "iclv_data")
   expect_named(prepared, c("ids", "ind_cat", "ind_value", "covariates", "task_ptr",
                            "rows", "choice", "avail", "term_value"))
-  expect_equal(prepared$ids, c(7, 3, 5))
+  expect_equal(prepared$ids, c(3, 5, 7))
   expect_type(prepared$ind_cat, "integer")
   expect_equal(dim(prepared$ind_cat), c(3L, 3L))
   expect_type(prepared$ind_value, "double")
@@ -58,27 +59,48 @@ test_that("prepare_data returns the iclv_data contract with the right types and 
   expect_equal(dim(prepared$term_value), c(6L, 5L))
 })
 
-test_that("rows are grouped by individual in order of first appearance, tasks in row order", {
+test_that("rows are grouped by individual in sorted id order, tasks by their content", {
   prepared <- prepare_data(prep_model(), prep_data())
-  expect_identical(prepared$task_ptr, c(0L, 3L, 5L, 6L))
-  expect_identical(prepared$rows, c(1L, 3L, 6L, 2L, 5L, 4L))
-  # choices A C B | B C | A, 0-based
-  expect_identical(prepared$choice, c(0L, 2L, 1L, 1L, 2L, 0L))
-  expect_identical(unname(prepared$avail[, 3]), c(1L, 1L, 0L, 1L, 1L, 0L))
+  # id 3: rows 2 (B), 5 (C); id 5: row 4 (A); id 7: rows 1 (A), 6 (B), 3 (C)
+  expect_identical(prepared$task_ptr, c(0L, 2L, 3L, 6L))
+  expect_identical(prepared$rows, c(2L, 5L, 4L, 1L, 6L, 3L))
+  # choices B C | A | A B C, 0-based
+  expect_identical(prepared$choice, c(1L, 2L, 0L, 0L, 1L, 2L))
+  expect_identical(unname(prepared$avail[, 3]), c(1L, 1L, 0L, 1L, 0L, 1L))
   expect_true(all(prepared$avail[, 1:2] == 1L))
   # constant, price_A, price_B, log(price_C) (0 where C is unavailable), time_B
-  expected <- cbind(1, c(1, 3, 6, 2, 5, 4), c(2, 4, 7, 3, 6, 5),
-                    c(0, log(2), 0, 0, log(4), 0), c(0.1, 0.3, 0.6, 0.2, 0.5, 0.4))
+  expected <- cbind(1, c(2, 5, 4, 1, 6, 3), c(3, 6, 5, 2, 7, 4),
+                    c(log(1), log(4), 0, log(1), 0, log(2)), c(0.2, 0.5, 0.4, 0.1, 0.6, 0.3))
   expect_equal(unname(prepared$term_value), expected)
+})
+
+test_that("any row order of the same data gives the same prepared arrays", {
+  data <- prep_data()
+  prepared <- prepare_data(prep_model(), data)
+  for (seed in 1:5) {
+    set.seed(seed)
+    order <- sample(nrow(data))
+    shuffled <- prepare_data(prep_model(), data[order, ])
+    for (part in setdiff(names(prepared), "rows")) {
+      expect_identical(shuffled[[part]], prepared[[part]])
+    }
+    # Each task still points at its own row of the (shuffled) data.
+    expect_identical(order[shuffled$rows], prepared$rows)
+  }
+  # The same holds for character ids, sorted the same in every locale.
+  data$id <- c("b", "B", "b", "a", "B", "b")
+  prepared <- prepare_data(prep_model(), data)
+  expect_identical(prepared$ids, c("B", "a", "b"))
+  expect_identical(prepare_data(prep_model(), data[6:1, ])$ids, prepared$ids)
 })
 
 test_that("indicators and covariates are taken per person, NA meaning a missing answer", {
   prepared <- prepare_data(prep_model(), prep_data())
   # person 3: q1 is NA on one row and 2 on the other -> 2; person 5: q2 missing
-  expect_equal(unname(prepared$ind_cat), cbind(c(3L, 2L, 1L), c(4L, 2L, 0L), 0L))
+  expect_equal(unname(prepared$ind_cat), cbind(c(2L, 1L, 3L), c(2L, 0L, 4L), 0L))
   expect_equal(unname(prepared$ind_value[, 1:2]), matrix(0, 3, 2))
-  expect_identical(unname(prepared$ind_value[, 3]), c(0.5, -1, NaN))
-  expect_equal(unname(prepared$covariates), cbind(c(40, 30, 50), c(1, 0, 1)))
+  expect_identical(unname(prepared$ind_value[, 3]), c(-1, NaN, 0.5))
+  expect_equal(unname(prepared$covariates), cbind(c(30, 50, 40), c(0, 1, 1)))
 })
 
 test_that("choice may be given as numbers with their codes, or as a factor", {
@@ -96,8 +118,8 @@ test_that("an individual with all indicators missing is allowed", {
   data <- prep_data()
   data[data$id == 5, c("q1", "q2", "q3")] <- NA
   prepared <- prepare_data(prep_model(), data)
-  expect_identical(unname(prepared$ind_cat[3, ]), c(0L, 0L, 0L))
-  expect_true(is.nan(prepared$ind_value[3, 3]))
+  expect_identical(unname(prepared$ind_cat[2, ]), c(0L, 0L, 0L))
+  expect_true(is.nan(prepared$ind_value[2, 3]))
 })
 
 test_that("a model without a choice part gives empty task arrays", {
@@ -238,7 +260,7 @@ test_that("availability columns must be 0/1 or logical", {
   data$avail_C <- c("y", "y", "y", "n", "y", "n")
   expect_error(prepare_data(model, data), "it has type character", fixed = TRUE)
   data$avail_C <- c(TRUE, TRUE, TRUE, FALSE, TRUE, FALSE)
-  expect_identical(unname(prepare_data(model, data)$avail[, 3]), c(1L, 1L, 0L, 1L, 1L, 0L))
+  expect_identical(unname(prepare_data(model, data)$avail[, 3]), c(1L, 1L, 0L, 1L, 0L, 1L))
 })
 
 test_that("ordered indicator values must be integers within the categories", {
@@ -288,7 +310,8 @@ test_that("prepare_data evaluates the utility expressions of an iclv_model()", {
   prepared <- prepare_data(model, data)
   terms <- model$utility_terms
   expect_equal(prepared$term_value[, terms$coef == "b_brand"], c(1, 0, 1, 1))
-  expect_equal(prepared$term_value[, terms$alt == 2], log(c(2, 4, 8, 16)))
+  # Person 2's tasks in their stable order: A (row 4) before B (row 3).
+  expect_equal(prepared$term_value[, terms$alt == 2], log(c(2, 4, 16, 8)))
   expect_equal(prepared$term_value[, terms$coef == "asc_A"], rep(1, 4))
   expect_identical(unname(prepared$ind_cat), cbind(c(1L, 3L), c(2L, 0L)))
 })

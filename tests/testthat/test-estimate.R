@@ -37,8 +37,7 @@ test_that("estimates recover the simulation's parameters within 3 robust standar
   # to the shift of re-centring the points (each adaptive round integrates
   # with other points; the shift is far below the integration error).
   trace <- recovery_fit$trace
-  expect_gte(recovery_fit$loglik, max(trace$loglik) - 1e-3)
-  expect_lt(1e-3, recovery_fit$integration_error$error)
+  expect_gte(recovery_fit$loglik, max(trace$loglik) - 0.05 * recovery_fit$integration_error$error)
   expect_gte(recovery_fit$convergence$adaptive_rounds, 3L)
   expect_gt(recovery_fit$loglik, recovery_fit$trace$loglik[1])
   expect_lt(recovery_fit$convergence$gradient_relative, 1e-4)
@@ -102,6 +101,11 @@ test_that("starting values given by the user are used and the stages are recorde
   fit <- iclv(small_model, small_data, draws = 50, start = all_start, control = tight)
   expect_identical(fit$start_stages, "defaults")
   expect_equal(coef(fit), coef(small_fit), tolerance = 1e-6)
+  # A whole parameter vector, fixed parameters at their values included.
+  whole <- small_fit$theta_full
+  expect_gt(length(whole), length(all_start))
+  fit_whole <- iclv(small_model, small_data, draws = 50, start = whole, control = tight)
+  expect_identical(coef(fit_whole), coef(fit))
   # Without stages, from the table's defaults, the same maximum is reached.
   fit_plain <- iclv(small_model, small_data, draws = 50,
                     control = iclv_control(threads = 2, reltol = 1e-12, gradtol = 1e-9,
@@ -121,6 +125,21 @@ test_that("results do not depend on the number of threads", {
                control = iclv_control(threads = 1, reltol = 1e-12, gradtol = 1e-9))
   expect_equal(coef(fit1), coef(small_fit), tolerance = 1e-6)
   expect_lt(abs(fit1$loglik - small_fit$loglik), 1e-3 * small_fit$integration_error$error)
+})
+
+test_that("the same data in any row order give bitwise the same estimates", {
+  one_thread <- iclv_control(threads = 1)
+  fit <- iclv(small_model, small_data, draws = 20, control = one_thread)
+  set.seed(8)
+  shuffled <- small_data[sample(nrow(small_data)), ]
+  fit_shuffled <- iclv(small_model, shuffled, draws = 20, control = one_thread)
+  expect_identical(coef(fit_shuffled), coef(fit))
+  expect_identical(fit_shuffled$loglik, fit$loglik)
+  expect_identical(vcov(fit_shuffled), vcov(fit))
+  # Draws belong to ids, not to rows: predictions follow the rows they describe.
+  expect_identical(predict(fit_shuffled)$row, seq_len(nrow(shuffled)))
+  expect_equal(predict(fit_shuffled)$A, predict(fit)$A[match(rownames(shuffled),
+                                                             rownames(small_data))])
 })
 
 test_that("trace = TRUE prints one line per iteration", {
@@ -191,8 +210,8 @@ test_that("bad arguments to iclv() raise clear errors", {
   expect_error(iclv(small_model, small_data, draws = "many"), "`draws`")
   expect_error(iclv(small_model, small_data, start = c(foo = 1)),
                "`start` names unknown parameter\\(s\\) `foo`")
-  expect_error(iclv(small_model, small_data, start = c(`q1~~q1` = 1)),
-               "fixed parameter\\(s\\) `q1~~q1`")
+  expect_error(iclv(small_model, small_data, start = c(`q1~~q1` = 2)),
+               "`start` gives `q1~~q1` = 2 \\(fixed at 1\\)")
   expect_error(iclv(small_model, small_data, start = c(b_price = Inf)),
                "non-finite values: `b_price`")
   expect_error(iclv(small_model, small_data, start = c(b_price = NA_real_)),

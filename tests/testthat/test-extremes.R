@@ -24,7 +24,11 @@ expect_matches_reference <- function(model, data, theta_full, n_draws) {
 
 # A short estimation: an iclv_fit with finite estimates (warnings about
 # convergence are expected and muffled), or an error that names its cause.
-expect_finite_fit <- function(model, data, draws, maxit = 30, adaptive = NULL) {
+# `degenerate`: whether the fit must report a degenerate solution (NA: not
+# checked). Finite estimates alone do not say the fit is usable: a collapsed
+# or runaway solution has them too.
+expect_finite_fit <- function(model, data, draws, maxit = 30, degenerate = FALSE,
+                              adaptive = NULL) {
   fit <- tryCatch(suppressWarnings(iclv(model, data, draws = draws, adaptive = adaptive,
                                         control = iclv_control(threads = 1, maxit = maxit))),
                   error = function(e) e)
@@ -36,6 +40,13 @@ expect_finite_fit <- function(model, data, draws, maxit = 30, adaptive = NULL) {
   expect_false(anyNA(coef(fit)))
   expect_true(all(is.finite(coef(fit))))
   expect_true(is.finite(fit$loglik))
+  if (!is.na(degenerate)) {
+    expect_identical(!is.null(fit$degenerate), degenerate)
+    # Where the optimizer stopped on its tolerance, a degenerate solution has
+    # code 3, a regular one code 0.
+    if (fit$convergence$code != 1L)
+      expect_identical(fit$convergence$code, if (degenerate) 3L else 0L)
+  }
   invisible(fit)
 }
 
@@ -44,15 +55,21 @@ test_that("an indicator with every answer in one middle category", {
   data$q1 <- 3L
   expect_matches_reference(ext_model, data, ext_theta, 20)
   # The thresholds of q1 have no maximum (they run off to -/+ infinity): the
-  # optimizer must still return finite values.
-  expect_finite_fit(ext_model, data, draws = 20)
+  # optimizer must still return finite values, and say the solution is
+  # degenerate.
+  fit <- expect_finite_fit(ext_model, data, draws = 20, degenerate = TRUE)
+  expect_match(fit$degenerate$problem, "thresholds of `q1` run off", all = FALSE)
 })
 
 test_that("an indicator with every answer in the lowest category", {
   data <- ext_data
   data$q1 <- 1L
   expect_matches_reference(ext_model, data, ext_theta, 20)
-  expect_finite_fit(ext_model, data, draws = 20)
+  expect_finite_fit(ext_model, data, draws = 20, degenerate = TRUE)
+  # Run to the end, the weakly identified fit is not reported as converged.
+  fit <- expect_finite_fit(ext_model, data, draws = 20, maxit = 1000, degenerate = TRUE)
+  expect_identical(fit$convergence$code, 3L)
+  expect_match(fit$degenerate$problem, "Hessian is not negative definite.*`q1\\|t", all = FALSE)
 })
 
 test_that("huge attribute values (1e6) give finite, exact values and finite estimates", {
@@ -100,6 +117,6 @@ test_that("10,000 draws on 10 individuals combine exactly across blocks and thre
   }, numeric(10))
   combined <- apply(chunk_ll, 1L, function(x) max(x) + log(sum(exp(x - max(x))))) - log(10)
   expect_equal(one$loglik_indiv, combined, tolerance = 1e-12)
-  fit <- expect_finite_fit(ext_model, data, draws = 10000, maxit = 3)
+  fit <- expect_finite_fit(ext_model, data, draws = 10000, maxit = 3, degenerate = NA)
   expect_equal(fit$n_draws, 10000)
 })

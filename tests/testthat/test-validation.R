@@ -130,9 +130,30 @@ test_that("a duplicated parameter in `start` is named", {
                "`start` names `b_price` more than once")
 })
 
-test_that("`start` for a fixed parameter is named", {
+test_that("`start` with another value for a fixed parameter names it and its fixed value", {
   expect_error(iclv(val_model, val_data, draws = 5, start = c("att~~att" = 2)),
-               "`start` gives values for fixed parameter\\(s\\) `att~~att`")
+               "`start` gives `att~~att` = 2 \\(fixed at 1\\); give a fixed parameter its fixed value or leave it out")
+  expect_error(iclv(val_model, val_data, draws = 5, start = c("att~~att" = 2, "q1~~q1" = 0.5, b_price = 1)),
+               "`att~~att` = 2 \\(fixed at 1\\), `q1~~q1` = 0.5 \\(fixed at 1\\);")
+})
+
+test_that("a whole parameter vector is accepted when its fixed values are the model's", {
+  params <- iclv_parameters(val_model)
+  theta_all <- stats::setNames(params$start, params$name)
+  theta_all[names(val_theta)] <- val_theta
+  expect_true(any(!params$free))
+  free_only <- loglik_of(val_data)
+  # Named, in any order, or unnamed in the table's order: the same evaluation.
+  expect_identical(loglik_of(val_data, theta = rev(theta_all))$loglik, free_only$loglik)
+  expect_identical(loglik_of(val_data, theta = unname(theta_all))$gradient, free_only$gradient)
+  wrong <- theta_all
+  wrong[["att~~att"]] <- 1.5
+  expect_error(loglik_of(val_data, theta = wrong),
+               "`theta` gives `att~~att` = 1.5 \\(fixed at 1\\)")
+  expect_error(loglik_of(val_data, theta = unname(wrong)), "`att~~att` = 1.5")
+  expect_error(loglik_of(val_data, theta = unname(theta_all)[-1]),
+               sprintf("`theta` has %d values but the model has %d free parameters \\(%d with the fixed ones\\)",
+                       nrow(params) - 1L, length(val_theta), nrow(params)))
 })
 
 test_that("`fixed` naming a parameter that does not exist is named, with close names", {

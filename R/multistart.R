@@ -1,0 +1,214 @@
+# Multi-start and restarts. With iclv_control(starts = k) the default start
+# (R/start.R) is joined by k - 1 random starts around it; each runs a few
+# iterations on the same engine and the best is continued to convergence.
+# When the solution reached is degenerate (R/degenerate.R), iclv() restarts
+# from the alternatives (the other starts, the latent stage in the user's
+# normalisation, the data-driven defaults without stages, random starts)
+# before it gives up. Every start's results end up in `fit$starts`.
+
+# How far random starts lie from the default: this many standard errors (from
+# the BHHH matrix at the default start) in each direction of the working scale.
+start_spread <- 2
+
+# Restarts tried after a degenerate solution, at most.
+restart_tries <- 3L
+
+# The start the estimation begins from, and what the restarts need:
+# list(theta_full, stages, starts (data frame), alternatives (the other
+# starts' working vectors, best first), default_u (the default start)).
+start_search <- function(model, prepared, engine, map, start, control, bounds) {
+  theta_full <- starting_values(model, prepared, engine, start, control)
+  u_default <- to_working(map, theta_full[map$free])
+  first_kind <- if (length(start)) "start given" else "default"
+  candidates <- list(list(kind = first_kind, u = u_default))
+  if (control$starts > 1L)
+    candidates <- c(candidates, random_starts(make_objective(engine, model, map), u_default,
+                                              control$starts - 1L, control$seed, bounds))
+  if (length(candidates) == 1L)
+    return(list(theta_full = theta_full, stages = attr(theta_full, "stages"),
+                starts = start_rows(first_kind, NA_real_, NA_real_, 0L), alternatives = list(),
+                default_u = u_default))
+  runs <- lapply(candidates, function(candidate)
+    short_run(make_objective(engine, model, map), candidate$u, control, bounds))
+  loglik <- vapply(runs, function(run) -run$value, numeric(1))
+  # The first of the best (the default start wins near-ties).
+  best <- which(loglik >= max(loglik) - 1e-6)[1L]
+  order_rest <- setdiff(order(-loglik), best)
+  starts <- start_rows(vapply(candidates, `[[`, "", "kind"),
+                       vapply(runs, `[[`, numeric(1), "loglik_start"), loglik,
+                       vapply(runs, `[[`, integer(1), "iterations"))
+  starts$continued <- seq_along(candidates) == best
+  # A short run that converged is a run to convergence.
+  converged <- vapply(runs, function(run) identical(run$code, 0L), logical(1))
+  starts$loglik[converged] <- loglik[converged]
+  list(theta_full = fill_theta(model, map, to_natural(map, runs[[best]]$u)),
+       stages = c(attr(theta_full, "stages"), if (best > 1L) "multistart"), starts = starts,
+       alternatives = lapply(runs[order_rest], `[[`, "u"), default_u = u_default)
+}
+
+# The table of starts: one row per start; the columns of a run to
+# convergence (loglik, degenerate) are filled in by settle_solution().
+start_rows <- function(kind, loglik_start, loglik_short, iterations) {
+  data.frame(start = seq_along(kind), kind = kind, loglik_start = loglik_start,
+             loglik_short = loglik_short, iterations = as.integer(iterations),
+             continued = seq_along(kind) == 1L, loglik = NA_real_, degenerate = NA,
+             stringsAsFactors = FALSE)
+}
+
+# Random starts u0 + spread * A z, A A' the inverse BHHH matrix at u0, z
+# standard normal from the package's own generator (R's stream untouched),
+# kept within the bounds.
+random_starts <- function(objective, u0, n, seed, bounds) {
+  a <- preconditioner(objective, u0)
+  z <- iclv_draws(n, 1L, length(u0), type = "pseudo", seed = seed)
+  lapply(seq_len(n), function(i) {
+    u <- u0 + start_spread * as.vector(a %*% z[i, 1L, ])
+    list(kind = "random", u = pmin(pmax(u, bounds$lower), bounds$upper))
+  })
+}
+
+# A few iterations from u (iclv_control(start_iterations =)).
+short_run <- function(objective, u, control, bounds) {
+  loglik_start <- -objective$fn(u)
+  run_control <- control
+  run_control$trace <- FALSE
+  run_control$maxit <- control$start_iterations
+  if (!is.finite(loglik_start))
+    return(list(u = u, value = Inf, loglik_start = loglik_start, iterations = 0L, code = 1L))
+  opt <- run_optimizer(objective, u, run_control, lower = bounds$lower, upper = bounds$upper,
+                       max_restarts = 0L)
+  if (isTRUE(opt$interrupted)) stop_interrupted("while trying starting values")
+  list(u = opt$u, value = opt$value, loglik_start = loglik_start, iterations = opt$iterations,
+       code = opt$code)
+}
+
+# Detection and restarts after the estimation. `result` holds the estimation
+# (opt) and its standard errors (se); `estimate(u)` runs the estimation from
+# u, `errors(u)` the standard errors, `findings(opt, se)` the check. When the
+# solution is degenerate, up to `restart_tries` alternatives are estimated and
+# the best log-likelihood kept (a regular solution wins ties within 0.01).
+# Returns list(opt, se, findings, starts).
+settle_solution <- function(result, search, estimate, errors, findings, alternatives) {
+  result$findings <- findings(result$opt, result$se)
+  runs <- list(result)
+  kinds <- "continued"
+  if (!is.null(result$findings) && result$opt$code == 0L) {
+    for (next_start in utils::head(alternatives(), restart_tries)) {
+      opt <- estimate(next_start$u)
+      if (opt$interrupted) break
+      se <- errors(opt$u)
+      run <- list(opt = opt, se = se, findings = findings(opt, se))
+      runs <- c(runs, list(run))
+      kinds <- c(kinds, next_start$kind)
+      if (is.null(run$findings) && opt$code == 0L && -opt$value >= -result$opt$value - 0.01)
+        break
+    }
+  }
+  loglik <- vapply(runs, function(run) -run$opt$value, numeric(1))
+  regular <- vapply(runs, function(run) is.null(run$findings), logical(1))
+  best <- which.max(loglik)
+  tied_regular <- which(regular & loglik >= loglik[best] - 0.01)
+  if (length(tied_regular)) best <- tied_regular[1L]
+  chosen <- runs[[best]]
+  chosen$opt <- degenerate_convergence(chosen$opt, chosen$findings)
+  chosen$starts <- record_runs(search$starts, runs, kinds, best)
+  chosen
+}
+
+# settle_solution() for iclv(): the check at the estimates and, when they are
+# degenerate, the estimation again (`optimize_from`, iclv()'s) from the
+# alternatives, on the engine iclv() holds at the time (`engine_now()`:
+# adaptive points are re-centred by each estimation). An interrupted
+# estimation is left as it is.
+settle_fit <- function(opt, se, search, model, prepared, engine_now, map, start, control,
+                       bounds, optimize_from) {
+  if (opt$interrupted) return(list(opt = opt, se = se, starts = search$starts, findings = NULL))
+  settle_solution(
+    list(opt = opt, se = se), search,
+    estimate = function(u) optimize_from(u, 0L, extend_trace(NULL, control$maxit)),
+    errors = function(u) standard_errors(engine_now(), model, map, u, control$hessian_step),
+    findings = function(opt, se)
+      degenerate_findings(model, prepared, fill_theta(model, map, to_natural(map, opt$u)),
+                          se$problems),
+    alternatives = restart_alternatives(search, model, prepared, engine_now(), map, start,
+                                        control, bounds))
+}
+
+# The starts table with the runs to convergence: the continued start's
+# final log-likelihood, then one row per restart.
+record_runs <- function(starts, runs, kinds, chosen) {
+  if (is.null(starts)) starts <- start_rows("resumed", NA_real_, NA_real_, 0L)
+  continued <- which(starts$continued)
+  if (is.na(starts$loglik_start[continued]))
+    starts$loglik_start[continued] <- runs[[1L]]$opt$trace$loglik[1L]
+  starts$loglik[continued] <- -runs[[1L]]$opt$value
+  starts$degenerate[continued] <- !is.null(runs[[1L]]$findings)
+  starts$chosen <- FALSE
+  for (i in seq_along(runs)[-1L]) {
+    run <- runs[[i]]
+    row <- start_rows(paste("restart:", kinds[[i]]), NA_real_, NA_real_, 0L)
+    row$start <- nrow(starts) + 1L
+    row$loglik <- -run$opt$value
+    row$degenerate <- !is.null(run$findings)
+    row$iterations <- run$opt$iterations
+    row$chosen <- FALSE
+    starts <- rbind(starts, row)
+  }
+  starts$chosen[if (chosen == 1L) continued else nrow(starts) - length(runs) + chosen] <- TRUE
+  starts$continued <- NULL
+  rownames(starts) <- NULL
+  starts
+}
+
+# The alternatives to restart from, made when needed: the other starts'
+# short runs, the staged start (when the user's `start` was used), the
+# latent stage in the user's normalisation, the data-driven defaults without
+# stages, and random starts around the staged start. The user's starting
+# values led to the degenerate solution, so these ignore them.
+restart_alternatives <- function(search, model, prepared, engine, map, start, control, bounds) {
+  force(search)
+  function() {
+    staged_control <- control
+    staged_control$start_stages <- TRUE
+    working <- function(theta_full) to_working(map, theta_full[map$free])
+    others <- lapply(search$alternatives, function(u) list(kind = "other start", u = u))
+    staged <- if (is.null(start) && control$start_stages && !is.null(search$default_u))
+      search$default_u else working(starting_values(model, prepared, engine, NULL, staged_control))
+    plain_control <- staged_control
+    plain_control$start_stages <- FALSE
+    candidates <- c(others, list(
+      list(kind = "staged start", u = staged),
+      list(kind = "user normalisation",
+           u = working(starting_values(model, prepared, engine, NULL, staged_control,
+                                       standardise = FALSE))),
+      list(kind = "data defaults",
+           u = working(starting_values(model, prepared, engine, NULL, plain_control)))),
+      random_starts(make_objective(engine, model, map), staged, restart_tries,
+                    control$seed + 1L, bounds))
+    tried <- c(list(search$default_u), lapply(candidates, `[[`, "u"))
+    distinct <- !duplicated(lapply(tried, function(u) if (!is.null(u)) round(u, 8)))[-1L]
+    # A random step along a flat direction can overflow a scale or threshold.
+    finite <- vapply(candidates, function(candidate) all(is.finite(to_natural(map, candidate$u))),
+                     logical(1))
+    candidates[distinct & finite]
+  }
+}
+
+# A one-line note for summary() when the starts disagree: runs to
+# convergence reached different log-likelihoods, a start other than the
+# default did better in the short runs, or a restart was needed.
+starts_note <- function(starts) {
+  if (is.null(starts) || nrow(starts) < 2L) return(character())
+  finals <- starts$loglik[is.finite(starts$loglik)]
+  disagree <- length(finals) > 1L && diff(range(finals)) > 0.01
+  chosen <- starts[starts$chosen, , drop = FALSE]
+  restarts <- sum(grepl("^restart", starts$kind))
+  better <- chosen$loglik_short - starts$loglik_short[1L] > 0.01
+  if (!restarts && !disagree && !isTRUE(better)) return(character())
+  what <- if (restarts) sprintf("%d restart(s) after a degenerate solution", restarts) else
+    if (disagree) sprintf("runs to convergence reached log-likelihoods from %.4f to %.4f",
+                          min(finals), max(finals)) else
+      "the default start did worse than another in the short runs"
+  sprintf("Starts: %d tried (see fit$starts); %s; start %d (%s) gave the estimates.",
+          nrow(starts), what, chosen$start, chosen$kind)
+}

@@ -1,0 +1,104 @@
+# Multi-start (iclv_control(starts =)) and the restarts after a degenerate
+# solution.
+
+ms_model <- iclv_model("attitude =~ q1 + q2 + q3",
+  utility = list(A = ~ b_price * price_A + b_att * attitude,
+                 B = ~ asc_B + b_price * price_B),
+  choice = "choice", id = "id", categories = 4)
+ms_data <- iclv_simulate(ms_model, n_indiv = 150, n_tasks = 3, seed = 9)
+
+# These fits use 20 plain draws (the multi-start is what is tested here); the
+# warning about their integration error is expected.
+ms_fit <- function(...) {
+  withCallingHandlers(iclv(ms_model, ms_data, draws = 20, adaptive = FALSE, ...),
+                      warning = function(w) {
+                        if (grepl("integration error", conditionMessage(w)))
+                          invokeRestart("muffleWarning")
+                      })
+}
+
+test_that("several starts run briefly, the best is continued and all are recorded", {
+  set.seed(123)
+  seed_before <- .Random.seed
+  fit <- ms_fit(control = iclv_control(threads = 1, starts = 4))
+  # The random starts use the package's own generator, not R's.
+  expect_identical(.Random.seed, seed_before)
+  starts <- fit$starts
+  expect_s3_class(starts, "data.frame")
+  expect_named(starts, c("start", "kind", "loglik_start", "loglik_short", "iterations", "loglik",
+                         "degenerate", "chosen"))
+  expect_identical(starts$kind, c("default", "random", "random", "random"))
+  expect_equal(sum(starts$chosen), 1L)
+  expect_true(all(starts$iterations <= 5L))
+  # Each short run climbed from its start; the continued one was the best.
+  expect_true(all(starts$loglik_short >= starts$loglik_start))
+  chosen <- which(starts$chosen)
+  expect_gte(starts$loglik_short[chosen], max(starts$loglik_short) - 1e-6)
+  expect_equal(starts$loglik[chosen], fit$loglik)
+  expect_gte(fit$loglik, max(starts$loglik_short))
+  # Random starts differ from the default one.
+  expect_false(any(starts$loglik_start[-1] == starts$loglik_start[1]))
+  # Same data, draws and seed: the same starts and estimates, for any number
+  # of threads.
+  again <- ms_fit(control = iclv_control(threads = 2, starts = 4))
+  expect_identical(again$starts, starts)
+  expect_identical(coef(again), coef(fit))
+  # The default start alone reaches the same maximum here.
+  single <- ms_fit(control = iclv_control(threads = 1))
+  expect_identical(nrow(single$starts), 1L)
+  expect_identical(single$starts$kind, "default")
+  expect_equal(single$loglik, fit$loglik, tolerance = 1e-8)
+})
+
+test_that("with start_iterations = maxit every start runs to convergence and the best is kept", {
+  control <- iclv_control(threads = 1, starts = 3, start_iterations = 1000)
+  fit <- ms_fit(control = control)
+  expect_true(all(is.finite(fit$starts$loglik)))
+  expect_equal(fit$loglik, max(fit$starts$loglik), tolerance = 1e-8)
+  expect_true(all(abs(fit$starts$loglik - fit$loglik) < 1e-3))
+  expect_length(iclv:::starts_note(fit$starts), 0L)
+  # Starts that reach different maxima are noted in the summary.
+  disagreeing <- fit$starts
+  disagreeing$loglik[2] <- disagreeing$loglik[2] - 5
+  expect_match(iclv:::starts_note(disagreeing),
+               "^Starts: 3 tried \\(see fit\\$starts\\); runs to convergence reached log-likelihoods from")
+})
+
+test_that("a degenerate solution from the user's start is restarted from the alternatives", {
+  # The collapsed solution the old default start led to on a model shaped like
+  # Optima's (reference loading -1, free latent scale): scale 0.0017,
+  # loadings in the hundreds.
+  model <- reference_model()
+  data <- iclv_simulate(model, theta = reference_truth, n_indiv = 150, n_tasks = 1, seed = 1)
+  collapsed <- c("att~x1" = -0.0005513, "att~x2" = 0.0009867, "att~1" = 0.3232,
+                 "att~~att" = 0.001747, "att=~q2" = 359.3, "q2~1" = -115.8, "q2~~q2" = 0.5664,
+                 "att=~q3" = 253.5, "q3~1" = -80.85, "q3~~q3" = 0.4594, "att=~q4" = 90.81,
+                 "q4~1" = -29.39, "q4~~q4" = 0.4852, "att=~q5" = 228.4, "q5~1" = -73.71,
+                 "q5~~q5" = 0.5951, "att=~q6" = -227.8, "q6~1" = 72.88, "q6~~q6" = 0.5304,
+                 th3 = 0.2896, th4 = 1.229, asc_A = 147.9, b_time = -0.7396, b_att = -457.5,
+                 asc_B = -0.426)
+  control <- iclv_control(threads = 1)
+  fit <- iclv(model, data, draws = 50, start = collapsed, control = control)
+  starts <- fit$starts
+  # The user's start stayed collapsed and was found so; a restart was not.
+  expect_identical(starts$kind[1], "start given")
+  expect_true(starts$degenerate[1])
+  expect_lt(starts$loglik[1], fit$loglik - 10)
+  expect_match(starts$kind[starts$chosen], "^restart: ")
+  expect_false(starts$degenerate[starts$chosen])
+  expect_identical(fit$convergence$code, 0L)
+  expect_null(fit$degenerate)
+  expect_gt(coef(fit)[["att~~att"]], 1)
+  # The maximum the default start reaches.
+  default <- iclv(model, data, draws = 50, control = control)
+  expect_equal(fit$loglik, default$loglik, tolerance = 1e-6)
+  expect_match(capture.output(print(summary(fit))), "restart\\(s\\) after a degenerate solution",
+               all = FALSE)
+})
+
+test_that("bad multi-start settings are refused with the argument's name", {
+  expect_error(iclv_control(starts = 0), "`starts` must be a whole number >= 1, got 0")
+  expect_error(iclv_control(starts = 2.5), "`starts`")
+  expect_error(iclv_control(start_iterations = 0), "`start_iterations` must be a whole number")
+  expect_error(iclv_control(start_stages = NA), "`start_stages` must be TRUE or FALSE")
+})
