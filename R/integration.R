@@ -177,7 +177,8 @@ prior_centre <- function(n_indiv, n_dim) {
 }
 
 # The next centre from the posterior weights of the points the engine holds
-# (those of `centre`, at `draws`, N x R x D): the weighted mean of eta and
+# (those of `centre`, at `draws`, N x R x D, from a rule with weights
+# `rule_weights`): the weighted mean of eta and
 # the Cholesky factor of its weighted covariance. Far from the posterior
 # (the first steps from the prior) nearly all weight falls on one point and
 # these moments are meaningless; the weights are then tempered (raised to a
@@ -187,10 +188,10 @@ prior_centre <- function(n_indiv, n_dim) {
 # posterior without collapsing. Near the posterior beta = 1. People whose
 # covariance is not positive definite keep their centre. Returns the centre
 # with `ess` (effective sample sizes, untempered) added.
-next_centre <- function(engine, theta_full, centre, draws) {
+next_centre <- function(engine, theta_full, centre, draws, rule_weights) {
   log_weight <- t(engine_predict(engine, theta_full, "draws"))
   dims <- dim(draws)
-  weights <- tempered_weights(log_weight, target_ess(dims[2L], dims[3L]))
+  weights <- tempered_weights(log_weight, target_ess(rule_weights, dims[3L]))
   mean <- vapply(seq_len(dims[3L]), function(d) rowSums(weights * draws[, , d]),
                  numeric(dims[1L]))
   mean <- matrix(mean, dims[1L], dims[3L])
@@ -222,8 +223,14 @@ next_centre <- function(engine, theta_full, centre, draws) {
 }
 
 # The effective sample size the tempered weights keep: enough points to
-# estimate a covariance in n_dim dimensions, at most a quarter of them.
-target_ess <- function(n_points, n_dim) min(n_points / 4, max(4 * n_dim, 10))
+# estimate a covariance in n_dim dimensions, at most a quarter of the points
+# and half the rule's own effective size (a Gauss-Hermite rule's unequal
+# weights have an effective size well below its number of nodes even on a
+# flat integrand, and must not be tempered at the posterior).
+target_ess <- function(rule_weights, n_dim) {
+  rule_ess <- sum(abs(rule_weights))^2 / sum(rule_weights^2)
+  min(length(rule_weights) / 4, rule_ess / 2, max(4 * n_dim, 10))
+}
 
 # Normalised weights exp(beta * (l - max)) per row of log_weight (N x R),
 # with beta = 1 where that keeps an effective sample size of at least
@@ -319,7 +326,7 @@ adapt_points <- function(points, theta_full, build, steps = 50L, tol = 1e-7) {
     inputs <- engine_points(measure)
     engine <- build(inputs$draws, inputs$weights)
     if (step == steps) break
-    updated <- next_centre(engine, theta_full, centre, inputs$draws)
+    updated <- next_centre(engine, theta_full, centre, inputs$draws, measure$weights)
     change <- max(updated$moved)
     if (change < tol) break
     centre <- updated
