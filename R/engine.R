@@ -107,6 +107,17 @@ engine_predict <- function(engine, theta_full, type = c("lv", "prob", "eta", "dr
 
 engine_info <- function(engine) .Call(C_engine_info, engine)
 
+# Frees an engine's memory (host, and device when a GPU engine is attached)
+# now rather than at garbage collection: R does not see its size, and
+# adaptive integration builds one engine per centring step, each as large as
+# the draws.
+engine_release <- function(engine) {
+  gpu <- attr(engine, "gpu")
+  if (!is.null(gpu)) .Call(C_gpu_engine_free_r, gpu)
+  .Call(C_engine_free, engine)
+  invisible()
+}
+
 resolve_threads <- function(threads) {
   if (is.null(threads)) return(default_threads())
   if (!is.numeric(threads) || length(threads) != 1L || is.na(threads) || threads < 1 ||

@@ -321,9 +321,12 @@ adapt_points <- function(points, theta_full, build, steps = 50L, tol = 1e-7) {
   # The points the centre is measured with (the integration's own, or draws
   # for a sparse grid).
   measure <- points$centring %||% points
+  engine <- NULL
   for (step in seq_len(steps)) {
     measure$centre <- centre
     inputs <- engine_points(measure)
+    # Each step's engine is used once: freed before the next is built.
+    if (!is.null(engine)) engine_release(engine)
     engine <- build(inputs$draws, inputs$weights)
     if (step == steps) break
     updated <- next_centre(engine, theta_full, centre, inputs$draws, measure$weights)
@@ -333,6 +336,7 @@ adapt_points <- function(points, theta_full, build, steps = 50L, tol = 1e-7) {
   }
   points$centre <- centre
   if (!is.null(points$centring)) {
+    engine_release(engine)
     inputs <- engine_points(points)
     engine <- build(inputs$draws, inputs$weights)
   }

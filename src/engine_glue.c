@@ -280,6 +280,15 @@ SEXP engine_predict(SEXP engine, SEXP theta, SEXP type) {
   return out; /* L x N (J x T, R x N): the R side transposes */
 }
 
+/* Frees the engine now rather than at garbage collection (R does not see
+ * its size, so a series of large engines would otherwise pile up). */
+SEXP engine_free(SEXP engine) {
+  if (TYPEOF(engine) != EXTPTRSXP || R_ExternalPtrTag(engine) != install(ENGINE_TAG))
+    error("not an iclv engine");
+  engine_finalize(engine);
+  return R_NilValue;
+}
+
 SEXP engine_info(SEXP engine) {
   iclv_engine *e = engine_from(engine);
   const char *names[] = {"n_indiv", "n_tasks", "n_draws", "n_par", "n_threads", "block",

@@ -9,6 +9,7 @@ SEXP engine_create(SEXP plan, SEXP data, SEXP draws, SEXP draw_weights, SEXP n_t
 SEXP engine_eval(SEXP engine, SEXP theta, SEXP gradient, SEXP scores, SEXP choice);
 SEXP engine_predict(SEXP engine, SEXP theta, SEXP type);
 SEXP engine_info(SEXP engine);
+SEXP engine_free(SEXP engine);
 
 /* draws_glue.c */
 SEXP make_draws(SEXP n_indiv, SEXP n_draws, SEXP n_dim, SEXP type, SEXP seed,

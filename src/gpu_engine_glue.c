@@ -111,6 +111,15 @@ SEXP gpu_engine_info(SEXP gpu) {
   return out;
 }
 
+/* Frees the device engine now (its device memory) rather than at garbage
+ * collection. */
+SEXP gpu_engine_free_r(SEXP gpu) {
+  if (TYPEOF(gpu) != EXTPTRSXP || R_ExternalPtrTag(gpu) != install(GPU_ENGINE_TAG))
+    error("not an iclv GPU engine");
+  gpu_engine_finalize(gpu);
+  return R_NilValue;
+}
+
 SEXP gpu_engine_release_r(SEXP gpu) {
   gpu_engine *g = gpu_engine_from(gpu);
   double freed_mb = 0.0;
