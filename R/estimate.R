@@ -107,8 +107,9 @@
 #'   estimated error; [check_integration()] compares with a finer rule.
 #' @param nodes Quadrature nodes per latent variable (product rules), or the
 #'   accuracy level of a sparse grid (exact for polynomials of total degree
-#'   `2 * nodes - 1`). Default: 20 nodes for 1-2 latent variables, 12 for 3;
-#'   level 5-6 for sparse grids.
+#'   `2 * nodes - 1`). Default, adaptive: 10 nodes for 1-2 latent variables,
+#'   8 for 3, level 4 for sparse grids; plain: 20 nodes for 1-2 latent
+#'   variables, 12 for 3, level 5-6 for sparse grids.
 #' @param adaptive Move the draws or nodes to each person's posterior (see
 #'   section "Integration")? `NULL` (the default) does so whenever the model
 #'   has indicators, which is when plain points are inaccurate.

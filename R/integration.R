@@ -46,7 +46,7 @@ resolve_integration <- function(integration = c("simulation", "quadrature", "aut
     stop("quadrature supports at most ", quadrature_max_dim, " latent variables (sparse ",
          "grids); this model has ", n_dim, ": use integration = \"simulation\"", call. = FALSE)
   type <- if (n_dim <= 3L) "tensor" else "sparse"
-  if (is.null(nodes)) nodes <- default_quadrature_nodes(n_dim, type)
+  if (is.null(nodes)) nodes <- default_quadrature_nodes(n_dim, type, adaptive)
   check_rule_size(n_dim, nodes, type)
   list(method = "quadrature", type = type, nodes = nodes, adaptive = adaptive)
 }

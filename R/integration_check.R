@@ -29,8 +29,9 @@ integration_error <- function(fit) {
                 min_ess = NA_real_))
   loglik_finer <- loglik_with_rule(fit, finer)
   list(error = abs(loglik_finer - fit$loglik),
-       kind = sprintf("difference to %d %s", finer,
-                      if (settings$type == "tensor") "nodes" else "as sparse-grid level"),
+       kind = if (settings$type == "tensor")
+         sprintf("difference to %d nodes per latent variable", finer) else
+           sprintf("difference to a level-%d sparse grid", finer),
        min_ess = NA_real_)
 }
 

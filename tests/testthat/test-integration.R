@@ -188,7 +188,7 @@ test_that("iclv() with adaptive sparse grids for 4, 5 and 6 latent variables", {
     expect_warning(
       fit <- iclv(case$model, case$data, integration = "quadrature", nodes = 3,
                   control = iclv_control(threads = 2, adapt_tol = 1e-6)),
-      "estimated integration error of the log-likelihood is 0\\.[5-9].*difference to 4")
+      "estimated integration error of the log-likelihood is 0\\.[5-9].*difference to a level-4 sparse grid")
     expect_identical(fit$convergence$code, 0L)
     expect_true(fit$convergence$adaptive_settled)
     expect_lt(fit$convergence$gradient_relative, 1e-5)

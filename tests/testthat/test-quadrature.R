@@ -196,6 +196,11 @@ test_that("resolve_integration chooses the rule and explains bad settings", {
   expect_identical(resolve_integration("auto", 1),
                    list(method = "quadrature", type = "tensor", nodes = 20L, adaptive = FALSE))
   expect_identical(resolve_integration("auto", 3, nodes = 8)$nodes, 8L)
+  # Adaptive rules need fewer nodes by default.
+  expect_identical(resolve_integration("quadrature", 2, adaptive = TRUE)$nodes, 10L)
+  expect_identical(resolve_integration("quadrature", 3, adaptive = TRUE)$nodes, 8L)
+  expect_identical(resolve_integration("quadrature", 5, adaptive = TRUE)$nodes, 4L)
+  expect_identical(resolve_integration("quadrature", 5)$nodes, 5L)
   expect_identical(resolve_integration("auto", 4)$method, "simulation")
   expect_identical(resolve_integration("quadrature", 5, adaptive = TRUE)[c("type", "adaptive")],
                    list(type = "sparse", adaptive = TRUE))
@@ -440,5 +445,5 @@ test_that("iclv() and iclv_loglik() integrate by quadrature and say so", {
   saveRDS(fit, path)
   again <- readRDS(path)
   expect_equal(predict(again, "lv"), predict(fit, "lv"))
-  expect_match(summary(fit)$integration, "difference to 12 nodes")
+  expect_match(summary(fit)$integration, "difference to 12 nodes per latent variable")
 })
