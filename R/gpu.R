@@ -41,7 +41,7 @@ gpu_engine_fail_next <- function(gpu, call = 1L) {
 # kernel launches and two transfers (tens of microseconds) and building the
 # engine starts a CUDA context (a few hundred milliseconds the first time),
 # while the CPU engine costs about half a microsecond per pair and core
-# (DESIGN.md 3b), so a 20000-pair problem takes a few milliseconds per
+# (vignette("speed-and-memory")), so a 20000-pair problem takes a few milliseconds per
 # evaluation on two cores and a whole estimation is over in about a second.
 prefer_gpu <- function(n_indiv, n_draws, min_pairs = 20000) {
   as.double(n_indiv) * as.double(n_draws) >= min_pairs && gpu_usable()

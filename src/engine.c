@@ -1,5 +1,5 @@
 /* The CPU evaluation of the simulated log-likelihood, its gradient and the
- * per-individual scores (DESIGN.md sections 1 and 3).
+ * per-individual scores (vignette "likelihood", sections 2-5).
  *
  * Layout of the work: OpenMP over individuals; inside an individual, draws go
  * in blocks, and every inner loop runs over the draws of a block, so gcc turns
@@ -202,7 +202,7 @@ ICLV_HD void block_utility(const indiv_ctx *c, int t, int tl, int j, int nb, dou
   }
 }
 
-/* MNL log-probabilities of the chosen alternatives (DESIGN 1, choice). With
+/* MNL log-probabilities of the chosen alternatives (vignette "likelihood", section 1.4). With
  * the gradient (or predictions), choice_dv keeps exp(V_j - max) / sum, which
  * the gradient pass turns into 1[j = y] - P_j. */
 ICLV_HD void block_choices(const indiv_ctx *c, int nb, int keep_prob) {

@@ -3,8 +3,9 @@
  *
  * Everything here is `static inline`, branch-free where it sits inside a loop
  * over draws (selects, not ifs), so that gcc turns those loops into SIMD loops
- * calling glibc's vector erfc/exp/log. Equation numbers refer to DESIGN.md
- * section 1 (notes/architecture.md has the index conventions). */
+ * calling glibc's vector erfc/exp/log. Section numbers refer to the vignette
+ * "likelihood" (vignettes/likelihood.Rmd); notes/architecture.md has the index
+ * conventions. */
 #ifndef ICLV_MATH_H
 #define ICLV_MATH_H
 
@@ -86,8 +87,8 @@ typedef struct iclv_cell {
 } iclv_cell;
 
 /* Ordered cell P = F(hi) - F(lo), hi = (tau_j - mu)/s, lo = (tau_{j-1} - mu)/s
- * (DESIGN 1, measurement). When both bounds lie in the upper half the cell is
- * taken as a difference of upper tails, F(-lo) - F(-hi), so there is no 1 - 1
+ * (vignette "likelihood", sections 1.2, 5.1 and 6). When both bounds lie in the
+ * upper half the cell is taken as a difference of upper tails, F(-lo) - F(-hi), so there is no 1 - 1
  * cancellation. The first category has no lower bound (has_lo = 0: P = F(hi))
  * and the last no upper bound (has_hi = 0: P = F(-lo)); passed as constants,
  * these flags leave one CDF and one density instead of two. */

@@ -1,4 +1,4 @@
-/* The memory monitor (DESIGN.md section 4): a fixed-size ring of records of
+/* The memory monitor (vignette "speed-and-memory"): a fixed-size ring of records of
  * process RSS and of the memory the package holds on host and device, with
  * thresholds that trigger R's garbage collector and the release of device
  * buffers the engine can rebuild.

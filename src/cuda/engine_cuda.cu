@@ -1,6 +1,6 @@
 /* The CUDA backend of the likelihood engine: the simulated log-likelihood, its
  * analytic gradient and the per-individual scores in double precision, with
- * the per-(individual, draw) maths of iclv_math.h (DESIGN.md section 1).
+ * the per-(individual, draw) maths of iclv_math.h (vignette "likelihood", sections 1-2).
  *
  * Mapping. One thread block per individual, threads over the draws (thread t
  * takes draws t, t + T, t + 2T, ...). Per-thread state stays small: the latent
@@ -13,7 +13,7 @@
  *           max M and sum S = sum_r sign_r exp(l_r - M) (per-thread online
  *           softmax, then a fixed shuffle tree and a fixed loop over warps);
  *   pass 2  (gradient only) in rounds of T draws: the weight sign_r exp(l_r - M)
- *           and dl_r/dtheta in reverse mode (DESIGN 1, gradient). Each
+ *           and dl_r/dtheta in reverse mode (vignette "likelihood", section 5). Each
  *           contribution is reduced over the warp by a warp-shuffle tree, four
  *           values per reduction (one pass of shuffles serves four parameters),
  *           and lane 0 adds the result into its warp's row of a shared

@@ -1,5 +1,5 @@
 # Test helpers: a plain, slow, obviously-correct R version of the simulated
-# log-likelihood (DESIGN.md section 1), to check the compiled engine against,
+# log-likelihood (vignette "likelihood", sections 1-3), to check the compiled engine against,
 # and a builder of small model objects by hand (architecture.md sections 1-2)
 # that does not go through iclv_model().
 
