@@ -263,7 +263,20 @@ optimize_adaptive <- function(optimize_from, u0, iteration0, trace, control, ada
   rounds <- 0L
   repeat {
     rounds <- rounds + 1L
-    recentre(u0)
+    # Ctrl-C while the points move between rounds: the last round's result
+    # is the fit (and the checkpoint), as for an interrupt inside a round.
+    stopped <- tryCatch({
+      recentre(u0)
+      FALSE
+    }, interrupt = function(cond) TRUE)
+    if (stopped && rounds == 1L) stop_interrupted("while centring the integration points")
+    if (stopped) {
+      opt$interrupted <- TRUE
+      opt$code <- -1L
+      opt$message <- "interrupted by the user"
+      settled <- FALSE
+      break
+    }
     round_control <- if (loose) loose_control else control
     round_control$maxit <- min(control$adapt_every, iterations_left)
     opt <- optimize_from(u0, iteration0, trace, round_control)

@@ -17,18 +17,18 @@ int_control <- function(...) {
   iclv_control(threads = 1, start_stages = FALSE, reltol = 1e-12, gradtol = 1e-8, ...)
 }
 
-# Runs `code` with engine_eval() traced: its `at`-th call runs `action`
-# (a function of no arguments) first. Returns list(value, calls).
-with_injection <- function(at, action, code) {
+# Runs `code` with `fun` (engine_eval() by default) traced: its `at`-th call
+# runs `action` (a function of no arguments) first. Returns list(value, calls).
+with_injection <- function(at, action, code, fun = "engine_eval") {
   counter <- new.env()
   counter$n <- 0L
   tracer <- bquote({
     assign("n", .(counter)$n + 1L, envir = .(counter))
     if (.(counter)$n == .(at)) .(action)()
   })
-  suppressMessages(utils::capture.output(trace("engine_eval", tracer = tracer, print = FALSE,
+  suppressMessages(utils::capture.output(trace(fun, tracer = tracer, print = FALSE,
                               where = asNamespace("iclv"))))
-  on.exit(suppressMessages(utils::capture.output(untrace("engine_eval", where = asNamespace("iclv")))))
+  on.exit(suppressMessages(utils::capture.output(untrace(fun, where = asNamespace("iclv")))))
   value <- force(code)
   list(value = value, calls = counter$n)
 }
@@ -146,4 +146,30 @@ test_that("an interrupt while finding starting values stops iclv(), not only the
                                  interrupt = function(cond) "interrupted"))
   expect_identical(run$value, "interrupted")
   expect_identical(run$calls, 5L)
+})
+
+test_that("an interrupt while the points are re-centred between rounds returns the last round", {
+  path <- file.path(int_dir, "recentred.rds")
+  # How often a straight run re-centres; the interrupt hits the last time,
+  # in the re-centring before the final round.
+  calls <- with_injection(0L, function() NULL,
+                          iclv(int_model, int_data, draws = 20, control = int_control()),
+                          fun = "next_centre")$calls
+  expect_gt(calls, 2L)
+  run <- suppressWarnings(with_injection(
+    calls, signal_interrupt,
+    iclv(int_model, int_data, draws = 20,
+         control = int_control(checkpoint = path, checkpoint_every = 1000)),
+    fun = "next_centre"))
+  fit <- run$value
+  expect_s3_class(fit, "iclv_fit")
+  expect_true(fit$convergence$interrupted)
+  expect_identical(fit$convergence$code, -1L)
+  expect_true(all(is.finite(coef(fit))))
+  # The checkpoint holds the last round's result, and resuming finishes.
+  state <- expect_valid_checkpoint(path, 100L)
+  expect_equal(unname(state$theta), unname(coef(fit)))
+  resumed <- iclv(int_model, int_data, draws = 20, control = int_control(), resume = path)
+  expect_identical(resumed$convergence$code, 0L)
+  expect_equal(coef(resumed), coef(int_straight), tolerance = 1e-4)
 })
