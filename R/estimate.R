@@ -194,7 +194,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
     run_optimizer(make_objective(engine, model, map), u0, round_control,
                   lower = bounds$lower, upper = bounds$upper, iteration0 = iteration0,
                   trace = trace, on_iteration = on_iteration)
-  recentre <- function(u) engine <<- adapt_at(fill_theta(model, map, to_natural(map, u)))
+  recentre <- function(u) engine <<- adapt_at(theta_from_working(model, map, u))
   # One estimation (in rounds when adaptive); it keeps the centres its last
   # round used, so that a restart's estimates can be evaluated with them.
   estimate_from <- function(u0, iteration0, trace) {

@@ -41,7 +41,7 @@ start_search <- function(model, prepared, engine, map, start, control, bounds) {
   # A short run that converged is a run to convergence.
   converged <- vapply(runs, function(run) identical(run$code, 0L), logical(1))
   starts$loglik[converged] <- loglik[converged]
-  list(theta_full = fill_theta(model, map, to_natural(map, runs[[best]]$u)),
+  list(theta_full = theta_from_working(model, map, runs[[best]]$u),
        stages = c(attr(theta_full, "stages"), if (best > 1L) "multistart"), starts = starts,
        alternatives = lapply(runs[order_rest], `[[`, "u"), default_u = u_default)
 }
@@ -128,7 +128,7 @@ settle_fit <- function(opt, se, search, model, prepared, engine_now, map, start,
     estimate = function(u) optimize_from(u, 0L, extend_trace(NULL, control$maxit)),
     errors = function(u) standard_errors(engine_now(), model, map, u, control$hessian_step),
     findings = function(opt, se)
-      degenerate_findings(model, prepared, fill_theta(model, map, to_natural(map, opt$u)),
+      degenerate_findings(model, prepared, theta_from_working(model, map, opt$u),
                           se$problems),
     alternatives = restart_alternatives(search, model, prepared, engine_now(), map, start,
                                         control, bounds))

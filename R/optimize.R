@@ -7,8 +7,9 @@
 # gradient together and caches them: optim asks for fn and then gr at the same
 # point, and the pair costs one pass over the data.
 
-# A fresh objective for one optimization. `free_idx` selects the entries of
-# the working vector that move (others stay at `u_fixed`).
+# A fresh objective for one optimization over the whole working vector (a
+# subset moves through sub_objective()); `choice = FALSE` switches the choice
+# part off (the latent stage of the starting values).
 make_objective <- function(engine, model, map, choice = TRUE) {
   env <- new.env(parent = emptyenv())
   env$u <- NULL
@@ -17,7 +18,7 @@ make_objective <- function(engine, model, map, choice = TRUE) {
   env$n_eval <- 0L
   evaluate <- function(u) {
     if (!is.null(env$u) && identical(u, env$u)) return(invisible())
-    theta_full <- fill_theta(model, map, to_natural(map, u))
+    theta_full <- theta_from_working(model, map, u)
     if (!all(is.finite(theta_full))) {
       # A step so long that a scale or a threshold increment overflows: an
       # infinite objective makes optim's line search step back.
@@ -44,7 +45,7 @@ make_objective <- function(engine, model, map, choice = TRUE) {
        },
        # Per-individual scores on the working scale (for the preconditioner).
        scores = function(u) {
-         theta_full <- fill_theta(model, map, to_natural(map, u))
+         theta_full <- theta_from_working(model, map, u)
          res <- engine_eval(engine, theta_full, gradient = TRUE, scores = TRUE, choice = choice)
          res$scores[, map$free, drop = FALSE] %*% working_jacobian(map, u)
        })
@@ -125,9 +126,10 @@ trace_frame <- function(trace) {
              rss_mb = trace$rss_mb[keep], round = trace$round[keep])
 }
 
-# Runs optim from u0; returns list(u, value, convergence, message, iterations,
-# interrupted, trace). `state` carries the iteration offset and the trace
-# across a resumed run; `on_iteration(u, iteration, trace)` is called each
+# Runs optim from u0; returns list(u, value, value0 (the objective at u0),
+# code, message, iterations, interrupted, trace, n_eval). `iteration0` and
+# `trace` carry the iteration count and the trace across a resumed run or an
+# adaptive round; `on_iteration(u, iteration, trace)` is called each
 # iteration (checkpoints, memory checks).
 run_optimizer <- function(objective, u0, control, lower = -Inf, upper = Inf,
                           iteration0 = 0L, trace = new_trace(control$maxit),

@@ -6,10 +6,10 @@ standard_errors <- function(engine, model, map, u, step) {
   engine_memory_check(engine, "hessian")
   n <- length(u)
   grad_at <- function(v) {
-    theta_full <- fill_theta(model, map, to_natural(map, v))
+    theta_full <- theta_from_working(model, map, v)
     gradient_to_working(map, v, engine_eval(engine, theta_full)$gradient[map$free])
   }
-  theta_full <- fill_theta(model, map, to_natural(map, u))
+  theta_full <- theta_from_working(model, map, u)
   at_optimum <- engine_eval(engine, theta_full, gradient = TRUE, scores = TRUE)
   jac <- working_jacobian(map, u)
   scores_working <- at_optimum$scores[, map$free, drop = FALSE] %*% jac

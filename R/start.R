@@ -87,7 +87,7 @@ latent_stage <- function(model, engine, theta_full, moving, control) {
   opt <- run_optimizer(objective, u_full[positions], stage_control(control), max_restarts = 0L)
   if (isTRUE(opt$interrupted)) stop_interrupted("while finding starting values")
   u_full[positions] <- opt$u
-  fill_theta(model, map, to_natural(map, u_full))
+  theta_from_working(model, map, u_full)
 }
 
 # Settings of the optimizer in the start stages: no trace, and tolerances

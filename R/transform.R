@@ -93,3 +93,7 @@ fill_theta <- function(model, map, theta_free) {
   theta[map$free] <- theta_free
   theta
 }
+
+# theta_full from the optimizer's working vector: the one path from what the
+# optimizer moves to what the engine evaluates.
+theta_from_working <- function(model, map, u) fill_theta(model, map, to_natural(map, u))
