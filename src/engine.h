@@ -102,6 +102,9 @@ int iclv_engine_finish(iclv_engine *e, int n_threads, char *err, size_t errlen);
 /* Checks every index of the plan and data against its range; 0 when valid. */
 int iclv_engine_validate(const iclv_engine *e, char *err, size_t errlen);
 void iclv_engine_free(iclv_engine *e);
+/* Why the last iclv_engine_alloc() returned NULL, into msg: the table of
+ * owned arrays is full (a programming error), or memory ran out. */
+void iclv_engine_alloc_message(const iclv_engine *e, char *msg, size_t len);
 
 /* Evaluates the simulated log-likelihood at theta_full (length n_par); with
  * `gradient`, also its gradient (into grad, length n_par) and the per-

@@ -27,6 +27,14 @@ static iclv_engine *engine_from(SEXP ptr) {
   return e;
 }
 
+/* An R error saying why an allocation failed (the engine is freed by its
+ * pointer's finalizer). */
+static void alloc_failed(const iclv_engine *e) {
+  char msg[256];
+  iclv_engine_alloc_message(e, msg, sizeof msg);
+  error("%s", msg);
+}
+
 static SEXP list_get(SEXP list, const char *name) {
   SEXP names = getAttrib(list, R_NamesSymbol);
   for (R_xlen_t i = 0; i < XLENGTH(list); i++)
@@ -42,7 +50,7 @@ static int *copy_int(iclv_engine *e, SEXP list, const char *name, R_xlen_t want)
     error("engine input '%s' has length %lld, expected %lld", name, (long long) XLENGTH(x),
           (long long) want);
   int *out = iclv_engine_alloc(e, XLENGTH(x), sizeof(int));
-  if (out == NULL) error("out of memory building the engine");
+  if (out == NULL) alloc_failed(e);
   if (XLENGTH(x) > 0) memcpy(out, INTEGER(x), sizeof(int) * XLENGTH(x));
   return out;
 }
@@ -52,7 +60,7 @@ static double *copy_real(iclv_engine *e, SEXP list, const char *name, R_xlen_t w
   if (TYPEOF(x) != REALSXP) error("engine input '%s' must be a double vector", name);
   if (want >= 0 && XLENGTH(x) != want) error("engine input '%s' has the wrong length", name);
   double *out = iclv_engine_alloc(e, XLENGTH(x), sizeof(double));
-  if (out == NULL) error("out of memory building the engine");
+  if (out == NULL) alloc_failed(e);
   if (XLENGTH(x) > 0) memcpy(out, REAL(x), sizeof(double) * XLENGTH(x));
   return out;
 }
@@ -65,7 +73,7 @@ static void *copy_rows(iclv_engine *e, SEXP list, const char *name, int n_rows, 
     error("engine input '%s' must be a %d x %d %s matrix", name, n_rows, n_cols,
           is_int ? "integer" : "double");
   void *out = iclv_engine_alloc(e, (size_t) n_rows * n_cols, is_int ? sizeof(int) : sizeof(double));
-  if (out == NULL) error("out of memory building the engine");
+  if (out == NULL) alloc_failed(e);
   for (int i = 0; i < n_rows; i++)
     for (int j = 0; j < n_cols; j++) {
       size_t from = (size_t) j * n_rows + i, to = (size_t) i * n_cols + j;
@@ -129,7 +137,7 @@ static void read_data(iclv_engine *e, SEXP data) {
   int *avail = copy_rows(e, data, "avail", d->n_tasks, p->n_alt, 1);
   d->avail_ptr = iclv_engine_alloc(e, (size_t) d->n_tasks + 1, sizeof(int));
   d->avail_alt = iclv_engine_alloc(e, (size_t) d->n_tasks * p->n_alt, sizeof(int));
-  if (d->avail_ptr == NULL || d->avail_alt == NULL) error("out of memory building the engine");
+  if (d->avail_ptr == NULL || d->avail_alt == NULL) alloc_failed(e);
   for (int t = 0, i = 0; t < d->n_tasks; t++) {
     for (int j = 0; j < p->n_alt; j++)
       if (avail[(size_t) t * p->n_alt + j]) d->avail_alt[i++] = j;
@@ -156,7 +164,7 @@ static void read_draws(iclv_engine *e, SEXP draws, SEXP draw_weights) {
   dr->weight_stride = per_indiv ? (size_t) R : 0;
   dr->eta = iclv_engine_alloc(e, (size_t) N * R * D, sizeof(double));
   dr->log_weight = iclv_engine_alloc(e, per_indiv ? (size_t) N * R : (size_t) R, sizeof(double));
-  if (dr->eta == NULL || dr->log_weight == NULL) error("out of memory building the engine");
+  if (dr->eta == NULL || dr->log_weight == NULL) alloc_failed(e);
   const double *x = REAL(draws);
   for (int n = 0; n < N; n++)
     for (int d = 0; d < D; d++)
@@ -174,7 +182,7 @@ static void read_draws(iclv_engine *e, SEXP draws, SEXP draw_weights) {
   }
   if (any_negative) {
     dr->weight_sign = iclv_engine_alloc(e, (size_t) n_weights, sizeof(double));
-    if (dr->weight_sign == NULL) error("out of memory building the engine");
+    if (dr->weight_sign == NULL) alloc_failed(e);
   }
   for (int n = 0; n < (per_indiv ? N : 1); n++)
     for (int r = 0; r < R; r++) {

@@ -36,6 +36,17 @@ void *iclv_engine_alloc(iclv_engine *e, size_t count, size_t size) {
   return ptr;
 }
 
+void iclv_engine_alloc_message(const iclv_engine *e, char *msg, size_t len) {
+  if (e->n_allocs >= e->max_allocs)
+    snprintf(msg, len,
+             "internal error: the engine's table of %d arrays is full (raise "
+             "ICLV_FIXED_ALLOCS or ICLV_THREAD_ALLOCS in src/engine_setup.c)",
+             e->max_allocs);
+  else
+    snprintf(msg, len, "out of memory building the engine (%.1f MB allocated so far)",
+             (double) e->host_bytes / 1048576.0);
+}
+
 void iclv_engine_free(iclv_engine *e) {
   if (e == NULL) return;
   for (int i = 0; i < e->n_allocs; i++) free(e->allocs[i]);
@@ -136,7 +147,7 @@ int iclv_engine_validate(const iclv_engine *e, char *err, size_t errlen) {
   do {                                                                 \
     (ptr) = iclv_engine_alloc(e, (count), sizeof(*(ptr)));             \
     if ((ptr) == NULL) {                                               \
-      snprintf(err, errlen, "out of memory building the engine");      \
+      iclv_engine_alloc_message(e, err, errlen);                       \
       return 1;                                                        \
     }                                                                  \
   } while (0)
