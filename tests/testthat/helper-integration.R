@@ -48,3 +48,10 @@ engine_with_rule <- function(case, rule) {
                       rule$weights, threads = 1)
 }
 
+# An engine with adaptive points centred at case$theta (R/integration.R).
+adaptive_engine <- function(case, method, nodes = NULL, draws = 100, threads = 1) {
+  settings <- iclv:::resolve_integration(method, length(case$model$latent), nodes, TRUE,
+                                        case$model)
+  iclv:::integration_engine(case$model, case$prepared, settings, case$theta, threads = threads,
+                     draws = draws)
+}

@@ -1,17 +1,11 @@
-# Adaptive integration (R/integration.R): the centres, the adaptive draws and
-# rules against plain rules with very many points and against simulation
-# with 10^6 draws, gradients, threads, the estimation rounds, non-positive
-# integrals and the integration-error estimate.
+# Adaptive integration (R/integration.R, R/integration_check.R): the adaptive
+# draws and rules against plain rules with very many points and against
+# simulation with 10^6 draws, gradients, the estimation rounds, non-positive
+# integrals and the integration-error estimate. The centres: test-centre.R.
 
 engine_eval <- iclv:::engine_eval
 resolve_integration <- iclv:::resolve_integration
 integration_engine <- iclv:::integration_engine
-
-adaptive_engine <- function(case, method, nodes = NULL, draws = 100, threads = 1) {
-  settings <- resolve_integration(method, length(case$model$latent), nodes, TRUE, case$model)
-  integration_engine(case$model, case$prepared, settings, case$theta, threads = threads,
-                     draws = draws)
-}
 
 # 10 batches of 10^5 pseudo-random draws: each person's log-likelihood and
 # its standard error.
@@ -82,54 +76,6 @@ test_that("adaptive gradients match numDeriv at a fixed centre", {
   }
 })
 
-test_that("centres, adaptive log-likelihoods and gradients are identical for 1 and 2 threads", {
-  case <- multi_case(3, n_indiv = 30, seed = 12, n_items = 5)
-  one <- adaptive_engine(case, "simulation", draws = 64, threads = 1)
-  two <- adaptive_engine(case, "simulation", draws = 64, threads = 2)
-  expect_identical(one$points$centre, two$points$centre)
-  expect_identical(engine_eval(one$engine, case$theta), engine_eval(two$engine, case$theta))
-})
-
-test_that("the centre is the posterior: mean and full covariance against a fine rule", {
-  # Two correlated latent variables with sharp posteriors (8 items each).
-  case <- multi_case(2, n_indiv = 10, seed = 13, n_items = 8)
-  fine_engine <- engine_with_rule(case, iclv:::quadrature_rule(2, 80))
-  weights <- exp(t(iclv:::engine_predict(fine_engine, case$theta, "draws")))
-  weights <- weights / rowSums(weights)
-  nodes <- iclv:::quadrature_rule(2, 80)$points
-  built <- adaptive_engine(case, "quadrature", nodes = 10)
-  centre <- built$points$centre
-  for (n in 1:10) {
-    mean_n <- colSums(weights[n, ] * nodes)
-    dev <- sweep(nodes, 2, mean_n)
-    cov_n <- crossprod(dev * weights[n, ], dev)
-    expect_equal(centre$mean[n, ], mean_n, tolerance = 1e-5)
-    chol_n <- matrix(centre$chol[n, , ], 2)
-    expect_equal(chol_n %*% t(chol_n), cov_n, tolerance = 1e-4)
-    expect_gt(abs(cov_n[1, 2]) / sqrt(cov_n[1, 1] * cov_n[2, 2]), 0.01) # correlated
-  }
-})
-
-test_that("centring frees each step's engine at once, and a released engine says so", {
-  case <- multi_case(2, n_indiv = 20, seed = 16, n_items = 5)
-  built <- list()
-  build <- function(draws, weights) {
-    engine <- iclv:::engine_build(case$model, case$prepared, draws, weights, threads = 1)
-    built[[length(built) + 1L]] <<- engine
-    engine
-  }
-  settings <- resolve_integration("simulation", 2, NULL, TRUE, case$model)
-  points <- iclv:::integration_points(case$model, settings, 50, "halton", 1L, 20)
-  adapted <- iclv:::adapt_points(points, case$theta, build)
-  expect_gt(length(built), 2L)
-  alive <- vapply(built, function(e) !is.null(tryCatch(iclv:::engine_info(e),
-                                                       error = function(err) NULL)), NA)
-  expect_identical(alive, c(rep(FALSE, length(built) - 1L), TRUE))
-  expect_identical(built[[length(built)]], adapted$engine)
-  expect_error(iclv:::engine_info(built[[1]]), "has been freed")
-  expect_output(print(built[[1]]), "<iclv engine: freed>")
-})
-
 test_that("standardised draws have mean 0 and covariance I per person", {
   draws <- iclv_draws(4, 50, 3, type = "halton")
   out <- iclv:::standardise_draws(draws)
@@ -138,16 +84,6 @@ test_that("standardised draws have mean 0 and covariance I per person", {
     expect_equal(crossprod(out[n, , ]) / 50, diag(3), tolerance = 1e-12)
   }
   expect_error(iclv:::standardise_draws(draws[, 1:3, ]), "more draws per person \\(3\\)")
-})
-
-test_that("tempered weights keep the target effective sample size", {
-  log_weight <- rbind(c(0, -50, -60, -70), c(0, -0.1, -0.2, -0.3))
-  w <- iclv:::tempered_weights(log_weight, target = 2)
-  ess <- rowSums(w)^2 / rowSums(w^2)
-  expect_equal(rowSums(w), c(1, 1))
-  expect_equal(ess[1], 2, tolerance = 1e-6)             # tempered down to the target
-  expect_identical(attr(w, "tempered"), c(TRUE, FALSE)) # the flat row is left alone
-  expect_equal(w[2, ], exp(log_weight[2, ]) / sum(exp(log_weight[2, ])))
 })
 
 test_that("iclv() adapts in rounds, in 2 dimensions, and the schedule does not change the estimates", {
