@@ -50,3 +50,21 @@ parallel_cores <- function() {
   n <- tryCatch(parallel::detectCores(logical = TRUE), error = function(e) NA_integer_)
   if (is.na(n) || n < 1L) 1L else as.integer(n)
 }
+
+# The backend an evaluation runs on: "gpu" asks for the device engine
+# (errors clearly when there is none), "auto" takes it for problems large
+# enough to pay off (prefer_gpu()), else the CPU.
+resolve_backend <- function(backend, n_indiv, n_draws) {
+  backend <- match_choice(backend, c("auto", "cpu", "gpu"), "backend")
+  if (backend == "gpu") {
+    info <- .Call(C_gpu_backend_info)
+    if (!isTRUE(info$compiled))
+      stop("backend = \"gpu\": iclv was built without CUDA (reinstall with nvcc on the PATH ",
+           "or CUDA_HOME set)", call. = FALSE)
+    if (info$n_devices < 1L)
+      stop("backend = \"gpu\": no usable CUDA device (", info$reason, ")", call. = FALSE)
+    return("gpu")
+  }
+  if (backend == "auto" && prefer_gpu(n_indiv, n_draws)) return("gpu")
+  "cpu"
+}

@@ -191,3 +191,24 @@ check_user_draws <- function(draws, n_indiv, n_dim) {
   dimnames(draws) <- NULL
   draws
 }
+
+# Draws: a count (generated with draw_type and seed) or the user's own array.
+resolve_draws <- function(draws, draw_type, seed, n_indiv, n_dim) {
+  if (is.array(draws) && length(dim(draws)) == 3L) {
+    check_user_draws(draws, n_indiv, n_dim)
+    return(list(draws = draws, type = "user"))
+  }
+  if (!is.numeric(draws) || length(draws) != 1L || is.na(draws) || draws < 1 ||
+      draws != round(draws))
+    stop("`draws` must be a positive whole number of draws or an array of ",
+         "individuals x draws x latent variables, got ",
+         if (is.numeric(draws) && length(draws) == 1L) format(draws) else class(draws)[1L],
+         call. = FALSE)
+  match_choice(draw_type, draw_types_all, "draw_type")
+  scramble <- grepl("^scrambled_", draw_type)
+  type <- sub("^scrambled_", "", draw_type)
+  list(draws = iclv_draws(n_indiv, draws, n_dim, type = type, seed = seed, scramble = scramble),
+       type = draw_type)
+}
+
+draw_types_all <- c("halton", "scrambled_halton", "mlhs", "sobol", "scrambled_sobol", "pseudo")

@@ -37,24 +37,6 @@ engine_build <- function(model, prepared, draws, draw_weights = NULL, threads = 
   engine
 }
 
-# The backend an evaluation runs on: "gpu" asks for the device engine
-# (errors clearly when there is none), "auto" takes it for problems large
-# enough to pay off (prefer_gpu()), else the CPU.
-resolve_backend <- function(backend, n_indiv, n_draws) {
-  backend <- match_choice(backend, c("auto", "cpu", "gpu"), "backend")
-  if (backend == "gpu") {
-    info <- .Call(C_gpu_backend_info)
-    if (!isTRUE(info$compiled))
-      stop("backend = \"gpu\": iclv was built without CUDA (reinstall with nvcc on the PATH ",
-           "or CUDA_HOME set)", call. = FALSE)
-    if (info$n_devices < 1L)
-      stop("backend = \"gpu\": no usable CUDA device (", info$reason, ")", call. = FALSE)
-    return("gpu")
-  }
-  if (backend == "auto" && prefer_gpu(n_indiv, n_draws)) return("gpu")
-  "cpu"
-}
-
 # A memory check with what the engine holds now (host bytes; device bytes
 # once a GPU engine is attached).
 engine_memory_check <- function(engine, phase, iteration = NA_integer_) {
@@ -125,27 +107,6 @@ resolve_threads <- function(threads) {
     stop("`threads` must be a positive whole number, got ", format(threads), call. = FALSE)
   as.integer(threads)
 }
-
-# Draws: a count (generated with draw_type and seed) or the user's own array.
-resolve_draws <- function(draws, draw_type, seed, n_indiv, n_dim) {
-  if (is.array(draws) && length(dim(draws)) == 3L) {
-    check_user_draws(draws, n_indiv, n_dim)
-    return(list(draws = draws, type = "user"))
-  }
-  if (!is.numeric(draws) || length(draws) != 1L || is.na(draws) || draws < 1 ||
-      draws != round(draws))
-    stop("`draws` must be a positive whole number of draws or an array of ",
-         "individuals x draws x latent variables, got ",
-         if (is.numeric(draws) && length(draws) == 1L) format(draws) else class(draws)[1L],
-         call. = FALSE)
-  match_choice(draw_type, draw_types_all, "draw_type")
-  scramble <- grepl("^scrambled_", draw_type)
-  type <- sub("^scrambled_", "", draw_type)
-  list(draws = iclv_draws(n_indiv, draws, n_dim, type = type, seed = seed, scramble = scramble),
-       type = draw_type)
-}
-
-draw_types_all <- c("halton", "scrambled_halton", "mlhs", "sobol", "scrambled_sobol", "pseudo")
 
 storage_int <- function(x) {
   storage.mode(x) <- "integer"

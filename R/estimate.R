@@ -323,5 +323,3 @@ working_bounds <- function(model, map, control) {
   }
   list(lower = lower, upper = upper)
 }
-
-process_rss_mb <- function() .Call(C_memmon_rss)$rss_mb

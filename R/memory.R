@@ -246,3 +246,6 @@ print.iclv_memmon <- function(x, ...) {
   cat("\n")
   invisible(x)
 }
+
+# The process's resident memory in MB (/proc/self/statm on Linux).
+process_rss_mb <- function() .Call(C_memmon_rss)$rss_mb
