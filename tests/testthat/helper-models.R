@@ -108,3 +108,16 @@ reference_truth <- c("att=~q2" = -0.55, "att=~q3" = -0.39, "att=~q4" = -0.18, "a
                      "q5~1" = 0.4, "q6~1" = -1.56, "att~~att" = 2, "att~x1" = 0.7,
                      "att~x2" = -1, "att~1" = 0.7, th3 = 0.65, th4 = 2.4, b_att = 0.4,
                      b_time = -1, asc_A = 0.3, asc_B = -0.2)
+
+# One latent variable with a covariate in a three-alternative logit with a
+# cost attribute: the model of the methods tests and of what is computed
+# after a fit (delta method, predictions, tests).
+attitude_price_model <- function() {
+  iclv_model("
+    attitude =~ q1 + q2 + q3
+    attitude ~ age",
+    utility = list(A = ~ asc_A + b_price * price_A + b_att * attitude,
+                   B = ~ b_price * price_B,
+                   C = ~ asc_C + b_price * price_C),
+    choice = "choice", id = "id", categories = 4)
+}

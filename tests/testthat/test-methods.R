@@ -1,13 +1,7 @@
 # Methods for iclv_fit: shapes and classes of what each returns, and the
 # elements of the fit object that the documentation promises.
 
-methods_model <- iclv_model("
-    attitude =~ q1 + q2 + q3
-    attitude ~ age",
-  utility = list(A = ~ asc_A + b_price * price_A + b_att * attitude,
-                 B = ~ b_price * price_B,
-                 C = ~ asc_C + b_price * price_C),
-  choice = "choice", id = "id", categories = 4)
+methods_model <- attitude_price_model()
 methods_data <- iclv_simulate(methods_model, n_indiv = 200, n_tasks = 3, seed = 21)
 methods_fit <- iclv(methods_model, methods_data, draws = 50,
                     control = iclv_control(threads = 2))
