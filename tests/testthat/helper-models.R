@@ -112,12 +112,12 @@ reference_truth <- c("att=~q2" = -0.55, "att=~q3" = -0.39, "att=~q4" = -0.18, "a
 # One latent variable with a covariate in a three-alternative logit with a
 # cost attribute: the model of the methods tests and of what is computed
 # after a fit (delta method, predictions, tests).
-attitude_price_model <- function() {
+attitude_price_model <- function(fixed = NULL) {
   iclv_model("
     attitude =~ q1 + q2 + q3
     attitude ~ age",
     utility = list(A = ~ asc_A + b_price * price_A + b_att * attitude,
                    B = ~ b_price * price_B,
                    C = ~ asc_C + b_price * price_C),
-    choice = "choice", id = "id", categories = 4)
+    choice = "choice", id = "id", categories = 4, fixed = fixed)
 }
