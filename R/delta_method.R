@@ -42,8 +42,8 @@ delta_method <- function(fit, expressions, level = 0.95, type = fit$se_type) {
     expression <- parse_parameter_expression(expressions[[term]], term, names(theta_full))
     value_at <- function(theta) evaluate_parameter_expression(expression, theta, term)
     estimate <- value_at(theta_full)
-    gradient <- expression_gradient(value_at, theta_full, names(coef(fit)))
-    c(estimate = estimate, std.error = sqrt(max(drop(gradient %*% vcov_free %*% gradient), 0)))
+    gradient <- numerical_jacobian(value_at, theta_full, names(coef(fit)))
+    c(estimate = estimate, std.error = delta_std_errors(gradient, vcov_free))
   })
   estimate <- vapply(rows, `[[`, 0, "estimate")
   std_error <- vapply(rows, `[[`, 0, "std.error")
@@ -148,11 +148,12 @@ evaluate_parameter_expression <- function(expression, theta_full, term) {
   value
 }
 
-# The gradient of f with respect to the free parameters by central
+# The Jacobian (length(f) x free parameters) of a function f of the full
+# parameter vector with respect to the free parameters, by central
 # differences with one Richardson step (error of order h^4), steps relative
-# to each parameter's size.
-expression_gradient <- function(f, theta_full, free_names) {
-  vapply(free_names, function(name) {
+# to each parameter's size. Shared by delta_method() and predict().
+numerical_jacobian <- function(f, theta_full, free_names) {
+  columns <- lapply(free_names, function(name) {
     h <- 1e-4 * max(1, abs(theta_full[[name]]))
     central <- function(step) {
       up <- theta_full
@@ -162,7 +163,13 @@ expression_gradient <- function(f, theta_full, free_names) {
       (f(up) - f(down)) / (2 * step)
     }
     (4 * central(h / 2) - central(h)) / 3
-  }, 0)
+  })
+  matrix(unlist(columns), ncol = length(free_names), dimnames = list(NULL, free_names))
+}
+
+# Standard errors sqrt(diag(J V J')) of functions with Jacobian J.
+delta_std_errors <- function(jacobian, vcov_free) {
+  sqrt(pmax(rowSums((jacobian %*% vcov_free) * jacobian), 0))
 }
 
 # Wald z, p and intervals from estimates and standard errors, in broom's

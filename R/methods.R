@@ -1,27 +1,21 @@
 # Methods for iclv_fit, mirroring stats: print, summary, coef, vcov, logLik,
-# nobs, confint, predict, plot; estimates() (broom's columns), tidy(),
+# nobs, confint, plot (predict() in R/predict.R); estimates() (broom's columns), tidy(),
 # glance().
 
 #' Methods for fitted ICLV models
 #'
 #' @param object,x An `iclv_fit` from [iclv()].
 #' @param type For `vcov()`: `"robust"` (default of the fit), `"classical"`
-#'   or `"bhhh"`. For `predict()`: `"prob"` (choice probabilities per task,
-#'   averaged over the draws, one row per row of the data, in its order) or
-#'   `"lv"` (one row per individual, in sorted id order: each person's
-#'   posterior mean and standard deviation of every latent variable given
-#'   their answers and choices). For `plot()`: `"trace"` (convergence) or
-#'   `"memory"`.
+#'   or `"bhhh"`. For `plot()`: `"trace"` (convergence) or `"memory"`.
 #' @param parm,level As in [stats::confint()].
 #' @param digits For `print()`: significant digits of the estimates.
 #' @param ... Not used: any argument given here is refused with an error
-#'   that names it (for example `predict(fit, newdata = d)`: `predict()`
-#'   works on the estimation data only).
+#'   that names it.
 #' @name iclv_fit-methods
 #' @return `coef()`: named estimates (natural scale). `vcov()`: a matrix.
 #'   `logLik()`: a `logLik` object with `df` and `nobs`. `nobs()`: the number
-#'   of individuals. `confint()`: a matrix of Wald intervals. `predict()`: a
-#'   data frame for the estimation data.
+#'   of individuals. `confint()`: a matrix of Wald intervals. For
+#'   `predict()` see [predict.iclv_fit()].
 #'
 #'   `summary()`: an object of class `summary.iclv_fit`, a list with
 #'   `estimates` (as [estimates()]), `loglik`, `aic`, `bic`, `loglik_start`
@@ -51,8 +45,6 @@
 #' vcov(fit, type = "classical")[1:3, 1:3]
 #' logLik(fit)
 #' confint(fit)[1:3, ]
-#' head(predict(fit, type = "prob"))
-#' head(predict(fit, type = "lv"))
 NULL
 
 #' @rdname iclv_fit-methods
@@ -337,37 +329,6 @@ glance.iclv_fit <- function(x, ...) {
              n_tasks = s$n_tasks, n_draws = s$n_draws, rho2 = s$rho2,
              iterations = s$convergence$iterations, converged = s$convergence$code == 0L,
              seconds = sum(s$timings))
-}
-
-#' @rdname iclv_fit-methods
-#' @export
-predict.iclv_fit <- function(object, type = c("prob", "lv"), ...) {
-  estimation_data_only <- paste("predict() for iclv fits gives the probabilities or latent",
-                                "variables of the estimation data only")
-  refuse_unused_arguments(..., .fun = "predict()", .hint = estimation_data_only)
-  if (!is.character(type)) {
-    stop("predict(): `type` must be \"prob\" or \"lv\", not ", class(type)[1L], "; ",
-         estimation_data_only, call. = FALSE)
-  }
-  type <- match.arg(type)
-  ids <- object$prepared$ids
-  if (type == "prob") {
-    if (!object$n_tasks) stop("the model has no choice part", call. = FALSE)
-    prob <- t(engine_predict(fit_engine(object, plain = TRUE), object$theta_full, "prob"))
-    colnames(prob) <- object$model$alternatives
-    task_indiv <- rep.int(seq_along(ids), diff(object$prepared$task_ptr))
-    out <- data.frame(id = ids[task_indiv], row = object$prepared$rows, prob,
-                      check.names = FALSE)[order(object$prepared$rows), , drop = FALSE]
-    rownames(out) <- NULL
-    return(out)
-  }
-  lv <- engine_predict(fit_engine(object), object$theta_full, "lv")
-  mean <- t(lv$mean)
-  sd <- t(lv$sd)
-  latent <- object$model$latent
-  colnames(mean) <- latent
-  colnames(sd) <- paste0(latent, "_sd")
-  data.frame(id = ids, mean, sd, check.names = FALSE)
 }
 
 #' @rdname iclv_fit-methods

@@ -217,12 +217,10 @@ test_that("methods cope with a fit without standard errors", {
 })
 
 test_that("every method refuses an argument it does not use, naming it", {
-  expect_error(predict(methods_fit, newdata = methods_data),
-               paste("predict() does not use the argument `newdata`; predict() for iclv fits",
-                     "gives the probabilities or latent variables of the estimation data only"),
-               fixed = TRUE)
-  expect_error(predict(methods_fit, methods_data),
-               "predict(): `type` must be \"prob\" or \"lv\", not data.frame", fixed = TRUE)
+  expect_error(predict(methods_fit, methods_data, se.fit = TRUE),
+               "predict() does not use the argument `se.fit`", fixed = TRUE)
+  expect_error(predict(methods_fit, "lv"),
+               "`newdata` must be a data frame, not character; give the type by name", fixed = TRUE)
   expect_error(coef(methods_fit, complete = TRUE), "coef() does not use the argument `complete`",
                fixed = TRUE)
   expect_error(vcov(methods_fit, "robust", TRUE), "vcov() does not use the argument `TRUE` (unnamed)",
