@@ -102,18 +102,19 @@ predict_latent <- function(fit, newdata, interval) {
   data.frame(id = fit$prepared$ids, mean, sd, check.names = FALSE)
 }
 
-# The prepared data and an engine on plain points (prior averages) for the
-# estimation data or a scenario; `observed` tells whether the data hold
-# real choices.
+# The prepared data, the plain points and an engine on them (prior
+# averages) for the estimation data or a scenario; `observed` tells whether
+# the data hold real choices.
 prediction_setup <- function(fit, newdata) {
-  if (is.null(newdata))
-    return(list(prepared = fit$prepared, engine = fit_engine(fit, plain = TRUE),
-                observed = TRUE))
+  if (is.null(newdata)) {
+    points <- fit_points(fit)
+    return(list(prepared = fit$prepared, points = points[c("base", "weights")],
+                engine = fit_engine(fit, plain = TRUE), observed = TRUE))
+  }
   model <- fit$model
-  observed <- model$choice %in% names(newdata)
   prepared <- prepare_data(model, scenario_data(model, newdata))
   points <- scenario_points(fit, nrow(prepared$ind_cat))
-  list(prepared = prepared, observed = observed,
+  list(prepared = prepared, points = points, observed = model$choice %in% names(newdata),
        engine = engine_build(model, prepared, points$base, points$weights,
                              threads = fit$threads))
 }

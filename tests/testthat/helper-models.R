@@ -121,3 +121,25 @@ attitude_price_model <- function(fixed = NULL) {
                    C = ~ asc_C + b_price * price_C),
     choice = "choice", id = "id", categories = 4, fixed = fixed)
 }
+
+# The logit probabilities of attitude_price_model() at each of the fit's
+# base draws in plain R (rows of data x draws x alternatives):
+# attitude = gamma * age + z over the base draws z of the fit's recipe
+# (individuals in sorted id order). Their mean over the draws is the prior
+# choice probability.
+attitude_price_draw_probabilities <- function(fit, data) {
+  theta <- fit$theta_full
+  ids <- sort(unique(data$id))
+  base <- iclv:::points_from_recipe(fit$draw_recipe, length(ids), 1L, adaptive = TRUE)$base
+  n_draws <- dim(base)[2L]
+  out <- array(0, c(nrow(data), n_draws, 3L), dimnames = list(NULL, NULL, c("A", "B", "C")))
+  for (i in seq_len(nrow(data))) {
+    attitude <- theta[["attitude~age"]] * data$age[i] + base[match(data$id[i], ids), , 1]
+    utility <- cbind(theta[["asc_A"]] + theta[["b_price"]] * data$price_A[i] +
+                       theta[["b_att"]] * attitude,
+                     theta[["b_price"]] * data$price_B[i],
+                     theta[["asc_C"]] + theta[["b_price"]] * data$price_C[i])
+    out[i, , ] <- exp(utility) / rowSums(exp(utility))
+  }
+  out
+}

@@ -6,25 +6,8 @@ predict_data <- iclv_simulate(attitude_price_model(), n_indiv = 120, n_tasks = 3
 predict_fit <- iclv(attitude_price_model(), predict_data, draws = 40,
                     control = iclv_control(threads = 1))
 
-# Prior choice probabilities (rows of data x alternatives) of the test model
-# in plain R: attitude = gamma * age + z over the base draws z of the fit's
-# recipe (individuals in sorted id order), each task's logit probabilities
-# averaged over the draws.
 plain_r_probabilities <- function(fit, data) {
-  theta <- fit$theta_full
-  ids <- sort(unique(data$id))
-  base <- iclv:::points_from_recipe(fit$draw_recipe, length(ids), 1L, adaptive = TRUE)$base
-  out <- t(vapply(seq_len(nrow(data)), function(i) {
-    person <- match(data$id[i], ids)
-    attitude <- theta[["attitude~age"]] * data$age[i] + base[person, , 1]
-    utility <- cbind(theta[["asc_A"]] + theta[["b_price"]] * data$price_A[i] +
-                       theta[["b_att"]] * attitude,
-                     theta[["b_price"]] * data$price_B[i],
-                     theta[["asc_C"]] + theta[["b_price"]] * data$price_C[i])
-    colMeans(exp(utility) / rowSums(exp(utility)))
-  }, numeric(3)))
-  colnames(out) <- c("A", "B", "C")
-  out
+  apply(attitude_price_draw_probabilities(fit, data), c(1, 3), mean)
 }
 
 dearer_A <- function(data) {
