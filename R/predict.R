@@ -31,10 +31,12 @@
 #'   `id`, `row` and a column of probabilities per alternative. `"share"`:
 #'   the sample-enumeration market share of each alternative, the mean of
 #'   the probabilities over the tasks, one row per alternative, with the
-#'   observed shares where the data hold choices. `"lv"` (estimation data
-#'   only): one row per individual, in sorted id order, with each person's
-#'   posterior mean and standard deviation of every latent variable given
-#'   their answers and choices.
+#'   observed shares where the data hold choices. `"lv"`: one row per
+#'   individual, in sorted id order, with each person's posterior mean and
+#'   standard deviation of every latent variable given their answers and
+#'   choices; for `newdata`, given the answers and choices it holds (with
+#'   neither, the prior: the structural equations at the person's
+#'   covariates), integrated with the fit's points spread over the prior.
 #' @param interval `"none"`, `"delta"` or `"simulation"` (see Details).
 #' @param level Confidence level of the intervals.
 #' @param n_sim Parameter vectors drawn for `interval = "simulation"`.
@@ -86,20 +88,56 @@ predict.iclv_fit <- function(object, newdata = NULL, type = c("prob", "share", "
   else probability_table(object$model, setup$prepared, estimate, bounds)
 }
 
-# Each person's posterior moments of the latent variables (estimation data).
+# Each person's posterior moments of the latent variables: for the
+# estimation data with the fit's (adaptive) points; for new data with plain
+# points, given the answers and choices the data hold (none: the prior).
 predict_latent <- function(fit, newdata, interval) {
-  if (!is.null(newdata))
-    stop("predict(type = \"lv\") gives the posteriors of the estimation data's individuals ",
-         "only; leave out `newdata`", call. = FALSE)
   if (interval != "none")
     stop("predict(type = \"lv\") has no intervals; use interval = \"none\"", call. = FALSE)
-  lv <- engine_predict(fit_engine(fit), fit$theta_full, "lv")
+  if (is.null(newdata))
+    return(latent_table(fit, fit$prepared$ids,
+                        engine_predict(fit_engine(fit), fit$theta_full, "lv")))
+  model <- fit$model
+  prepared <- if (is.null(model$choice) || model$choice %in% names(newdata)) {
+    prepare_data(model, scenario_data(model, newdata))
+  } else {
+    # Without choices the utilities' columns are not needed either.
+    without_choices(prepare_data(latent_part(model), scenario_data(model, newdata)), model)
+  }
+  points <- scenario_points(fit, nrow(prepared$ind_cat))
+  engine <- engine_build(model, prepared, points$base, points$weights, threads = fit$threads)
+  on.exit(engine_release(engine))
+  latent_table(fit, prepared$ids, engine_predict(engine, fit$theta_full, "lv"))
+}
+
+# Posterior moments (latent variables x individuals) as a data frame.
+latent_table <- function(fit, ids, lv) {
   mean <- t(lv$mean)
   sd <- t(lv$sd)
   latent <- fit$model$latent
   colnames(mean) <- latent
   colnames(sd) <- paste0(latent, "_sd")
-  data.frame(id = fit$prepared$ids, mean, sd, check.names = FALSE)
+  data.frame(id = ids, mean, sd, check.names = FALSE)
+}
+
+# The model without its choice part, for preparing data that hold no
+# choices.
+latent_part <- function(model) {
+  model[c("alternatives", "utility_terms", "choice", "availability", "task")] <- list(NULL)
+  model
+}
+
+# Prepared data with no choice tasks, shaped for the full model's engine, so
+# that its posteriors rest on the answers alone (or, without answers, are the
+# prior).
+without_choices <- function(prepared, model) {
+  prepared$task_ptr[] <- 0L
+  prepared$rows <- integer(0)
+  prepared$choice <- integer(0)
+  prepared$avail <- matrix(0L, 0L, length(model$alternatives),
+                           dimnames = list(NULL, model$alternatives))
+  prepared$term_value <- matrix(0, 0L, nrow(model$utility_terms))
+  prepared
 }
 
 # The prepared data, the plain points and an engine on them (prior
@@ -124,7 +162,7 @@ prediction_setup <- function(fit, newdata) {
 # available alternative of each task), which prior probabilities do not use.
 scenario_data <- function(model, newdata) {
   for (indicator in setdiff(model$indicators, names(newdata))) newdata[[indicator]] <- NA_real_
-  if (model$choice %in% names(newdata)) return(newdata)
+  if (is.null(model$choice) || model$choice %in% names(newdata)) return(newdata)
   # Bad availability columns are reported by prepare_data(), with the rows.
   avail <- tryCatch(availability_matrix(model, newdata), error = function(e) NULL)
   first <- if (is.null(avail)) rep(1L, nrow(newdata)) else max.col(avail, ties.method = "first")

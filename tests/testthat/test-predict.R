@@ -99,7 +99,35 @@ test_that("bad newdata gives clear errors naming the problem", {
   missing_price$price_C[5] <- NA
   expect_error(predict(predict_fit, missing_price), "column `price_C` has 1 missing value \\(row 5\\)")
   expect_error(predict(predict_fit, as.matrix(predict_data)), "`newdata` must be a data frame")
-  expect_error(predict(predict_fit, predict_data, type = "lv"), "estimation data's individuals")
+  expect_error(predict(predict_fit, predict_data, type = "lv", interval = "delta"),
+               "no intervals")
   expect_error(predict(predict_fit, type = "share", interval = "delta", level = 95), "`level`")
   expect_error(predict(predict_fit, type = "share", interval = "simulation", n_sim = 1), "`n_sim`")
+})
+
+test_that("latent variables of new data: the prior without answers, the posterior given them", {
+  theta <- predict_fit$theta_full
+  people <- predict_data[!duplicated(predict_data$id), ]
+  covariates_only <- people[c("id", "age")]
+  prior <- predict(predict_fit, covariates_only, type = "lv")
+  # Standardised draws have mean 0 and variance 1 for every person exactly.
+  expect_equal(prior$attitude, theta[["attitude~age"]] * people$age, tolerance = 1e-10)
+  expect_equal(prior$attitude_sd, rep(1, nrow(people)), tolerance = 1e-10)
+  # Given the answers (no choices): ordered probit likelihoods over the
+  # same draws, in plain R.
+  answers <- people[c("id", "age", "q1", "q2", "q3")]
+  base <- iclv:::points_from_recipe(predict_fit$draw_recipe, nrow(people), 1L,
+                                    adaptive = TRUE)$base[, , 1]
+  attitude <- theta[["attitude~age"]] * people$age + base
+  weight <- matrix(1, nrow(people), ncol(base))
+  for (q in c("q1", "q2", "q3")) {
+    tau <- c(-Inf, theta[paste0(q, "|t", 1:3)], Inf)
+    index <- theta[[paste0("attitude=~", q)]] * attitude
+    answer <- people[[q]]
+    weight <- weight * (pnorm(tau[answer + 1] - index) - pnorm(tau[answer] - index))
+  }
+  posterior <- predict(predict_fit, answers, type = "lv")
+  expect_equal(posterior$attitude, rowSums(weight * attitude) / rowSums(weight),
+               tolerance = 1e-8)
+  expect_gt(cor(posterior$attitude, predict(predict_fit, type = "lv")$attitude), 0.95)
 })
