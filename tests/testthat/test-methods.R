@@ -170,6 +170,7 @@ test_that("plot() draws the trace and memory panels", {
   expect_identical(plot(methods_fit, type = "trace"), methods_fit)
   expect_identical(plot(methods_fit, type = "memory"), methods_fit)
   expect_error(plot(methods_fit, type = "pie"), "should be one of")
+  expect_error(plot(methods_fit, newdata = methods_data), "for type = \"shares\" only")
 })
 
 test_that("estimates() has broom's columns plus block and robust.std.error", {
