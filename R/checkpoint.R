@@ -15,9 +15,15 @@ write_checkpoint <- function(path, model, n_indiv, map, u, iteration, trace, cen
     centre = centre[c("mean", "chol")],
     saved = Sys.time()
   )
+  save_atomically(state, path)
+}
+
+# saveRDS() to a temporary file renamed over `path`; a warning (not an
+# error: the estimation goes on) when that fails.
+save_atomically <- function(object, path) {
   tmp <- tempfile(pattern = paste0(basename(path), "-"), tmpdir = dirname(path), fileext = ".tmp")
   ok <- tryCatch({
-    saveRDS(state, tmp)
+    saveRDS(object, tmp)
     file.rename(tmp, path)
   }, error = function(e) FALSE)
   if (!isTRUE(ok)) {

@@ -12,7 +12,18 @@
 #'   gradient norm, elapsed seconds, RSS in MB)?
 #' @param se Standard errors reported by `summary()` and `vcov()`:
 #'   `"robust"` (sandwich), `"classical"` (inverse Hessian) or `"bhhh"` (outer
-#'   product of the scores). All three are stored in the fit.
+#'   product of the scores). All three are stored in the fit. `"bootstrap"`
+#'   adds a fourth: individuals are resampled with replacement `bootstrap`
+#'   times (the samples drawn from `seed`), the model is refitted to each
+#'   sample from the estimates (one replicate per thread at a time), and the
+#'   covariance of the replicates' estimates is the bootstrap covariance;
+#'   [estimates()] then gives percentile intervals. The replicates are in
+#'   `fit$bootstrap` (`estimates`, one row per replicate, `NA` where a refit
+#'   did not converge; `samples`, the individuals drawn, by sorted id).
+#' @param bootstrap Number of bootstrap replicates (`se = "bootstrap"`).
+#' @param bootstrap_checkpoint File (`.rds`) that keeps the replicates done
+#'   so far, written after each batch; a run with the same file, seed and
+#'   settings resumes from it.
 #' @param checkpoint File (`.rds`) to save the optimizer's state to, or `NULL`.
 #' @param checkpoint_every Save every this many iterations.
 #' @param memory Memory thresholds, see [memory_limits()].
@@ -47,12 +58,15 @@
 #' @examples
 #' iclv_control(maxit = 200, trace = TRUE, checkpoint = tempfile(fileext = ".rds"))
 iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1L,
-                         threads = NULL, trace = FALSE, se = c("robust", "classical", "bhhh"),
+                         threads = NULL, trace = FALSE,
+                         se = c("robust", "classical", "bhhh", "bootstrap"), bootstrap = 200L,
+                         bootstrap_checkpoint = NULL,
                          checkpoint = NULL, checkpoint_every = 5L, memory = memory_limits(),
                          lower = NULL, upper = NULL, hessian_step = 1e-5,
                          start_stages = TRUE, starts = 1L, start_iterations = 5L,
                          adapt_tol = 1e-8, adapt_rounds = 10L, adapt_every = NULL) {
-  se <- match_choice(se, c("robust", "classical", "bhhh"), "se")
+  se <- match_choice(se, c("robust", "classical", "bhhh", "bootstrap"), "se")
+  check_whole(bootstrap, "bootstrap", min = 2)
   check_whole(maxit, "maxit", min = 1)
   check_positive(reltol, "reltol")
   check_positive(gradtol, "gradtol")
@@ -63,6 +77,10 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
   if (!is.null(checkpoint) && (!is.character(checkpoint) || length(checkpoint) != 1L ||
                                !nzchar(checkpoint)))
     stop("`checkpoint` must be a file name or NULL", call. = FALSE)
+  if (!is.null(bootstrap_checkpoint) &&
+      (!is.character(bootstrap_checkpoint) || length(bootstrap_checkpoint) != 1L ||
+       !nzchar(bootstrap_checkpoint)))
+    stop("`bootstrap_checkpoint` must be a file name or NULL", call. = FALSE)
   check_whole(checkpoint_every, "checkpoint_every", min = 1)
   if (!inherits(memory, "iclv_memory_limits"))
     stop("`memory` must come from memory_limits()", call. = FALSE)
@@ -79,6 +97,7 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
     stop("`start_stages` must be TRUE or FALSE", call. = FALSE)
   structure(list(maxit = as.integer(maxit), reltol = reltol, gradtol = gradtol,
                  seed = as.integer(seed), threads = threads, trace = trace, se = se,
+                 bootstrap = as.integer(bootstrap), bootstrap_checkpoint = bootstrap_checkpoint,
                  checkpoint = checkpoint, checkpoint_every = as.integer(checkpoint_every),
                  memory = memory, lower = lower, upper = upper, hessian_step = hessian_step,
                  start_stages = start_stages, starts = as.integer(starts),

@@ -237,6 +237,13 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   fit$starts <- settled$starts
   fit$degenerate <- settled$findings
   warn_fit(fit)
+  if (control$se == "bootstrap" && !opt$interrupted) {
+    refit <- function(sample_data, start, replicate_control)
+      iclv(model, sample_data, draws = draws, draw_type = draw_type, start = start,
+           backend = backend, control = replicate_control, integration = integration,
+           nodes = nodes, adaptive = adaptive)
+    fit <- add_bootstrap(fit, data, refit, control)
+  }
   fit
 }
 

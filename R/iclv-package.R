@@ -17,6 +17,6 @@
 #' @aliases iclv-package
 #' @keywords internal
 #' @useDynLib iclv, .registration = TRUE, .fixes = "C_"
-#' @importFrom stats coef vcov logLik nobs confint predict update
+#' @importFrom stats coef vcov logLik nobs confint predict update anova
 #' @importFrom graphics plot
 NULL

@@ -1,27 +1,34 @@
 # Methods for iclv_fit, mirroring stats: print, summary, coef, vcov, logLik,
-# nobs, confint, predict, plot; estimates() (broom's columns), tidy(),
+# nobs, confint, plot (predict() in R/predict.R); estimates() (broom's columns), tidy(),
 # glance().
 
 #' Methods for fitted ICLV models
 #'
 #' @param object,x An `iclv_fit` from [iclv()].
 #' @param type For `vcov()`: `"robust"` (default of the fit), `"classical"`
-#'   or `"bhhh"`. For `predict()`: `"prob"` (choice probabilities per task,
-#'   averaged over the draws, one row per row of the data, in its order) or
-#'   `"lv"` (one row per individual, in sorted id order: each person's
-#'   posterior mean and standard deviation of every latent variable given
-#'   their answers and choices). For `plot()`: `"trace"` (convergence) or
-#'   `"memory"`.
-#' @param parm,level As in [stats::confint()].
+#'   or `"bhhh"`. For `plot()`: `"trace"` (convergence), `"memory"`, `"lv"`
+#'   (for each latent variable, a histogram of the individuals' posterior
+#'   means with the density of its prior, the structural equations' normal
+#'   distribution mixed over the individuals' covariates) or `"shares"`
+#'   (predicted against observed shares of each alternative, with
+#'   delta-method intervals, for the estimation data or `newdata`, which
+#'   must hold the choices).
+#' @param newdata For `plot(type = "shares")`: a data frame with choices, as
+#'   for [predict.iclv_fit()]; `NULL` for the estimation data.
+#' @param parm,level As in [stats::confint()]; `level` is also the level of
+#'   the intervals of `plot(type = "shares")`.
 #' @param digits For `print()`: significant digits of the estimates.
 #' @param ... Not used: any argument given here is refused with an error
-#'   that names it (for example `predict(fit, newdata = d)`: `predict()`
-#'   works on the estimation data only).
+#'   that names it.
 #' @name iclv_fit-methods
 #' @return `coef()`: named estimates (natural scale). `vcov()`: a matrix.
 #'   `logLik()`: a `logLik` object with `df` and `nobs`. `nobs()`: the number
-#'   of individuals. `confint()`: a matrix of Wald intervals. `predict()`: a
-#'   data frame for the estimation data.
+#'   of individuals. `confint()`: a matrix of Wald intervals. For
+#'   `predict()` see [predict.iclv_fit()]. `plot()`: the fit, invisibly, or
+#'   for `"lv"` a list with the posterior means (`posterior`, as
+#'   `predict(type = "lv")`) and each person's prior mean and standard
+#'   deviation (`prior_mean`, `prior_sd`: individuals x latent variables),
+#'   for `"shares"` the shares plotted (as `predict(type = "share")`).
 #'
 #'   `summary()`: an object of class `summary.iclv_fit`, a list with
 #'   `estimates` (as [estimates()]), `loglik`, `aic`, `bic`, `loglik_start`
@@ -51,8 +58,8 @@
 #' vcov(fit, type = "classical")[1:3, 1:3]
 #' logLik(fit)
 #' confint(fit)[1:3, ]
-#' head(predict(fit, type = "prob"))
-#' head(predict(fit, type = "lv"))
+#' plot(fit, "lv")
+#' plot(fit, "shares")
 NULL
 
 #' @rdname iclv_fit-methods
@@ -66,7 +73,10 @@ coef.iclv_fit <- function(object, ...) {
 #' @export
 vcov.iclv_fit <- function(object, type = object$se_type, ...) {
   refuse_unused_arguments(..., .fun = "vcov()")
-  type <- match.arg(type, c("robust", "classical", "bhhh"))
+  type <- match.arg(type, c("robust", "classical", "bhhh", "bootstrap"))
+  if (type == "bootstrap" && is.null(object$vcov$bootstrap))
+    stop("vcov(): the fit has no bootstrap; fit with iclv_control(se = \"bootstrap\")",
+         call. = FALSE)
   object$vcov[[type]]
 }
 
@@ -286,7 +296,10 @@ print_part_logliks <- function(parts) {
 #' One row per free parameter with broom's columns (`term`, `estimate`,
 #' `std.error`, `statistic`, `p.value`, `conf.low`, `conf.high`) plus `block`,
 #' `robust.std.error`, `classical.std.error` and `bhhh.std.error`.
-#' `std.error` is the fit's default type (`iclv_control(se =)`).
+#' `std.error` is the fit's default type (`iclv_control(se =)`). A fit with
+#' a bootstrap has `bootstrap.std.error` too, and with
+#' `iclv_control(se = "bootstrap")` its intervals are the bootstrap's
+#' percentile intervals.
 #'
 #' @param fit An `iclv_fit`.
 #' @param level Confidence level of the intervals.
@@ -305,7 +318,7 @@ estimates <- function(fit, level = 0.95) {
   z <- est / se
   q <- stats::qnorm(1 - (1 - level) / 2)
   params <- fit$model$params
-  data.frame(
+  out <- data.frame(
     term = names(est), estimate = unname(est), std.error = unname(se),
     statistic = unname(z), p.value = unname(2 * stats::pnorm(-abs(z))),
     conf.low = unname(est - q * se), conf.high = unname(est + q * se),
@@ -315,6 +328,17 @@ estimates <- function(fit, level = 0.95) {
     bhhh.std.error = unname(se_of("bhhh")),
     stringsAsFactors = FALSE
   )
+  if (is.null(fit$bootstrap)) return(out)
+  out$bootstrap.std.error <- unname(se_of("bootstrap"))
+  if (fit$se_type == "bootstrap") {
+    # Percentile intervals of the converged replicates.
+    replicates <- fit$bootstrap$estimates[fit$bootstrap$converged, names(est), drop = FALSE]
+    limits <- apply(replicates, 2L, stats::quantile, probs = c((1 - level) / 2, (1 + level) / 2),
+                    names = FALSE)
+    out$conf.low <- limits[1L, ]
+    out$conf.high <- limits[2L, ]
+  }
+  out
 }
 
 #' @rdname estimates
@@ -341,40 +365,14 @@ glance.iclv_fit <- function(x, ...) {
 
 #' @rdname iclv_fit-methods
 #' @export
-predict.iclv_fit <- function(object, type = c("prob", "lv"), ...) {
-  estimation_data_only <- paste("predict() for iclv fits gives the probabilities or latent",
-                                "variables of the estimation data only")
-  refuse_unused_arguments(..., .fun = "predict()", .hint = estimation_data_only)
-  if (!is.character(type)) {
-    stop("predict(): `type` must be \"prob\" or \"lv\", not ", class(type)[1L], "; ",
-         estimation_data_only, call. = FALSE)
-  }
-  type <- match.arg(type)
-  ids <- object$prepared$ids
-  if (type == "prob") {
-    if (!object$n_tasks) stop("the model has no choice part", call. = FALSE)
-    prob <- t(engine_predict(fit_engine(object, plain = TRUE), object$theta_full, "prob"))
-    colnames(prob) <- object$model$alternatives
-    task_indiv <- rep.int(seq_along(ids), diff(object$prepared$task_ptr))
-    out <- data.frame(id = ids[task_indiv], row = object$prepared$rows, prob,
-                      check.names = FALSE)[order(object$prepared$rows), , drop = FALSE]
-    rownames(out) <- NULL
-    return(out)
-  }
-  lv <- engine_predict(fit_engine(object), object$theta_full, "lv")
-  mean <- t(lv$mean)
-  sd <- t(lv$sd)
-  latent <- object$model$latent
-  colnames(mean) <- latent
-  colnames(sd) <- paste0(latent, "_sd")
-  data.frame(id = ids, mean, sd, check.names = FALSE)
-}
-
-#' @rdname iclv_fit-methods
-#' @export
-plot.iclv_fit <- function(x, type = c("trace", "memory"), ...) {
+plot.iclv_fit <- function(x, type = c("trace", "memory", "lv", "shares"), newdata = NULL,
+                          level = 0.95, ...) {
   refuse_unused_arguments(..., .fun = "plot()")
   type <- match.arg(type)
+  if (!is.null(newdata) && type != "shares")
+    stop("plot(): `newdata` is for type = \"shares\" only", call. = FALSE)
+  if (type == "lv") return(invisible(plot_latent(x)))
+  if (type == "shares") return(invisible(plot_shares(x, newdata, level)))
   if (type == "trace") {
     tr <- x$trace
     old <- graphics::par(mfrow = c(1, 2))

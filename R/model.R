@@ -197,7 +197,8 @@ iclv_model <- function(latent, utility = NULL, choice = NULL, id = "id",
     params = params,
     plan = plan,
     threshold_sets = threshold_sets,
-    syntax = paste(latent, collapse = "\n")
+    syntax = paste(latent, collapse = "\n"),
+    arguments = model_arguments(as.list(environment())[names(formals(iclv_model))])
   ), class = "iclv_model")
 }
 

@@ -108,3 +108,38 @@ reference_truth <- c("att=~q2" = -0.55, "att=~q3" = -0.39, "att=~q4" = -0.18, "a
                      "q5~1" = 0.4, "q6~1" = -1.56, "att~~att" = 2, "att~x1" = 0.7,
                      "att~x2" = -1, "att~1" = 0.7, th3 = 0.65, th4 = 2.4, b_att = 0.4,
                      b_time = -1, asc_A = 0.3, asc_B = -0.2)
+
+# One latent variable with a covariate in a three-alternative logit with a
+# cost attribute: the model of the methods tests and of what is computed
+# after a fit (delta method, predictions, tests).
+attitude_price_model <- function(fixed = NULL) {
+  iclv_model("
+    attitude =~ q1 + q2 + q3
+    attitude ~ age",
+    utility = list(A = ~ asc_A + b_price * price_A + b_att * attitude,
+                   B = ~ b_price * price_B,
+                   C = ~ asc_C + b_price * price_C),
+    choice = "choice", id = "id", categories = 4, fixed = fixed)
+}
+
+# The logit probabilities of attitude_price_model() at each of the fit's
+# base draws in plain R (rows of data x draws x alternatives):
+# attitude = gamma * age + z over the base draws z of the fit's recipe
+# (individuals in sorted id order). Their mean over the draws is the prior
+# choice probability.
+attitude_price_draw_probabilities <- function(fit, data) {
+  theta <- fit$theta_full
+  ids <- sort(unique(data$id))
+  base <- iclv:::points_from_recipe(fit$draw_recipe, length(ids), 1L, adaptive = TRUE)$base
+  n_draws <- dim(base)[2L]
+  out <- array(0, c(nrow(data), n_draws, 3L), dimnames = list(NULL, NULL, c("A", "B", "C")))
+  for (i in seq_len(nrow(data))) {
+    attitude <- theta[["attitude~age"]] * data$age[i] + base[match(data$id[i], ids), , 1]
+    utility <- cbind(theta[["asc_A"]] + theta[["b_price"]] * data$price_A[i] +
+                       theta[["b_att"]] * attitude,
+                     theta[["b_price"]] * data$price_B[i],
+                     theta[["asc_C"]] + theta[["b_price"]] * data$price_C[i])
+    out[i, , ] <- exp(utility) / rowSums(exp(utility))
+  }
+  out
+}

@@ -1,13 +1,7 @@
 # Methods for iclv_fit: shapes and classes of what each returns, and the
 # elements of the fit object that the documentation promises.
 
-methods_model <- iclv_model("
-    attitude =~ q1 + q2 + q3
-    attitude ~ age",
-  utility = list(A = ~ asc_A + b_price * price_A + b_att * attitude,
-                 B = ~ b_price * price_B,
-                 C = ~ asc_C + b_price * price_C),
-  choice = "choice", id = "id", categories = 4)
+methods_model <- attitude_price_model()
 methods_data <- iclv_simulate(methods_model, n_indiv = 200, n_tasks = 3, seed = 21)
 methods_fit <- iclv(methods_model, methods_data, draws = 50,
                     control = iclv_control(threads = 2))
@@ -176,6 +170,7 @@ test_that("plot() draws the trace and memory panels", {
   expect_identical(plot(methods_fit, type = "trace"), methods_fit)
   expect_identical(plot(methods_fit, type = "memory"), methods_fit)
   expect_error(plot(methods_fit, type = "pie"), "should be one of")
+  expect_error(plot(methods_fit, newdata = methods_data), "for type = \"shares\" only")
 })
 
 test_that("estimates() has broom's columns plus block and robust.std.error", {
@@ -223,12 +218,10 @@ test_that("methods cope with a fit without standard errors", {
 })
 
 test_that("every method refuses an argument it does not use, naming it", {
-  expect_error(predict(methods_fit, newdata = methods_data),
-               paste("predict() does not use the argument `newdata`; predict() for iclv fits",
-                     "gives the probabilities or latent variables of the estimation data only"),
-               fixed = TRUE)
-  expect_error(predict(methods_fit, methods_data),
-               "predict(): `type` must be \"prob\" or \"lv\", not data.frame", fixed = TRUE)
+  expect_error(predict(methods_fit, methods_data, se.fit = TRUE),
+               "predict() does not use the argument `se.fit`", fixed = TRUE)
+  expect_error(predict(methods_fit, "lv"),
+               "`newdata` must be a data frame, not character; give the type by name", fixed = TRUE)
   expect_error(coef(methods_fit, complete = TRUE), "coef() does not use the argument `complete`",
                fixed = TRUE)
   expect_error(vcov(methods_fit, "robust", TRUE), "vcov() does not use the argument `TRUE` (unnamed)",

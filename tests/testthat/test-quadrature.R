@@ -444,6 +444,6 @@ test_that("iclv() and iclv_loglik() integrate by quadrature and say so", {
   path <- tempfile(fileext = ".rds")
   saveRDS(fit, path)
   again <- readRDS(path)
-  expect_equal(predict(again, "lv"), predict(fit, "lv"))
+  expect_equal(predict(again, type = "lv"), predict(fit, type = "lv"))
   expect_match(summary(fit)$integration, "difference to 12 nodes per latent variable")
 })
