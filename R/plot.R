@@ -30,13 +30,9 @@ plot_latent <- function(fit) {
 }
 
 # Each person's prior moments of the latent variables (individuals x latent
-# variables): the engine's posterior without answers or choices.
+# variables).
 prior_moments <- function(fit) {
-  prepared <- without_choices(fit$prepared, fit$model)
-  prepared$ind_cat[] <- 0L
-  prepared$ind_value[] <- NaN
-  points <- fit_points(fit)
-  engine <- engine_build(fit$model, prepared, points$base, points$weights, threads = fit$threads)
+  engine <- prior_engine(fit, fit$prepared, fit_points(fit))
   on.exit(engine_release(engine))
   moments <- engine_predict(engine, fit$theta_full, "lv")
   named <- function(m) {

@@ -37,6 +37,9 @@
 #'   choices; for `newdata`, given the answers and choices it holds (with
 #'   neither, the prior: the structural equations at the person's
 #'   covariates), integrated with the fit's points spread over the prior.
+#'   `"utility"`: like `"prob"`, the systematic utility of each alternative
+#'   (`NA` where unavailable) with the latent variables at their prior
+#'   means, which is the utility averaged over their distribution.
 #' @param interval `"none"`, `"delta"` or `"simulation"` (see Details).
 #' @param level Confidence level of the intervals.
 #' @param n_sim Parameter vectors drawn for `interval = "simulation"`.
@@ -61,7 +64,7 @@
 #' dearer <- transform(data, price_A = 1.1 * price_A)
 #' predict(fit, dearer, type = "share", interval = "delta")
 #' head(predict(fit, type = "lv"))
-predict.iclv_fit <- function(object, newdata = NULL, type = c("prob", "share", "lv"),
+predict.iclv_fit <- function(object, newdata = NULL, type = c("prob", "share", "lv", "utility"),
                              interval = c("none", "delta", "simulation"), level = 0.95,
                              n_sim = 200L, seed = 1L, ...) {
   refuse_unused_arguments(..., .fun = "predict()")
@@ -70,7 +73,8 @@ predict.iclv_fit <- function(object, newdata = NULL, type = c("prob", "share", "
          if (is.character(newdata)) "; give the type by name, e.g. predict(fit, type = \"lv\")",
          call. = FALSE)
   if (!is.character(type))
-    stop("predict(): `type` must be \"prob\", \"share\" or \"lv\", not ", class(type)[1L],
+    stop("predict(): `type` must be \"prob\", \"share\", \"lv\" or \"utility\", not ",
+         class(type)[1L],
          call. = FALSE)
   type <- match.arg(type)
   interval <- match.arg(interval)
@@ -78,14 +82,48 @@ predict.iclv_fit <- function(object, newdata = NULL, type = c("prob", "share", "
   if (type == "lv") return(predict_latent(object, newdata, interval))
   if (!object$n_tasks) stop("predict(): the model has no choice part", call. = FALSE)
   setup <- prediction_setup(object, newdata)
-  statistic_at <- function(theta_full) {
-    prob <- t(engine_predict(setup$engine, theta_full, "prob"))
-    if (type == "share") colMeans(prob) else as.vector(prob)
-  }
+  statistic_at <- if (type == "utility") expected_utilities(object, setup) else
+    function(theta_full) {
+      prob <- t(engine_predict(setup$engine, theta_full, "prob"))
+      if (type == "share") colMeans(prob) else as.vector(prob)
+    }
   estimate <- statistic_at(object$theta_full)
   bounds <- prediction_bounds(object, statistic_at, estimate, interval, level, n_sim, seed)
   if (type == "share") share_table(object$model, setup, estimate, bounds)
   else probability_table(object$model, setup$prepared, estimate, bounds)
+}
+
+# A function of theta_full giving the systematic utilities (tasks x
+# alternatives, as a vector; NA where unavailable) with the latent variables
+# at their prior means: utilities are linear in the latent variables, so
+# these are the utilities averaged over the latent variables' distribution.
+expected_utilities <- function(fit, setup) {
+  model <- fit$model
+  prepared <- setup$prepared
+  terms <- model$utility_terms
+  task_indiv <- rep.int(seq_along(prepared$ids), diff(prepared$task_ptr))
+  engine <- prior_engine(fit, prepared, setup$points)
+  function(theta_full) {
+    lv_mean <- t(engine_predict(engine, theta_full, "lv")$mean)
+    utility <- matrix(0, length(task_indiv), length(model$alternatives))
+    for (m in seq_len(nrow(terms))) {
+      value <- theta_full[[terms$coef[[m]]]] * prepared$term_value[, m]
+      lv <- match(terms$lv[[m]], model$latent)
+      if (!is.na(lv)) value <- value * lv_mean[task_indiv, lv]
+      utility[, terms$alt[[m]]] <- utility[, terms$alt[[m]]] + value
+    }
+    utility[prepared$avail == 0L] <- NA
+    as.vector(utility)
+  }
+}
+
+# An engine whose posteriors are the priors: the individuals of `prepared`
+# without answers or choices.
+prior_engine <- function(fit, prepared, points) {
+  prepared <- without_choices(prepared, fit$model)
+  prepared$ind_cat[] <- 0L
+  prepared$ind_value[] <- NaN
+  engine_build(fit$model, prepared, points$base, points$weights, threads = fit$threads)
 }
 
 # Each person's posterior moments of the latent variables: for the
@@ -136,7 +174,7 @@ without_choices <- function(prepared, model) {
   prepared$choice <- integer(0)
   prepared$avail <- matrix(0L, 0L, length(model$alternatives),
                            dimnames = list(NULL, model$alternatives))
-  prepared$term_value <- matrix(0, 0L, nrow(model$utility_terms))
+  prepared$term_value <- matrix(0, 0L, NROW(model$utility_terms))
   prepared
 }
 

@@ -31,3 +31,13 @@ test_that("plot(type = \"shares\") draws the predicted and observed shares", {
   expect_error(in_null_device(plot(plot_fit, type = "shares", newdata = dearer)),
                "holds no choices \\(column `choice`\\)")
 })
+
+test_that("plot(type = \"lv\") works for a model without a choice part", {
+  model <- iclv_model("attitude =~ q1 + q2 + q3\nattitude ~ age")
+  data <- iclv_simulate(model, n_indiv = 80, seed = 2)
+  fit <- iclv(model, data, draws = 20, control = iclv_control(threads = 1))
+  drawn <- in_null_device(plot(fit, type = "lv"))
+  expect_equal(unname(drawn$prior_mean[, 1]),
+               fit$theta_full[["attitude~age"]] * data$age[!duplicated(data$id)][order(unique(data$id))],
+               tolerance = 1e-10)
+})

@@ -131,3 +131,17 @@ test_that("latent variables of new data: the prior without answers, the posterio
                tolerance = 1e-8)
   expect_gt(cor(posterior$attitude, predict(predict_fit, type = "lv")$attitude), 0.95)
 })
+
+test_that("utilities are the systematic utilities at the latent variables' prior means", {
+  theta <- predict_fit$theta_full
+  scenario <- dearer_A(predict_data)
+  utility <- predict(predict_fit, scenario, type = "utility", interval = "delta")
+  attitude <- theta[["attitude~age"]] * scenario$age
+  expect_equal(utility$A, theta[["asc_A"]] + theta[["b_price"]] * scenario$price_A +
+                 theta[["b_att"]] * attitude, tolerance = 1e-10)
+  expect_equal(utility$B, theta[["b_price"]] * scenario$price_B, tolerance = 1e-12)
+  # V_B = b_price * price_B: its standard error is price_B times b_price's.
+  se_price <- sqrt(vcov(predict_fit)["b_price", "b_price"])
+  expect_equal((utility$B_conf.high - utility$B) / qnorm(0.975), se_price * scenario$price_B,
+               tolerance = 1e-6)
+})
