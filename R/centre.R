@@ -22,7 +22,7 @@ prior_centre <- function(n_indiv, n_dim) {
 # points' spread and the posterior, so the centre moves towards the
 # posterior without collapsing. Near the posterior beta = 1. People whose
 # covariance is not positive definite keep their centre. Returns the centre
-# with `ess` (effective sample sizes, untempered) added.
+# with `step` (the move of each mean) and `moved` (person_change()) added.
 next_centre <- function(engine, theta_full, centre, draws, rule_weights) {
   log_weight <- t(engine_predict(engine, theta_full, "draws"))
   dims <- dim(draws)
@@ -53,7 +53,6 @@ next_centre <- function(engine, theta_full, centre, draws, rule_weights) {
                              out$chol[turned, , , drop = FALSE]) / 2
   out$step <- out$mean - centre$mean
   out$moved <- person_change(out, centre)
-  out$ess <- attr(weights, "ess")
   out
 }
 
@@ -63,23 +62,18 @@ next_centre <- function(engine, theta_full, centre, draws, rule_weights) {
 # weights have an effective size well below its number of nodes even on a
 # flat integrand, and must not be tempered at the posterior).
 target_ess <- function(rule_weights, n_dim) {
-  rule_ess <- sum(abs(rule_weights))^2 / sum(rule_weights^2)
+  rule_ess <- row_ess(matrix(abs(rule_weights), 1L))
   min(length(rule_weights) / 4, rule_ess / 2, max(4 * n_dim, 10))
 }
 
 # Normalised weights exp(beta * (l - max)) per row of log_weight (N x R),
 # with beta = 1 where that keeps an effective sample size of at least
 # `target`, else the beta (found by bisection) that gives `target`.
-# Attribute "ess": the effective sample sizes at beta = 1.
+# Attribute "tempered": where beta < 1.
 tempered_weights <- function(log_weight, target) {
   shifted <- log_weight - apply(log_weight, 1L, max)
-  ess_at <- function(beta) {
-    w <- exp(beta * shifted)
-    rowSums(w)^2 / rowSums(w^2)
-  }
-  ess <- ess_at(1)
   beta <- rep(1, nrow(shifted))
-  low <- ess < target
+  low <- row_ess(exp(shifted)) < target
   if (any(low)) {
     lower <- rep(0, sum(low))
     upper <- rep(1, sum(low))
@@ -87,15 +81,18 @@ tempered_weights <- function(log_weight, target) {
     for (i in 1:40) {
       mid <- (lower + upper) / 2
       w <- exp(mid * sub)
-      enough <- rowSums(w)^2 / rowSums(w^2) >= target
+      enough <- row_ess(w) >= target
       lower[enough] <- mid[enough]
       upper[!enough] <- mid[!enough]
     }
     beta[low] <- lower
   }
   w <- exp(beta * shifted)
-  structure(w / rowSums(w), ess = ess, tempered = beta < 1)
+  structure(w / rowSums(w), tempered = beta < 1)
 }
+
+# The effective sample size (sum w)^2 / sum w^2 of each row of weights.
+row_ess <- function(w) rowSums(w)^2 / rowSums(w^2)
 
 # Lower Cholesky factors of N symmetric D x D matrices (an N x D x D
 # array), all at once; attribute "ok" is FALSE where a matrix is not

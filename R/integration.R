@@ -77,11 +77,12 @@ integration_points <- function(model, settings, draws, draw_type, seed, n_indiv)
                 type = paste0(if (settings$adaptive) "adaptive ", drawn$type, " draws"),
                 recipe = recipe, adaptive = settings$adaptive, centre = NULL))
   }
-  rule <- quadrature_rule(n_dim, settings$nodes, settings$type)
-  points <- list(base = quadrature_draws(rule, n_indiv), weights = rule$weights,
-                 type = sprintf("%sGauss-Hermite %s", if (settings$adaptive) "adaptive " else "",
-                                if (settings$type == "tensor") "product rule" else "sparse grid"),
-                 recipe = list(settings = settings), adaptive = settings$adaptive, centre = NULL)
+  recipe <- list(settings = settings)
+  points <- c(points_from_recipe(recipe, n_indiv, n_dim),
+              list(type = sprintf("%sGauss-Hermite %s",
+                                  if (settings$adaptive) "adaptive " else "",
+                                  if (settings$type == "tensor") "product rule" else "sparse grid"),
+                   recipe = recipe, adaptive = settings$adaptive, centre = NULL))
   # A sparse grid's large negative weights make its posterior moments
   # unreliable: its centre is found with draws instead.
   if (settings$adaptive && settings$type == "sparse")

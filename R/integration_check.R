@@ -22,9 +22,7 @@ integration_error <- function(fit) {
   }
   settings <- fit$integration
   finer <- settings$nodes + if (settings$type == "tensor") 4L else 1L
-  n_dim <- length(fit$model$latent)
-  size <- if (settings$type == "tensor") finer^n_dim else 0
-  if (size > quadrature_max_points || (settings$type == "sparse" && finer > sparse_max_level))
+  if (!is.null(rule_size_problem(length(fit$model$latent), finer, settings$type)))
     return(list(error = NA_real_, kind = "not estimated (no finer rule within the limits)",
                 min_ess = NA_real_))
   loglik_finer <- loglik_with_rule(fit, finer)
@@ -38,9 +36,8 @@ integration_error <- function(fit) {
 # Each person's effective sample size (sum v)^2 / sum v^2 of the weights
 # v_r = w_r p(y_n | eta_r) of the engine's points at theta_full.
 effective_sizes <- function(engine, theta_full) {
-  log_weight <- engine_predict(engine, theta_full, "draws") # draws x people
-  shifted <- exp(log_weight - rep(apply(log_weight, 2L, max), each = nrow(log_weight)))
-  colSums(shifted)^2 / colSums(shifted^2)
+  log_weight <- t(engine_predict(engine, theta_full, "draws")) # people x draws
+  row_ess(exp(log_weight - apply(log_weight, 1L, max)))
 }
 
 # The log-likelihood at the estimates under the fit's quadrature rule with
@@ -102,10 +99,6 @@ check_integration <- function(fit, nodes = NULL) {
   if (method == "quadrature") {
     base <- integration$nodes
     finer <- if (is.null(nodes)) 2L * base else check_quadrature_count(nodes, "`nodes`")
-    if (integration$type == "tensor" && finer^n_dim > quadrature_max_points)
-      stop("the finer rule (", finer, " nodes in ", n_dim, " dimensions) has ",
-           format_count(finer^n_dim), " points per individual; give a smaller `nodes`",
-           call. = FALSE)
     loglik_finer <- loglik_with_rule(fit, finer)
   } else {
     base <- fit$n_draws

@@ -82,21 +82,27 @@ quadrature_draws <- function(rule, n_indiv) {
   array(rep(as.vector(points), each = n_indiv), c(n_indiv, nrow(points), ncol(points)))
 }
 
-# Refuses a rule larger than the engine should hold, or beyond the C code's
-# limits, naming the setting to change.
-check_rule_size <- function(n_dim, nodes, type) {
+# Why a rule is larger than the engine should hold, or beyond the C code's
+# limits, naming the setting to change; NULL when it is fine.
+rule_size_problem <- function(n_dim, nodes, type) {
   if (type == "tensor" && nodes > gauss_hermite_max_nodes)
-    stop("`nodes` must be at most ", gauss_hermite_max_nodes, " (Gauss-Hermite nodes per ",
-         "latent variable), got ", nodes, call. = FALSE)
+    return(paste0("`nodes` must be at most ", gauss_hermite_max_nodes, " (Gauss-Hermite nodes ",
+                  "per latent variable), got ", nodes))
   if (type == "tensor" && nodes^n_dim > quadrature_max_points)
-    stop("`nodes` = ", nodes, " with ", n_dim, " latent variables gives ",
-         format_count(nodes^n_dim), " points per individual (at most ",
-         format_count(quadrature_max_points), "); use fewer nodes, ",
-         "or adaptive = TRUE, which needs fewer", call. = FALSE)
+    return(paste0("`nodes` = ", nodes, " with ", n_dim, " latent variables gives ",
+                  format_count(nodes^n_dim), " points per individual (at most ",
+                  format_count(quadrature_max_points), "); use fewer nodes, ",
+                  "or adaptive = TRUE, which needs fewer"))
   if (type == "sparse" && nodes > sparse_max_level)
-    stop("with ", n_dim, " latent variables `nodes` is the accuracy level of a sparse grid ",
-         "(exact for polynomials of total degree 2 * nodes - 1) and must be at most ",
-         sparse_max_level, ", got ", nodes, "; levels 4 to 8 are usual", call. = FALSE)
+    return(paste0("with ", n_dim, " latent variables `nodes` is the accuracy level of a ",
+                  "sparse grid (exact for polynomials of total degree 2 * nodes - 1) and must ",
+                  "be at most ", sparse_max_level, ", got ", nodes, "; levels 4 to 8 are usual"))
+  NULL
+}
+
+check_rule_size <- function(n_dim, nodes, type) {
+  problem <- rule_size_problem(n_dim, nodes, type)
+  if (!is.null(problem)) stop(problem, call. = FALSE)
   invisible()
 }
 
