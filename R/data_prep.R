@@ -19,7 +19,7 @@
 # Indicators and covariates describe the person: they must not vary within an
 # id (for indicators, rows holding NA are ignored, so a value given on one row
 # only is fine).
-prepare_data <- function(model, data) {
+prepare_data <- function(model, data, min_indiv = 2L) {
   check_data_frame(data)
   has_choice <- model_has_choice(model)
   check_columns_exist(model, data, has_choice)
@@ -39,8 +39,8 @@ prepare_data <- function(model, data) {
   n_indiv <- length(ids)
   if (has_choice) check_one_row_per_task(model, data, group, ids, choice)
   check_constant_within(model, data, group, ids, ordered_codes)
-  if (n_indiv < 2L) {
-    stop("at least 2 individuals are needed; the data hold only one (id `",
+  if (n_indiv < min_indiv) {
+    stop("at least ", min_indiv, " individuals are needed; the data hold only one (id `",
          format(ids[1L]), "` in column `", model$id, "`)", call. = FALSE)
   }
 

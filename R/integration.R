@@ -108,7 +108,10 @@ standardise_draws <- function(draws) {
   if (dims[2L] <= dims[3L])
     stop("adaptive simulation needs more draws per person (", dims[2L], ") than latent ",
          "variables (", dims[3L], "); use more draws, or adaptive = FALSE", call. = FALSE)
-  centred <- lapply(seq_len(dims[3L]), function(d) draws[, , d] - rowMeans(draws[, , d]))
+  centred <- lapply(seq_len(dims[3L]), function(d) {
+    slice <- matrix(draws[, , d], dims[1L], dims[2L]) # one person keeps a matrix
+    slice - rowMeans(slice)
+  })
   cov <- array(0, c(dims[1L], dims[3L], dims[3L]))
   for (d in seq_len(dims[3L]))
     for (k in seq_len(d)) {
@@ -123,7 +126,7 @@ standardise_draws <- function(draws) {
   out <- array(0, dims)
   for (d in seq_len(dims[3L])) {
     value <- centred[[d]]
-    for (k in seq_len(d - 1L)) value <- value - factor[, d, k] * out[, , k]
+    for (k in seq_len(d - 1L)) value <- value - factor[, d, k] * matrix(out[, , k], dims[1L])
     out[, , d] <- value / factor[, d, d]
   }
   out

@@ -15,11 +15,14 @@
 #' or an unknown choice label is an error that names it). It needs the id
 #' and the columns of the utilities and structural covariates; the choice
 #' column and the indicators may be left out (they do not enter prior
-#' probabilities).
+#' probabilities). It may describe a single person.
 #'
-#' Intervals: `"delta"` by the delta method (the Jacobian of the predictions
-#' with respect to the free parameters by central differences, the fit's
-#' covariance matrix); `"simulation"` by Krinsky and Robb's method: `n_sim`
+#' Intervals: `"delta"` by the delta method with the fit's covariance
+#' matrix and the analytic Jacobian of the probabilities and shares with
+#' respect to the free parameters (from the engine's gradient: each task's
+#' probability of each alternative is the likelihood of a one-task person who
+#' chose it; utilities, which involve no simulation, by central
+#' differences); `"simulation"` by Krinsky and Robb's method: `n_sim`
 #' parameter vectors drawn from the normal distribution of the estimates
 #' (seeded by `seed`, so the intervals are reproducible), the predictions at
 #' each, and their `(1 - level) / 2` and `(1 + level) / 2` quantiles.
@@ -88,7 +91,10 @@ predict.iclv_fit <- function(object, newdata = NULL, type = c("prob", "share", "
       if (type == "share") colMeans(prob) else as.vector(prob)
     }
   estimate <- statistic_at(object$theta_full)
-  bounds <- prediction_bounds(object, statistic_at, estimate, interval, level, n_sim, seed)
+  jacobian <- if (interval == "delta" && type != "utility")
+    prediction_jacobian(object, setup, type)
+  bounds <- prediction_bounds(object, statistic_at, estimate, interval, level, n_sim, seed,
+                              jacobian)
   if (type == "share") share_table(object$model, setup, estimate, bounds)
   else probability_table(object$model, setup$prepared, estimate, bounds)
 }
@@ -137,10 +143,11 @@ predict_latent <- function(fit, newdata, interval) {
                         engine_predict(fit_engine(fit), fit$theta_full, "lv")))
   model <- fit$model
   prepared <- if (is.null(model$choice) || model$choice %in% names(newdata)) {
-    prepare_data(model, scenario_data(model, newdata))
+    prepare_data(model, scenario_data(model, newdata), min_indiv = 1L)
   } else {
     # Without choices the utilities' columns are not needed either.
-    without_choices(prepare_data(latent_part(model), scenario_data(model, newdata)), model)
+    without_choices(prepare_data(latent_part(model), scenario_data(model, newdata),
+                                 min_indiv = 1L), model)
   }
   points <- scenario_points(fit, nrow(prepared$ind_cat))
   engine <- engine_build(model, prepared, points$base, points$weights, threads = fit$threads)
@@ -188,7 +195,7 @@ prediction_setup <- function(fit, newdata) {
                 engine = fit_engine(fit, plain = TRUE), observed = TRUE))
   }
   model <- fit$model
-  prepared <- prepare_data(model, scenario_data(model, newdata))
+  prepared <- prepare_data(model, scenario_data(model, newdata), min_indiv = 1L)
   points <- scenario_points(fit, nrow(prepared$ind_cat))
   list(prepared = prepared, points = points, observed = model$choice %in% names(newdata),
        engine = engine_build(model, prepared, points$base, points$weights,
@@ -221,16 +228,30 @@ scenario_points <- function(fit, n_indiv) {
   points_from_recipe(recipe, n_indiv, n_dim)
 }
 
+# The analytic Jacobian of the probabilities (type "prob") or of the shares,
+# their means over the tasks (type "share").
+prediction_jacobian <- function(fit, setup, type) {
+  jacobian <- probability_jacobian(fit, setup$prepared, setup$points)
+  if (type == "prob") return(jacobian)
+  n_tasks <- length(setup$prepared$choice)
+  alternative <- rep(seq_along(fit$model$alternatives), each = n_tasks)
+  rowsum(jacobian, alternative, reorder = TRUE) / n_tasks
+}
+
 # Lower and upper bounds (and delta-method standard errors) of a vector of
-# predictions, or NULL without intervals.
-prediction_bounds <- function(fit, statistic_at, estimate, interval, level, n_sim, seed) {
+# predictions, or NULL without intervals. The delta method uses `jacobian`
+# (predictions x free parameters) when given, else central differences of
+# statistic_at (the utilities, which involve no simulation).
+prediction_bounds <- function(fit, statistic_at, estimate, interval, level, n_sim, seed,
+                              jacobian = NULL) {
   if (interval == "none") return(NULL)
   vcov_free <- vcov(fit)
   if (anyNA(vcov_free))
     stop("predict(): the fit has no standard errors (see summary(fit)), so no intervals",
          call. = FALSE)
   if (interval == "delta") {
-    jacobian <- numerical_jacobian(statistic_at, fit$theta_full, names(coef(fit)))
+    if (is.null(jacobian))
+      jacobian <- numerical_jacobian(statistic_at, fit$theta_full, names(coef(fit)))
     std_error <- delta_std_errors(jacobian, vcov_free)
     q <- stats::qnorm(1 - (1 - level) / 2)
     return(list(low = estimate - q * std_error, high = estimate + q * std_error,

@@ -23,7 +23,14 @@
 # as the second argument or in the environment variable ICLV_OPTIMA. Without
 # it the Optima rows are skipped.
 # ICLV_BENCH_THREADS (default 2) sets the threads; ICLV_BENCH_STARTS (default
-# 20) the number of random starts.
+# 20) the number of random starts. Each start runs to convergence on the
+# one-latent-variable Optima models; on the five-latent-variable models (202
+# parameters, minutes a fit at 2,000 draws) each start runs
+# ICLV_BENCH_START_ITERATIONS (default 25) iterations and the best is
+# continued to convergence, as iclv_control(starts =) does. ICLV_BENCH_OUT
+# names a CSV file that receives each cell's row as soon as it is done, so a
+# long run can be read (and stopped) part way; ICLV_BENCH_MODELS (a regular
+# expression) keeps only the matching models.
 source(file.path("bench", "common.R"))
 library(iclv)
 
@@ -32,6 +39,9 @@ full <- length(args) >= 1L && args[[1L]] == "full"
 optima_path <- if (length(args) >= 2L) args[[2L]] else Sys.getenv("ICLV_OPTIMA")
 threads <- as.integer(Sys.getenv("ICLV_BENCH_THREADS", "2"))
 n_starts <- as.integer(Sys.getenv("ICLV_BENCH_STARTS", "20"))
+large_start_iterations <- as.integer(Sys.getenv("ICLV_BENCH_START_ITERATIONS", "25"))
+out_path <- Sys.getenv("ICLV_BENCH_OUT")
+model_filter <- Sys.getenv("ICLV_BENCH_MODELS")
 
 # The hybrid model of Biogeme's Optima examples: one latent variable (a
 # car-centric attitude) with five covariates, nine Likert items with a
@@ -98,6 +108,9 @@ if (full) {
                                 draws = c(100, 500, 2000), nodes = integer(0)))
 }
 
+if (nzchar(model_filter))
+  cells <- Filter(function(cell) grepl(model_filter, cell$model_label), cells)
+
 fit_cell <- function(cell, control) {
   elapsed <- system.time(
     fit <- suppressWarnings(do.call(iclv, c(list(cell$model, cell$data, control = control),
@@ -111,8 +124,9 @@ reported_wrongly <- function(fit) fit$convergence$code == 0L && !is.null(fit$deg
 
 rows <- lapply(cells, function(cell) {
   default <- fit_cell(cell, iclv_control(threads = threads))
+  start_iterations <- if (length(cell$model$latent) > 1L) large_start_iterations else 1000L
   multi <- fit_cell(cell, iclv_control(threads = threads, starts = n_starts,
-                                       start_iterations = 1000L))
+                                       start_iterations = start_iterations))
   best <- max(default$fit$loglik, multi$fit$loglik)
   row <- data.frame(
     model = cell$model_label, setting = cell$setting,
@@ -123,8 +137,11 @@ rows <- lapply(cells, function(cell) {
     wrong_converged = reported_wrongly(default$fit) || reported_wrongly(multi$fit),
     seconds_default = default$seconds, seconds_multi = multi$seconds,
     start_share = default$fit$timings[["start"]] / default$fit$timings[["estimation"]],
-    stringsAsFactors = FALSE)
+    start_iterations = start_iterations, stringsAsFactors = FALSE)
   print(row, digits = 8, row.names = FALSE)
+  if (nzchar(out_path))
+    utils::write.table(row, out_path, sep = ",", row.names = FALSE, append = file.exists(out_path),
+                       col.names = !file.exists(out_path))
   row
 })
 table <- do.call(rbind, rows)

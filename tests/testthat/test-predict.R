@@ -74,6 +74,46 @@ test_that("probability intervals have a column pair per alternative and cover th
   expect_true(all(prob$A_conf.low < prob$A & prob$A < prob$A_conf.high))
 })
 
+test_that("delta intervals of probabilities rest on the engine's analytic Jacobian", {
+  # The Jacobian from the engine's scores against central differences of the
+  # plain R probabilities (independent of the engine).
+  setup <- iclv:::prediction_setup(predict_fit, dearer_A(predict_data))
+  analytic <- iclv:::probability_jacobian(predict_fit, setup$prepared, setup$points)
+  free <- names(coef(predict_fit))
+  probability_at <- function(theta_free) {
+    fit <- predict_fit
+    fit$theta_full[free] <- theta_free
+    as.vector(plain_r_probabilities(fit, dearer_A(predict_data)))
+  }
+  # The engine orders tasks by person; the plain R rows follow the data.
+  in_data_order <- analytic[as.vector(outer(order(setup$prepared$rows), 0:2 * nrow(predict_data),
+                                            "+")), ]
+  expect_equal(unname(in_data_order), numDeriv::jacobian(probability_at, coef(predict_fit)),
+               tolerance = 1e-7)
+  # Shares: the mean of the probabilities' rows.
+  delta <- predict(predict_fit, dearer_A(predict_data), type = "share", interval = "delta")
+  shares_jacobian <- rowsum(analytic, rep(1:3, each = nrow(predict_data))) / nrow(predict_data)
+  expect_equal(delta$std.error,
+               unname(sqrt(diag(shares_jacobian %*% vcov(predict_fit) %*% t(shares_jacobian)))),
+               tolerance = 1e-10)
+})
+
+test_that("a single individual can be predicted, with the draws the fit gave that person", {
+  first_id <- sort(unique(predict_data$id))[1]
+  one <- predict_data[predict_data$id == first_id, ]
+  prob <- predict(predict_fit, one, interval = "delta")
+  all_rows <- predict(predict_fit, interval = "delta")
+  expect_equal(prob[c("A", "B", "C", "A_conf.low", "C_conf.high")],
+               all_rows[all_rows$id == first_id, c("A", "B", "C", "A_conf.low", "C_conf.high")],
+               tolerance = 1e-12, ignore_attr = TRUE)
+  lv <- predict(predict_fit, one, type = "lv")
+  # New data are integrated with plain points (the fit's own data with its
+  # adaptive ones), so the reference is the whole data given as newdata.
+  expect_equal(lv, predict(predict_fit, predict_data, type = "lv")[1, ], tolerance = 1e-10,
+               ignore_attr = TRUE)
+  expect_identical(nrow(predict(predict_fit, one, type = "share")), 3L)
+})
+
 test_that("simulated intervals are reproducible by seed and leave the session's stream alone", {
   set.seed(99)
   before <- runif(1)
