@@ -11,7 +11,7 @@ degenerate_code <- 3L
 # The limits, as ratios that do not depend on the units of the data.
 degenerate_limits <- list(
   reference_signal = 0.01, # reference indicator: latent signal sd / error sd, below
-  error_signal = 1e3,      # any indicator: latent signal sd / error sd, above
+  error_signal = 100,      # any indicator: latent signal sd / error sd, above (R^2 > 0.9999)
   threshold_sd = 30,       # |threshold - intercept| / latent response sd, above
   utility_span = 50        # |coefficient| x spread of its term, in utility units
 )

@@ -46,6 +46,18 @@ test_that("an indicator without error, runaway thresholds and separation are fou
   theta[["att=~q2"]] <- 5000
   expect_match(findings_at(theta)$problem, "indicator `q2` is explained almost without error",
                all = FALSE)
+  # The Optima model with continuous items and 20 plain nodes stopped at a
+  # spike with its reference item's signal 520 times its error; signals of
+  # 20 (R^2 = 0.9975) are still a model, not a spike.
+  signal_of_q2 <- function(theta) {
+    signals <- iclv:::loading_signals(deg_model, unname(theta))
+    signals$signal[signals$item == 2L]
+  }
+  theta[["att=~q2"]] <- deg_truth[["att=~q2"]] * 300 / signal_of_q2(deg_truth)
+  expect_match(findings_at(theta)$problem, "indicator `q2` is explained almost without error",
+               all = FALSE)
+  theta[["att=~q2"]] <- deg_truth[["att=~q2"]] * 20 / signal_of_q2(deg_truth)
+  expect_false(any(grepl("without error", findings_at(theta)$problem)))
   theta <- deg_truth
   theta[["q3|t3"]] <- 500
   found <- findings_at(theta)
