@@ -59,8 +59,11 @@
 #' (the other starts of `iclv_control(starts =)`, the staged start when
 #' `start` was given, the latent stage in the model's own normalisation, the
 #' data-driven defaults, random starts; three at most) and keeps the best
-#' log-likelihood, a regular solution winning ties within 0.01. If the best is
-#' still degenerate it is reported as such: `fit$degenerate` lists what was
+#' regular solution, even where a degenerate one has a higher log-likelihood
+#' (an indicator explained without error makes the simulated likelihood spike
+#' at the draws or nodes: a higher value, but no usable maximum; summary()
+#' says it was set aside). If every run is degenerate, the best is reported
+#' as such: `fit$degenerate` lists what was
 #' found and what to do, and print() and summary() say so. `fit$starts` is a
 #' data frame with every start tried (`kind`, log-likelihood at the start,
 #' after its short run and at convergence, whether degenerate, which gave the

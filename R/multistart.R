@@ -86,7 +86,11 @@ short_run <- function(objective, u, control, bounds) {
 # (opt) and its standard errors (se); `estimate(u)` runs the estimation from
 # u, `errors(u)` the standard errors, `findings(opt, se)` the check. When the
 # solution is degenerate, up to `restart_tries` alternatives are estimated and
-# the best log-likelihood kept (a regular solution wins ties within 0.01).
+# the best regular solution kept; only when every run is degenerate does the
+# best of them stand (with code 3). A degenerate point may have the higher
+# log-likelihood (a spike of the simulated or quadrature likelihood at an
+# indicator without error): it is not a usable maximum, and the starts table
+# and summary() show it was set aside.
 # Returns list(opt, se, findings, starts).
 settle_solution <- function(result, search, estimate, errors, findings, alternatives) {
   result$findings <- findings(result$opt, result$se)
@@ -106,9 +110,7 @@ settle_solution <- function(result, search, estimate, errors, findings, alternat
   }
   loglik <- vapply(runs, function(run) -run$opt$value, numeric(1))
   regular <- vapply(runs, function(run) is.null(run$findings), logical(1))
-  best <- which.max(loglik)
-  tied_regular <- which(regular & loglik >= loglik[best] - 0.01)
-  if (length(tied_regular)) best <- tied_regular[1L]
+  best <- if (any(regular)) which(regular)[which.max(loglik[regular])] else which.max(loglik)
   chosen <- runs[[best]]
   chosen$opt <- degenerate_convergence(chosen$opt, chosen$findings)
   chosen$starts <- record_runs(search$starts, runs, kinds, best)
@@ -205,7 +207,11 @@ starts_note <- function(starts) {
   restarts <- sum(grepl("^restart", starts$kind))
   better <- chosen$loglik_short - starts$loglik_short[1L] > 0.01
   if (!restarts && !disagree && !isTRUE(better)) return(character())
-  what <- if (restarts) sprintf("%d restart(s) after a degenerate solution", restarts) else
+  set_aside <- starts$degenerate %in% TRUE & starts$loglik > chosen$loglik + 0.01
+  what <- if (restarts) sprintf("%d restart(s) after a degenerate solution%s", restarts,
+                                if (any(set_aside) && !isTRUE(chosen$degenerate))
+                                  sprintf(" (a degenerate one at %.4f set aside)",
+                                          max(starts$loglik[set_aside])) else "") else
     if (disagree) sprintf("runs to convergence reached log-likelihoods from %.4f to %.4f",
                           min(finals), max(finals)) else
       "the default start did worse than another in the short runs"

@@ -96,6 +96,38 @@ test_that("a degenerate solution from the user's start is restarted from the alt
                all = FALSE)
 })
 
+test_that("a regular solution is kept over a degenerate one with a higher log-likelihood", {
+  # Stand-ins for the estimation: the default run and one alternative end at
+  # spikes (degenerate, higher log-likelihood), another at a regular maximum,
+  # as the Optima model with continuous items and 20 plain nodes did.
+  ends <- list(spike = c(loglik = -7342.6, degenerate = 1), regular = c(loglik = -11152.3,
+                                                                        degenerate = 0),
+               spike2 = c(loglik = -7339.4, degenerate = 1))
+  run_to <- function(end) list(value = -ends[[end]][["loglik"]], code = 0L, u = end,
+                               interrupted = FALSE, iterations = 10L, trace = list(loglik = 0))
+  findings_of <- function(opt, se) if (ends[[opt$u]][["degenerate"]] == 1)
+    data.frame(problem = "spike", advice = "none")
+  search <- list(starts = iclv:::start_rows("default", -12000, -11500, 5L))
+  settled <- iclv:::settle_solution(
+    list(opt = run_to("spike"), se = NULL), search, estimate = run_to,
+    errors = function(u) NULL, findings = findings_of,
+    alternatives = function() list(list(kind = "staged start", u = "regular"),
+                                   list(kind = "random", u = "spike2")))
+  expect_identical(settled$opt$u, "regular")
+  expect_identical(settled$opt$code, 0L)
+  expect_null(settled$findings)
+  expect_identical(settled$starts$kind[settled$starts$chosen], "restart: staged start")
+  expect_match(iclv:::starts_note(settled$starts),
+               "restart\\(s\\) after a degenerate solution \\(a degenerate one at -7339.4000 set aside\\)")
+  # Every run degenerate: the best of them stands, with code 3.
+  all_spikes <- iclv:::settle_solution(
+    list(opt = run_to("spike"), se = NULL), search, estimate = run_to,
+    errors = function(u) NULL, findings = findings_of,
+    alternatives = function() list(list(kind = "random", u = "spike2")))
+  expect_identical(all_spikes$opt$u, "spike2")
+  expect_identical(all_spikes$opt$code, 3L)
+})
+
 test_that("bad multi-start settings are refused with the argument's name", {
   expect_error(iclv_control(starts = 0), "`starts` must be a whole number >= 1, got 0")
   expect_error(iclv_control(starts = 2.5), "`starts`")
