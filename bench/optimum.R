@@ -30,7 +30,8 @@
 # continued to convergence, as iclv_control(starts =) does. ICLV_BENCH_OUT
 # names a CSV file that receives each cell's row as soon as it is done, so a
 # long run can be read (and stopped) part way; ICLV_BENCH_MODELS (a regular
-# expression) keeps only the matching models.
+# expression) keeps only the matching models, ICLV_BENCH_SETTINGS (a regular
+# expression) only the matching settings (e.g. "^(100|500) draws").
 source(file.path("bench", "common.R"))
 library(iclv)
 
@@ -42,6 +43,7 @@ n_starts <- as.integer(Sys.getenv("ICLV_BENCH_STARTS", "20"))
 large_start_iterations <- as.integer(Sys.getenv("ICLV_BENCH_START_ITERATIONS", "25"))
 out_path <- Sys.getenv("ICLV_BENCH_OUT")
 model_filter <- Sys.getenv("ICLV_BENCH_MODELS")
+setting_filter <- Sys.getenv("ICLV_BENCH_SETTINGS")
 
 # The hybrid model of Biogeme's Optima examples: one latent variable (a
 # car-centric attitude) with five covariates, nine Likert items with a
@@ -110,6 +112,8 @@ if (full) {
 
 if (nzchar(model_filter))
   cells <- Filter(function(cell) grepl(model_filter, cell$model_label), cells)
+if (nzchar(setting_filter))
+  cells <- Filter(function(cell) grepl(setting_filter, cell$setting), cells)
 
 fit_cell <- function(cell, control) {
   elapsed <- system.time(
