@@ -18,3 +18,28 @@ refuse_unused_arguments <- function(..., .fun, .hint = NULL) {
                paste(labels, collapse = ", "), if (is.null(.hint)) "" else paste0("; ", .hint)),
        call. = FALSE)
 }
+
+# The one check of a whole-number argument: a single finite whole number from
+# `min` to `max`, returned as an integer. `name` is shown as given (with its
+# backticks when it is an argument's name). Without `min` the number must be
+# positive, and the message says so; with it, the message gives the bound.
+check_whole <- function(x, name, min = NULL, max = .Machine$integer.max) {
+  lowest <- if (is.null(min)) 1 else min
+  ok <- is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) && x == round(x) &&
+    x >= lowest && x <= max
+  if (!ok)
+    stop(name, " must be ",
+         if (is.null(min)) "a positive whole number" else paste("a whole number >=", format(min)),
+         if (is.finite(max) && max < .Machine$integer.max) paste(" and <=", format(max)),
+         ", got ", format_value(x), call. = FALSE)
+  as.integer(x)
+}
+
+# A value as an error message shows it: numbers as they print, text quoted,
+# anything longer than one value by its class and length.
+format_value <- function(x) {
+  if (is.null(x)) return("NULL")
+  if (length(x) != 1L) return(paste0("a ", class(x)[1L], " of length ", length(x)))
+  if (is.character(x)) return(paste0('"', x, '"'))
+  format(x)
+}

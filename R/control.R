@@ -66,11 +66,11 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
                          start_stages = TRUE, starts = 1L, start_iterations = 5L,
                          adapt_tol = 1e-8, adapt_rounds = 10L, adapt_every = NULL) {
   se <- match_choice(se, c("robust", "classical", "bhhh", "bootstrap"), "se")
-  check_whole(bootstrap, "bootstrap", min = 2)
-  check_whole(maxit, "maxit", min = 1)
+  check_whole(bootstrap, "`bootstrap`", min = 2)
+  check_whole(maxit, "`maxit`", min = 1)
   check_positive(reltol, "reltol")
   check_positive(gradtol, "gradtol")
-  check_whole(seed, "seed", min = -.Machine$integer.max)
+  check_whole(seed, "`seed`", min = -.Machine$integer.max)
   if (!is.null(threads)) threads <- resolve_threads(threads)
   if (!is.logical(trace) || length(trace) != 1L || is.na(trace))
     stop("`trace` must be TRUE or FALSE", call. = FALSE)
@@ -81,7 +81,7 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
       (!is.character(bootstrap_checkpoint) || length(bootstrap_checkpoint) != 1L ||
        !nzchar(bootstrap_checkpoint)))
     stop("`bootstrap_checkpoint` must be a file name or NULL", call. = FALSE)
-  check_whole(checkpoint_every, "checkpoint_every", min = 1)
+  check_whole(checkpoint_every, "`checkpoint_every`", min = 1)
   if (!inherits(memory, "iclv_memory_limits"))
     stop("`memory` must come from memory_limits()", call. = FALSE)
   for (b in list(list(lower, "lower"), list(upper, "upper")))
@@ -89,10 +89,10 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
       stop("`", b[[2]], "` must be a named numeric vector of bounds", call. = FALSE)
   check_positive(hessian_step, "hessian_step")
   check_positive(adapt_tol, "adapt_tol")
-  check_whole(adapt_rounds, "adapt_rounds", min = 1)
-  if (!is.null(adapt_every)) check_whole(adapt_every, "adapt_every", min = 1)
-  check_whole(starts, "starts", min = 1)
-  check_whole(start_iterations, "start_iterations", min = 1)
+  check_whole(adapt_rounds, "`adapt_rounds`", min = 1)
+  if (!is.null(adapt_every)) check_whole(adapt_every, "`adapt_every`", min = 1)
+  check_whole(starts, "`starts`", min = 1)
+  check_whole(start_iterations, "`start_iterations`", min = 1)
   if (!is.logical(start_stages) || length(start_stages) != 1L || is.na(start_stages))
     stop("`start_stages` must be TRUE or FALSE", call. = FALSE)
   structure(list(maxit = as.integer(maxit), reltol = reltol, gradtol = gradtol,
@@ -105,12 +105,6 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
                  adapt_rounds = as.integer(adapt_rounds),
                  adapt_every = if (is.null(adapt_every)) Inf else as.integer(adapt_every)),
             class = "iclv_control")
-}
-
-check_whole <- function(x, name, min = 1) {
-  if (!is.numeric(x) || length(x) != 1L || is.na(x) || x != round(x) || x < min)
-    stop("`", name, "` must be a whole number >= ", format(min), ", got ",
-         if (is.numeric(x) && length(x) == 1L) format(x) else deparse(x)[1L], call. = FALSE)
 }
 
 check_positive <- function(x, name) {

@@ -98,11 +98,11 @@ check_integration <- function(fit, nodes = NULL) {
   std_error <- NA_real_
   if (method == "quadrature") {
     base <- integration$nodes
-    finer <- if (is.null(nodes)) 2L * base else check_quadrature_count(nodes, "`nodes`")
+    finer <- if (is.null(nodes)) 2L * base else check_whole(nodes, "`nodes`")
     loglik_finer <- loglik_with_rule(fit, finer)
   } else {
     base <- fit$n_draws
-    finer <- if (is.null(nodes)) 4L * base else check_quadrature_count(nodes, "`nodes`")
+    finer <- if (is.null(nodes)) 4L * base else check_whole(nodes, "`nodes`")
     draw_type <- fit$draw_recipe$draw_type %||% "halton"
     seed <- fit$draw_recipe$seed %||% 1L
     points <- points_from_recipe(list(n_draws = finer, draw_type = draw_type, seed = seed),

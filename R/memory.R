@@ -44,11 +44,7 @@
 memory_limits <- function(cpu_mb = 2000, gpu_mb = 1500, every = 1) {
   check_threshold(cpu_mb, "cpu_mb")
   check_threshold(gpu_mb, "gpu_mb")
-  if (!is.numeric(every) || length(every) != 1L || is.na(every) || !is.finite(every) ||
-      every < 1 || every != round(every) || every > .Machine$integer.max) {
-    stop("memory_limits(): `every` must be a positive whole number, not ",
-         format_value(every), call. = FALSE)
-  }
+  every <- check_whole(every, "memory_limits(): `every`")
   structure(list(cpu_mb = as.double(cpu_mb), gpu_mb = as.double(gpu_mb),
                  every = as.integer(every)),
             class = "iclv_memory_limits")
@@ -60,13 +56,6 @@ check_threshold <- function(x, name) {
          format_value(x), call. = FALSE)
   }
   invisible(x)
-}
-
-format_value <- function(x) {
-  if (is.null(x)) return("NULL")
-  if (length(x) != 1L) return(paste0("a ", class(x)[1L], " of length ", length(x)))
-  if (is.character(x)) return(paste0('"', x, '"'))
-  format(x)
 }
 
 #' @export

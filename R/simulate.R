@@ -72,9 +72,9 @@ iclv_simulate <- function(model, theta = NULL, n_indiv = 500, n_tasks = 6,
   if (!inherits(model, "iclv_model")) {
     stop("`model` must be an iclv_model (from iclv_model())", call. = FALSE)
   }
-  n_indiv <- check_count(n_indiv, "n_indiv", minimum = 2L)
+  n_indiv <- check_whole(n_indiv, "`n_indiv`", min = 2)
   has_choice <- model_has_choice(model)
-  n_tasks <- if (has_choice) check_count(n_tasks, "n_tasks", minimum = 1L) else 1L
+  n_tasks <- if (has_choice) check_whole(n_tasks, "`n_tasks`", min = 1) else 1L
   if (!is.null(attributes) &&
       (!is.list(attributes) || is.null(names(attributes)) ||
        !all(vapply(attributes, is.function, TRUE)))) {
@@ -119,12 +119,6 @@ iclv_simulate <- function(model, theta = NULL, n_indiv = 500, n_tasks = 6,
   out
 }
 
-check_count <- function(x, what, minimum) {
-  if (!is.numeric(x) || length(x) != 1L || is.na(x) || x != round(x) || x < minimum) {
-    stop("`", what, "` must be a whole number of at least ", minimum, call. = FALSE)
-  }
-  as.integer(x)
-}
 
 # Saves the global random number state and returns a function that puts it
 # back (or removes the state again when there was none).
