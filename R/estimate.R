@@ -204,9 +204,10 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
     opt <- optimize_adaptive(optimize_from, u0, iteration0, trace, control, points$adaptive,
                              recentre)
     opt$centre <- points$centre
+    opt$optimum <- evaluate_at(engine, model, map, opt$u)
     opt
   }
-  u0 <- to_working(map, theta_full[map$free])
+  u0 <- working_from_theta(model, map, theta_full)
   iteration0 <- checkpoint$iteration %||% 0L
   trace <- extend_trace(checkpoint$trace, control$maxit)
   opt <- estimate_from(u0, iteration0, trace)
@@ -217,7 +218,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
 
   t0 <- proc.time()[["elapsed"]]
   se <- if (opt$interrupted) NULL else
-    standard_errors(engine, model, map, opt$u, control$hessian_step)
+    standard_errors(engine, model, map, opt$optimum, control$hessian_step)
   timings[["standard_errors"]] <- proc.time()[["elapsed"]] - t0
 
   # A degenerate solution is not converged: restart from alternatives first.

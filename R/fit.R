@@ -4,11 +4,11 @@
 new_fit <- function(model, prepared, engine, map, opt, se, control, timings, monitor, draws,
                     backend, call, stages, integration) {
   params <- model$params
-  theta_free <- stats::setNames(to_natural(map, opt$u), map$names)
-  theta_full <- fill_theta(model, map, theta_free)
-  names(theta_full) <- params$name
-  final <- engine_eval(engine, theta_full, gradient = TRUE)
-  gradient_working <- gradient_to_working(map, opt$u, final$gradient[map$free])
+  # The evaluation at the estimates that the standard errors used too.
+  final <- opt$optimum
+  theta_full <- stats::setNames(final$theta_full, params$name)
+  theta_free <- stats::setNames(final$theta_full[map$free], map$names)
+  gradient_working <- final$gradient_working
   vcov_list <- if (is.null(se)) {
     lapply(c(classical = 1, robust = 2, bhhh = 3), function(i) na_matrix(map$names))
   } else se$vcov

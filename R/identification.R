@@ -33,10 +33,6 @@ check_identification <- function(spec, params, plan, utility_terms, alternatives
   }
 }
 
-seq_csr <- function(ptr, i) {
-  seq_len(ptr[[i + 1L]] - ptr[[i]]) + ptr[[i]]
-}
-
 # A free latent error scale needs a loading fixed at a non-zero value (or one
 # shared with another latent variable, whose scale may be set there).
 check_latent_scale <- function(l, spec, plan, free, sets_scale) {

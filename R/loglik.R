@@ -176,27 +176,6 @@ check_parameter_names <- function(model, given, what, require_all = FALSE) {
   invisible(TRUE)
 }
 
-# Scales must be positive and each indicator's thresholds must increase.
-check_theta_domain <- function(model, theta_full) {
-  params <- model$params
-  is_scale <- params$type %in% c("scale", "lv_scale")
-  bad <- is_scale & !(theta_full > 0)
-  if (any(bad))
-    stop("scale parameter(s) must be positive: ",
-         paste0("`", params$name[bad], "` = ", format(theta_full[bad]), collapse = ", "),
-         call. = FALSE)
-  plan <- model$plan
-  for (k in seq_along(model$indicators)) {
-    idx <- seq_len(plan$ind_thr_ptr[k + 1L] - plan$ind_thr_ptr[k]) + plan$ind_thr_ptr[k]
-    if (length(idx) < 2L) next
-    tau <- plan$ind_thr_sign[idx] * theta_full[plan$ind_thr_par[idx] + 1L]
-    if (any(diff(tau) <= 0))
-      stop("the thresholds of indicator `", model$indicators[k], "` must increase, got ",
-           paste(format(tau, digits = 4), collapse = ", "), call. = FALSE)
-  }
-  invisible(TRUE)
-}
-
 check_model <- function(model) {
   if (!inherits(model, "iclv_model"))
     stop("`model` must be an iclv_model (see iclv_model())", call. = FALSE)

@@ -18,7 +18,7 @@ restart_tries <- 3L
 # starts' working vectors, best first), default_u (the default start)).
 start_search <- function(model, prepared, engine, map, start, control, bounds) {
   theta_full <- starting_values(model, prepared, engine, start, control)
-  u_default <- to_working(map, theta_full[map$free])
+  u_default <- working_from_theta(model, map, theta_full)
   first_kind <- if (length(start)) "start given" else "default"
   candidates <- list(list(kind = first_kind, u = u_default))
   if (control$starts > 1L)
@@ -84,7 +84,7 @@ short_run <- function(objective, u, control, bounds) {
 
 # Detection and restarts after the estimation. `result` holds the estimation
 # (opt) and its standard errors (se); `estimate(u)` runs the estimation from
-# u, `errors(u)` the standard errors, `findings(opt, se)` the check. When the
+# u, `errors(opt)` the standard errors at its estimates, `findings(opt, se)` the check. When the
 # solution is degenerate, up to `restart_tries` alternatives are estimated and
 # the best regular solution kept; only when every run is degenerate does the
 # best of them stand (with code 3). A degenerate point may have the higher
@@ -100,7 +100,7 @@ settle_solution <- function(result, search, estimate, errors, findings, alternat
     for (next_start in utils::head(alternatives(), restart_tries)) {
       opt <- estimate(next_start$u)
       if (opt$interrupted) break
-      se <- errors(opt$u)
+      se <- errors(opt)
       run <- list(opt = opt, se = se, findings = findings(opt, se))
       runs <- c(runs, list(run))
       kinds <- c(kinds, next_start$kind)
@@ -128,10 +128,10 @@ settle_fit <- function(opt, se, search, model, prepared, engine_now, map, start,
   settle_solution(
     list(opt = opt, se = se), search,
     estimate = function(u) optimize_from(u, 0L, extend_trace(NULL, control$maxit)),
-    errors = function(u) standard_errors(engine_now(), model, map, u, control$hessian_step),
+    errors = function(opt) standard_errors(engine_now(), model, map, opt$optimum,
+                                           control$hessian_step),
     findings = function(opt, se)
-      degenerate_findings(model, prepared, theta_from_working(model, map, opt$u),
-                          se$problems),
+      degenerate_findings(model, prepared, opt$optimum$theta_full, se$problems),
     alternatives = restart_alternatives(search, model, prepared, engine_now(), map, start,
                                         control, bounds))
 }
@@ -172,7 +172,7 @@ restart_alternatives <- function(search, model, prepared, engine, map, start, co
   function() {
     staged_control <- control
     staged_control$start_stages <- TRUE
-    working <- function(theta_full) to_working(map, theta_full[map$free])
+    working <- function(theta_full) working_from_theta(model, map, theta_full)
     others <- lapply(search$alternatives, function(u) list(kind = "other start", u = u))
     staged <- if (is.null(start) && control$start_stages && !is.null(search$default_u))
       search$default_u else working(starting_values(model, prepared, engine, NULL, staged_control))

@@ -45,10 +45,23 @@ make_objective <- function(engine, model, map, choice = TRUE) {
        },
        # Per-individual scores on the working scale (for the preconditioner).
        scores = function(u) {
-         theta_full <- theta_from_working(model, map, u)
-         res <- engine_eval(engine, theta_full, gradient = TRUE, scores = TRUE, choice = choice)
-         res$scores[, map$free, drop = FALSE] %*% working_jacobian(map, u)
+         at <- evaluate_at(engine, model, map, u, choice = choice)
+         at$scores %*% at$jacobian
        })
+}
+
+# Everything the engine says at the working vector u, with the scores:
+# evaluated once at the estimates and shared by the standard errors and the
+# fit. gradient and scores are those of the free parameters (natural scale);
+# jacobian is d theta / d u.
+evaluate_at <- function(engine, model, map, u, choice = TRUE) {
+  theta_full <- theta_from_working(model, map, u)
+  res <- engine_eval(engine, theta_full, gradient = TRUE, scores = TRUE, choice = choice)
+  gradient <- res$gradient[map$free]
+  list(u = u, theta_full = theta_full, loglik = res$loglik, loglik_indiv = res$loglik_indiv,
+       n_nonpositive = res$n_nonpositive, gradient = gradient,
+       gradient_working = gradient_to_working(map, u, gradient),
+       scores = res$scores[, map$free, drop = FALSE], jacobian = working_jacobian(map, u))
 }
 
 # An objective over a subset of the working vector.
@@ -223,6 +236,7 @@ run_optimizer <- function(objective, u0, control, lower = -Inf, upper = Inf,
            interrupted = TRUE)
     }
   )
+  # The objective's cache holds u in practice (the last gradient was there).
   res$value <- inner$fn(res$u)
   res$value0 <- state$value0 %||% res$value # the objective at the start
   res$iterations <- state$iteration

@@ -12,6 +12,12 @@ csr_pointer <- function(groups) {
   as.integer(c(0L, cumsum(lengths(groups))))
 }
 
+# The 0-based positions of group i (1-based) in a CSR layout: the entries
+# ptr[i] .. ptr[i + 1] - 1 of the arrays that `ptr` points into.
+seq_csr <- function(ptr, i) {
+  seq_len(ptr[[i + 1L]] - ptr[[i]]) + ptr[[i]]
+}
+
 int_vector <- function(x) as.integer(unlist(x, use.names = FALSE))
 
 structural_plan <- function(spec, covariates, index) {

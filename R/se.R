@@ -2,17 +2,17 @@
 # gradient on the working scale, the per-individual scores, and the three
 # covariance matrices mapped to the natural scale by the delta method.
 
-standard_errors <- function(engine, model, map, u, step) {
+# `optimum`: evaluate_at() at the estimates, shared with the fit.
+standard_errors <- function(engine, model, map, optimum, step) {
   engine_memory_check(engine, "hessian")
+  u <- optimum$u
   n <- length(u)
   grad_at <- function(v) {
     theta_full <- theta_from_working(model, map, v)
     gradient_to_working(map, v, engine_eval(engine, theta_full)$gradient[map$free])
   }
-  theta_full <- theta_from_working(model, map, u)
-  at_optimum <- engine_eval(engine, theta_full, gradient = TRUE, scores = TRUE)
-  jac <- working_jacobian(map, u)
-  scores_working <- at_optimum$scores[, map$free, drop = FALSE] %*% jac
+  jac <- optimum$jacobian
+  scores_working <- optimum$scores %*% jac
   # Steps relative to each parameter's size, or to the scale its scores give
   # when that is far below 1 (a coefficient of a variable in millions).
   scale <- pmin(1, 100 / sqrt(pmax(colSums(scores_working^2), .Machine$double.xmin)))
@@ -44,8 +44,7 @@ standard_errors <- function(engine, model, map, u, step) {
     dimnames(out) <- list(map$names, map$names)
     out
   })
-  list(vcov = natural, hessian = hessian, problems = problems,
-       scores = at_optimum$scores[, map$free, drop = FALSE])
+  list(vcov = natural, hessian = hessian, problems = problems, scores = optimum$scores)
 }
 
 # NULL when the information matrix is positive definite; otherwise the names

@@ -218,10 +218,6 @@ simulate_covariates <- function(model, n_indiv, attributes) {
   covariates
 }
 
-plan_range <- function(ptr, i) {
-  seq_len(ptr[[i + 1L]] - ptr[[i]]) + ptr[[i]]
-}
-
 # Structural equations, in the (topological) order of model$latent.
 simulate_latent <- function(model, theta_full, covariates, n_indiv) {
   plan <- model$plan
@@ -233,10 +229,10 @@ simulate_latent <- function(model, theta_full, covariates, n_indiv) {
     sigma <- par(plan$lv_sigma[[l]])
     value <- (if (is.na(alpha)) 0 else alpha) +
       (if (is.na(sigma)) 1 else sigma) * stats::rnorm(n_indiv)
-    for (i in plan_range(plan$lv_cov_ptr, l)) {
+    for (i in seq_csr(plan$lv_cov_ptr, l)) {
       value <- value + par(plan$lv_cov_par[[i]]) * covariates[, plan$lv_cov_col[[i]] + 1L]
     }
-    for (i in plan_range(plan$lv_path_ptr, l)) {
+    for (i in seq_csr(plan$lv_path_ptr, l)) {
       value <- value + par(plan$lv_path_par[[i]]) * latent[, plan$lv_path_from[[i]] + 1L]
     }
     latent[, l] <- value
@@ -252,7 +248,7 @@ simulate_indicators <- function(model, theta_full, latent, n_indiv) {
     intercept <- par(plan$ind_intercept[[k]])
     scale <- par(plan$ind_scale[[k]])
     mean <- rep(if (is.na(intercept)) 0 else intercept, n_indiv)
-    for (i in plan_range(plan$ind_load_ptr, k)) {
+    for (i in seq_csr(plan$ind_load_ptr, k)) {
       mean <- mean + par(plan$ind_load_par[[i]]) * latent[, plan$ind_load_lv[[i]] + 1L]
     }
     scale <- if (is.na(scale)) 1 else scale
@@ -260,7 +256,7 @@ simulate_indicators <- function(model, theta_full, latent, n_indiv) {
     if (family == "continuous") return(mean + scale * stats::rnorm(n_indiv))
     error <- if (family == "ordered_logit") stats::rlogis(n_indiv) else stats::rnorm(n_indiv)
     response <- mean + scale * error
-    thr <- plan_range(plan$ind_thr_ptr, k)
+    thr <- seq_csr(plan$ind_thr_ptr, k)
     tau <- plan$ind_thr_sign[thr] * theta_full[plan$ind_thr_par[thr] + 1L]
     if (is.unsorted(tau, strictly = TRUE)) {
       stop("the thresholds of indicator `", model$indicators[[k]],

@@ -72,6 +72,7 @@ default_theta <- function(model, prepared, start) {
   params <- model$params
   theta_full <- data_start(model, prepared, params$start)
   theta_full[match(names(start), params$name)] <- start
+  check_theta_domain(model, theta_full)
   theta_full
 }
 
@@ -80,7 +81,7 @@ default_theta <- function(model, prepared, start) {
 # estimation (which continues from here).
 latent_stage <- function(model, engine, theta_full, moving, control) {
   map <- working_map(model)
-  u_full <- to_working(map, theta_full[map$free])
+  u_full <- working_from_theta(model, map, theta_full)
   positions <- match(moving, map$free)
   objective <- sub_objective(make_objective(engine, model, map, choice = FALSE), u_full,
                              positions)

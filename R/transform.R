@@ -36,22 +36,14 @@ to_natural <- function(map, u) {
   theta
 }
 
-# The working vector from natural-scale free parameters; errors name what is
-# out of the domain (a scale that is not positive, thresholds not increasing).
+# The working vector from natural-scale free parameters inside the domain
+# (working_from_theta() checks it first).
 to_working <- function(map, theta) {
   u <- theta
-  bad <- map$is_log & !(theta > 0)
-  if (any(bad))
-    stop("scale parameter(s) must be positive: ",
-         paste0("`", map$names[bad], "` = ", format(theta[bad]), collapse = ", "), call. = FALSE)
   u[map$is_log] <- log(theta[map$is_log])
   for (set in map$sets) {
     v <- theta[set$pos]
     steps <- if (set$symmetric) diff(c(0, v)) else c(v[1L], diff(v))
-    check <- if (set$symmetric) seq_along(v) else seq_along(v)[-1L]
-    if (any(steps[check] <= 0))
-      stop("thresholds must increase", if (set$symmetric) " from 0", ": ",
-           paste0("`", map$names[set$pos], "` = ", format(v), collapse = ", "), call. = FALSE)
     u[set$pos] <- if (set$symmetric) log(steps) else c(steps[1L], log(steps[-1L]))
   }
   u
@@ -97,3 +89,40 @@ fill_theta <- function(model, map, theta_free) {
 # theta_full from the optimizer's working vector: the one path from what the
 # optimizer moves to what the engine evaluates.
 theta_from_working <- function(model, map, u) fill_theta(model, map, to_natural(map, u))
+
+# The optimizer's working vector from theta_full, the one path back; theta
+# must be inside the domain.
+working_from_theta <- function(model, map, theta_full) {
+  check_theta_domain(model, theta_full)
+  to_working(map, theta_full[map$free])
+}
+
+# The domain of the parameters, checked in one place: scales must be
+# positive and each indicator's thresholds must increase. Errors name the
+# parameters.
+check_theta_domain <- function(model, theta_full) {
+  params <- model$params
+  is_scale <- params$type %in% c("scale", "lv_scale")
+  bad <- is_scale & !(theta_full > 0)
+  if (any(bad))
+    stop("scale parameter(s) must be positive: ",
+         paste0("`", params$name[bad], "` = ", trimws(format(theta_full[bad])), collapse = ", "),
+         call. = FALSE)
+  plan <- model$plan
+  for (k in seq_along(model$indicators)) {
+    idx <- seq_csr(plan$ind_thr_ptr, k)
+    if (length(idx) < 2L) next
+    sign <- plan$ind_thr_sign[idx]
+    rows <- plan$ind_thr_par[idx] + 1L
+    tau <- sign * theta_full[rows]
+    if (any(diff(tau) <= 0)) {
+      # Mirrored (symmetric) thresholds show as minus their parameter, the
+      # middle one of an odd set as 0.
+      shown <- ifelse(sign == 0, "0", paste0(ifelse(sign < 0, "-", ""), "`", params$name[rows],
+                                            "` = ", trimws(format(tau, digits = 4))))
+      stop("the thresholds of indicator `", model$indicators[k], "` must increase, got ",
+           paste(shown, collapse = ", "), call. = FALSE)
+    }
+  }
+  invisible(TRUE)
+}
