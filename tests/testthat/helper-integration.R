@@ -24,7 +24,8 @@ quadrature_case <- function(n_indicators = 5, n_indiv = 40, n_tasks = 2, loading
 }
 
 # A model with `n_latent` correlated latent variables (each explains the
-# next), each measured by `n_items` ordered items.
+# next), each measured by `n_items` ordered items; `by_hand` is its
+# structure written by hand (helper-reference.R).
 multi_case <- function(n_latent, n_indiv = 12, seed = 2, n_items = 3) {
   lv <- paste0("f", seq_len(n_latent))
   lines <- vapply(seq_len(n_latent), function(l) {
@@ -38,8 +39,19 @@ multi_case <- function(n_latent, n_indiv = 12, seed = 2, n_items = 3) {
                                                if (n_latent > 1) paste("+ b2 *", lv[n_latent])))),
     choice = "choice", id = "id")
   data <- iclv_simulate(model, n_indiv = n_indiv, n_tasks = 2, seed = seed)
+  items <- lapply(seq_len(n_latent), function(l) paste0("q", l, letters[seq_len(n_items)]))
+  by_hand <- list(
+    id = "id", choice = "choice",
+    latent = stats::setNames(lapply(seq_len(n_latent), function(l)
+      lv_by_hand(lv[l], paths = if (l > 1) lv[l - 1L] else character(0))), lv),
+    indicators = stats::setNames(unlist(lapply(seq_len(n_latent), function(l)
+      lapply(items[[l]], item_by_hand, on = lv[l])), recursive = FALSE), unlist(items)),
+    utility = list(
+      A = function(x, lv, th) th[["asc_A"]] + th[["b_price"]] * x$price_A + th[["b1"]] * lv[[1L]],
+      B = function(x, lv, th) th[["b_price"]] * x$price_B +
+        if (n_latent > 1) th[["b2"]] * lv[[n_latent]] else 0))
   list(model = model, data = data, prepared = iclv:::prepare_data(model, data),
-       theta = attr(data, "theta"))
+       theta = attr(data, "theta"), by_hand = by_hand)
 }
 
 engine_with_rule <- function(case, rule) {

@@ -1,7 +1,34 @@
 # Small models shared by the engine tests of the CPU (test-engine.R) and the
 # GPU (test-gpu.R): every indicator family, threshold scheme, structural
-# path, and a latent-only model; and the reference-loading model of the
-# start and multi-start tests.
+# path, and a latent-only model, each with its structure written by hand
+# from its syntax (`by_hand`, for by_hand_loglik() in helper-reference.R);
+# and the reference-loading model of the start and multi-start tests.
+
+# Pieces of a by_hand description (helper-reference.R) in the package's
+# documented naming: a latent variable, an item, the thresholds of the two
+# schemes.
+lv_by_hand <- function(name, covariates = character(0), paths = character(0),
+                       intercept = FALSE) {
+  list(scale = paste0(name, "~~", name),
+       intercept = if (intercept) paste0(name, "~1"),
+       covariates = stats::setNames(paste0(name, "~", covariates, recycle0 = TRUE), covariates),
+       paths = stats::setNames(paste0(name, "~", paths, recycle0 = TRUE), paths))
+}
+item_by_hand <- function(q, on, family = "ordered_probit", n_cat = 5,
+                         thresholds = free_thresholds(q, n_cat)) {
+  list(family = family, loadings = stats::setNames(paste0(on, "=~", q), on),
+       intercept = paste0(q, "~1"), scale = paste0(q, "~~", q),
+       thresholds = if (family != "continuous") thresholds)
+}
+free_thresholds <- function(q, n_cat) paste0(q, "|t", seq_len(n_cat - 1L))
+# Symmetric about 0: the upper half are parameters, the lower half their
+# negatives, and the middle one of an odd number is 0.
+symmetric_thresholds <- function(q, n_cat) {
+  n <- n_cat - 1L
+  if (n == 1L) return(free_thresholds(q, n_cat))
+  upper <- paste0(q, "|t", seq(n - n %/% 2L + 1L, n))
+  c(paste0("-", rev(upper)), if (n %% 2L == 1L) "0", upper)
+}
 
 engine_models <- list(
   probit_paths = list(
@@ -13,7 +40,18 @@ engine_models <- list(
     utility = list(A = ~ b_price * price_A + b_att * att,
                    B = ~ b_price * price_B + b_soc * soc * income,
                    none = ~ 0),
-    options = list()),
+    options = list(),
+    by_hand = list(
+      id = "id", choice = "choice",
+      latent = list(soc = lv_by_hand("soc"),
+                    att = lv_by_hand("att", covariates = "age", paths = "soc", intercept = TRUE)),
+      indicators = list(q1 = item_by_hand("q1", "att"), q2 = item_by_hand("q2", "att"),
+                        q3 = item_by_hand("q3", c("att", "soc")),
+                        q4 = item_by_hand("q4", "soc"), q5 = item_by_hand("q5", "soc")),
+      utility = list(
+        A = function(x, lv, th) th[["b_price"]] * x$price_A + th[["b_att"]] * lv[["att"]],
+        B = function(x, lv, th) th[["b_price"]] * x$price_B + th[["b_soc"]] * lv[["soc"]] * x$income,
+        none = function(x, lv, th) 0))),
   logit_continuous = list(
     syntax = "
       att =~ q1 + q2 + q3 + y1
@@ -21,7 +59,17 @@ engine_models <- list(
       y1 ~~ y1",
     utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
                    B = ~ b_price * price_B),
-    options = list(indicators = c(.default = "ordered_logit", y1 = "continuous"))),
+    options = list(indicators = c(.default = "ordered_logit", y1 = "continuous")),
+    by_hand = list(
+      id = "id", choice = "choice",
+      latent = list(att = lv_by_hand("att")),
+      indicators = list(q1 = item_by_hand("q1", "att", "ordered_logit"),
+                        q2 = item_by_hand("q2", "att", "ordered_logit"),
+                        q3 = item_by_hand("q3", "att", "ordered_logit"),
+                        y1 = item_by_hand("y1", "att", "continuous")),
+      utility = list(
+        A = function(x, lv, th) th[["asc_A"]] + th[["b_price"]] * x$price_A + th[["b_att"]] * lv[["att"]],
+        B = function(x, lv, th) th[["b_price"]] * x$price_B))),
   shared_symmetric = list(
     syntax = "
       att =~ q1 + q2 + q3 + q4
@@ -31,7 +79,18 @@ engine_models <- list(
                    B = ~ b_price * price_B,
                    C = ~ asc_C + b_att_c * att),
     options = list(thresholds = c(.default = "free", q3 = "symmetric", q4 = "symmetric"),
-                   categories = c(.default = 5, q4 = 4))),
+                   categories = c(.default = 5, q4 = 4)),
+    by_hand = list(
+      id = "id", choice = "choice",
+      latent = list(att = lv_by_hand("att")),
+      indicators = list(q1 = item_by_hand("q1", "att", thresholds = c("a", "b", "c", "d")),
+                        q2 = item_by_hand("q2", "att", thresholds = c("a", "b", "c", "d")),
+                        q3 = item_by_hand("q3", "att", thresholds = symmetric_thresholds("q3", 5)),
+                        q4 = item_by_hand("q4", "att", thresholds = symmetric_thresholds("q4", 4))),
+      utility = list(
+        A = function(x, lv, th) th[["asc_A"]] + th[["b_price"]] * x$price_A + th[["b_att"]] * lv[["att"]],
+        B = function(x, lv, th) th[["b_price"]] * x$price_B,
+        C = function(x, lv, th) th[["asc_C"]] + th[["b_att_c"]] * lv[["att"]]))),
   biogeme_scale = list(
     syntax = "
       att =~ 1*q1 + q2 + q3
@@ -40,14 +99,30 @@ engine_models <- list(
       env ~ att + female",
     utility = list(A = ~ asc_A + b_price * price_A + b_env * env,
                    B = ~ b_price * price_B),
-    options = list(categories = c(.default = 5, q5 = 2))),
+    options = list(categories = c(.default = 5, q5 = 2)),
+    by_hand = list(
+      id = "id", choice = "choice",
+      latent = list(att = lv_by_hand("att"),
+                    env = lv_by_hand("env", covariates = "female", paths = "att")),
+      indicators = list(q1 = item_by_hand("q1", "att"), q2 = item_by_hand("q2", "att"),
+                        q3 = item_by_hand("q3", "att"), q4 = item_by_hand("q4", "env"),
+                        q5 = item_by_hand("q5", "env", n_cat = 2)),
+      utility = list(
+        A = function(x, lv, th) th[["asc_A"]] + th[["b_price"]] * x$price_A + th[["b_env"]] * lv[["env"]],
+        B = function(x, lv, th) th[["b_price"]] * x$price_B))),
   latent_only = list(
     syntax = "
       att =~ q1 + q2 + q3
       env =~ q4 + q5
       env ~ att",
     utility = NULL,
-    options = list())
+    options = list(),
+    by_hand = list(
+      id = "id",
+      latent = list(att = lv_by_hand("att"), env = lv_by_hand("env", paths = "att")),
+      indicators = list(q1 = item_by_hand("q1", "att"), q2 = item_by_hand("q2", "att"),
+                        q3 = item_by_hand("q3", "att"), q4 = item_by_hand("q4", "env"),
+                        q5 = item_by_hand("q5", "env"))))
 )
 
 # A model built from one of these specs, simulated data with missing answers
@@ -75,10 +150,12 @@ build_case <- function(case, n_indiv = 25, n_tasks = 3, seed = 1, missing = 0.1,
     gone <- ids[stats::runif(length(ids)) < missing]
     data[data$id %in% gone, q] <- NA
   }
+  by_hand <- case$by_hand
   if (availability) {
     data$avail_B <- as.integer(stats::runif(nrow(data)) > 0.3 | data$choice == "B")
+    by_hand$availability <- c(B = "avail_B")
   }
-  list(model = model, data = data, theta = theta)
+  list(model = model, data = data, theta = theta, by_hand = by_hand)
 }
 
 # The engine tests compare the log-likelihood on given draws with references

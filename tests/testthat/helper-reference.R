@@ -1,7 +1,120 @@
-# Test helpers: a plain, slow, obviously-correct R version of the simulated
-# log-likelihood (vignette "likelihood", sections 1-3), to check the compiled engine against,
-# and a builder of small model objects by hand (architecture.md sections 1-2)
-# that does not go through iclv_model().
+# Test helpers: two plain, slow, obviously-correct R versions of the
+# simulated log-likelihood (vignette "likelihood", sections 1-3) to check the
+# compiled engine against, and a builder of small model objects by hand
+# (architecture.md sections 1-2) that does not go through iclv_model().
+#
+# by_hand_loglik() is the primary reference: it takes the model's structure
+# from a description written by hand for each test model from its syntax
+# (which items load on which latent variable, the paths, covariates, the
+# threshold parameters of each item, the utilities as R functions of a data
+# row), and reads everything from the raw data frame. Nothing comes from the
+# package but the parameters' names, so a bug in the parser, the parameter
+# table or the plan cannot be copied into it.
+#
+# reference_loglik() is the second check: the same sums with the structure
+# taken from the package (the plan's pointers, the parsed utility terms and,
+# with data = NULL, the prepared data).
+
+# by_hand: list(
+#   id, choice (column names),
+#   latent = named list in the model's latent order, each list(scale,
+#     intercept = NULL, covariates = c(column = parameter), paths = c(latent =
+#     parameter)): LV = intercept + covariates + paths + scale * draw,
+#   indicators = named list, each list(family, loadings = c(latent =
+#     parameter), intercept, scale, thresholds = parameter names in order,
+#     "-name" for a mirrored one, "0" for a threshold fixed at 0),
+#   utility = named list of function(row, lv, theta) -> utility (NULL: no
+#     choice part), availability = c(alternative = column)).
+# theta: named by the parameter table's names. draws: N x R x D, individuals
+# in sorted id order, latent variables in by_hand$latent order.
+by_hand_loglik <- function(by_hand, data, draws, theta, draw_weights = NULL, choice = TRUE) {
+  stopifnot(!is.null(names(theta)))
+  value <- function(name) {
+    if (is.null(name)) return(NULL)
+    if (!name %in% names(theta)) stop("no parameter `", name, "` in theta")
+    theta[[name]]
+  }
+  ids <- sort(unique(data[[by_hand$id]]), method = "radix")
+  n_indiv <- length(ids)
+  latent <- names(by_hand$latent)
+  stopifnot(dim(draws)[1] == n_indiv, dim(draws)[3] == length(latent))
+  alternatives <- names(by_hand$utility)
+  has_choice <- isTRUE(choice) && length(alternatives) > 0L
+  rows_of <- lapply(ids, function(i) which(data[[by_hand$id]] == i))
+  row_list <- lapply(seq_len(nrow(data)), function(i) as.list(data[i, , drop = FALSE]))
+  # A person's answer: the first non-missing value on their rows.
+  answer_of <- function(n, column) {
+    answers <- data[[column]][rows_of[[n]]]
+    answers <- answers[!is.na(answers)]
+    if (length(answers)) as.numeric(answers[[1L]]) else NA
+  }
+  threshold_values <- function(names) vapply(names, function(name) {
+    if (name == "0") 0 else if (startsWith(name, "-")) -value(substring(name, 2L)) else value(name)
+  }, 0)
+
+  loglik_draw <- function(n, eta) {
+    lv <- stats::setNames(numeric(length(latent)), latent)
+    for (l in seq_along(latent)) {
+      spec <- by_hand$latent[[l]]
+      total <- if (is.null(spec$intercept)) 0 else value(spec$intercept)
+      for (x in names(spec$covariates))
+        total <- total + value(spec$covariates[[x]]) * as.numeric(data[[x]][rows_of[[n]][[1L]]])
+      for (from in names(spec$paths)) total <- total + value(spec$paths[[from]]) * lv[[from]]
+      lv[[l]] <- total + value(spec$scale) * eta[[l]]
+    }
+    total <- 0
+    for (q in names(by_hand$indicators)) {
+      item <- by_hand$indicators[[q]]
+      answer <- answer_of(n, q)
+      if (is.na(answer)) next
+      mu <- value(item$intercept)
+      for (l in names(item$loadings)) mu <- mu + value(item$loadings[[l]]) * lv[[l]]
+      scale <- value(item$scale)
+      if (item$family == "continuous") {
+        total <- total + stats::dnorm(answer, mu, scale, log = TRUE)
+        next
+      }
+      tau <- c(-Inf, threshold_values(item$thresholds), Inf)
+      cdf <- if (item$family == "ordered_logit") stats::plogis else stats::pnorm
+      lower <- (tau[[answer]] - mu) / scale
+      upper <- (tau[[answer + 1L]] - mu) / scale
+      prob <- if (lower > 0) cdf(-lower) - cdf(-upper) else cdf(upper) - cdf(lower)
+      total <- total + log(prob)
+    }
+    if (has_choice) {
+      for (row in rows_of[[n]]) {
+        x <- row_list[[row]]
+        available <- rep(TRUE, length(alternatives))
+        for (a in names(by_hand$availability))
+          available[match(a, alternatives)] <- as.logical(x[[by_hand$availability[[a]]]])
+        utility <- vapply(alternatives, function(a) by_hand$utility[[a]](x, lv, theta), 0)
+        v <- utility[available]
+        chosen <- match(as.character(x[[by_hand$choice]]), alternatives)
+        total <- total + utility[[chosen]] - (max(v) + log(sum(exp(v - max(v)))))
+      }
+    }
+    total
+  }
+
+  average_over_draws(draws, draw_weights, loglik_draw)
+}
+
+# LL_n = log(sum_r w_r exp(l_nr)) from loglik_draw(n, draw) = l_nr, with
+# equal weights by default; weights are one per draw or individuals x draws.
+average_over_draws <- function(draws, draw_weights, loglik_draw) {
+  n_indiv <- dim(draws)[1]
+  n_draws <- dim(draws)[2]
+  if (is.null(draw_weights)) draw_weights <- rep(1 / n_draws, n_draws)
+  if (is.null(dim(draw_weights))) {
+    draw_weights <- matrix(draw_weights, n_indiv, n_draws, byrow = TRUE)
+  }
+  loglik_indiv <- vapply(seq_len(n_indiv), function(n) {
+    l_nr <- vapply(seq_len(n_draws), function(r) loglik_draw(n, draws[n, r, ]), 0)
+    a <- l_nr + log(draw_weights[n, ])
+    max(a) + log(sum(exp(a - max(a))))
+  }, 0)
+  list(loglik = sum(loglik_indiv), loglik_indiv = loglik_indiv)
+}
 
 # reference_loglik(): LL_n = log(sum_r w_r exp(l_nr)) with
 #   l_nr = sum_k log P(I_nk | LV_nr) + sum_t log P(y_nt | LV_nr).
@@ -19,13 +132,8 @@ reference_loglik <- function(model, prepared, draws, theta_full,
   names(theta_full) <- params$name
   plan <- model$plan
   n_indiv <- length(prepared$ids)
-  n_draws <- dim(draws)[2]
   n_latent <- length(model$latent)
   stopifnot(dim(draws)[1] == n_indiv, dim(draws)[3] == n_latent)
-  if (is.null(draw_weights)) draw_weights <- rep(1 / n_draws, n_draws)
-  if (is.null(dim(draw_weights))) {
-    draw_weights <- matrix(draw_weights, n_indiv, n_draws, byrow = TRUE)
-  }
 
   # the value of the parameter named `name`, or of plan index `index` (0-based)
   value_of <- function(name, index) {
@@ -151,12 +259,7 @@ reference_loglik <- function(model, prepared, draws, theta_full,
     total
   }
 
-  loglik_indiv <- vapply(seq_len(n_indiv), function(n) {
-    l_nr <- vapply(seq_len(n_draws), function(r) loglik_draw(n, draws[n, r, ]), 0)
-    a <- l_nr + log(draw_weights[n, ])
-    max(a) + log(sum(exp(a - max(a))))
-  }, 0)
-  list(loglik = sum(loglik_indiv), loglik_indiv = loglik_indiv)
+  average_over_draws(draws, draw_weights, loglik_draw)
 }
 
 # A model object built by hand, following architecture.md sections 1-2, for

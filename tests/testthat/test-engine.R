@@ -1,5 +1,6 @@
-# The compiled engine against the plain R reference (helper-reference.R) and
-# against numerical derivatives, on models that cover every indicator family,
+# The compiled engine against the plain R references (helper-reference.R:
+# the structure written by hand first, the package's own second) and against
+# numerical derivatives, on models that cover every indicator family,
 # threshold scheme, structural path, missing answers and availability.
 
 for (name in names(engine_models)) {
@@ -9,6 +10,10 @@ for (name in names(engine_models)) {
     free <- model$params$free
     draws <- iclv_draws(length(unique(case$data$id)), 20, length(model$latent), seed = 5)
     res <- iclv_loglik_plain(model, case$data, case$theta[free], draws = draws, threads = 1)
+    expect_identical(names(case$by_hand$latent), model$latent)
+    hand <- by_hand_loglik(case$by_hand, case$data, draws, case$theta)
+    expect_equal(res$loglik, hand$loglik, tolerance = 1e-10)
+    expect_equal(res$loglik_indiv, hand$loglik_indiv, tolerance = 1e-10)
     prepared <- iclv:::prepare_data(model, case$data)
     ref <- reference_loglik(model, prepared, draws, case$theta, data = case$data)
     expect_equal(res$loglik, ref$loglik, tolerance = 1e-10)
@@ -59,6 +64,8 @@ test_that("blocks of draws combine exactly (online softmax over many draws)", {
   free <- model$params$free
   draws <- iclv_draws(8, 300, length(model$latent), type = "pseudo", seed = 2)
   res <- iclv_loglik_plain(model, case$data, case$theta[free], draws = draws, threads = 1)
+  hand <- by_hand_loglik(case$by_hand, case$data, draws, case$theta)
+  expect_equal(res$loglik, hand$loglik, tolerance = 1e-10)
   prepared <- iclv:::prepare_data(model, case$data)
   ref <- reference_loglik(model, prepared, draws, case$theta)
   expect_equal(res$loglik, ref$loglik, tolerance = 1e-10)

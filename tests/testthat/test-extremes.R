@@ -1,5 +1,5 @@
 # Extreme but valid inputs: each gives a correct result or a clear error,
-# never NaN estimates. Evaluations are checked against the plain R reference
+# never NaN estimates. Evaluations are checked against the plain R references
 # (helper-reference.R); estimations run a few iterations only.
 
 ext_model <- iclv_model("att =~ q1 + q2 + q3",
@@ -9,14 +9,25 @@ ext_model <- iclv_model("att =~ q1 + q2 + q3",
 ext_data <- iclv_simulate(ext_model, n_indiv = 60, n_tasks = 3, seed = 4)
 ext_theta <- attr(ext_data, "theta")
 ext_free <- ext_model$params$free
+# A model "att =~ q1 (+ q2 + q3)" with ext_model's utilities, written by hand.
+ext_by_hand <- function(items = c("q1", "q2", "q3"), n_cat = 5) {
+  list(id = "id", choice = "choice", latent = list(att = lv_by_hand("att")),
+       indicators = stats::setNames(lapply(items, item_by_hand, on = "att", n_cat = n_cat), items),
+       utility = list(
+         A = function(x, lv, th) th[["b_price"]] * x$price_A + th[["b_att"]] * lv[["att"]],
+         B = function(x, lv, th) th[["asc_B"]] + th[["b_price"]] * x$price_B))
+}
 
-# Engine against the reference on the same draws.
-expect_matches_reference <- function(model, data, theta_full, n_draws) {
+# Engine against the references on the same draws: the structure written
+# by hand, then the package's.
+expect_matches_reference <- function(model, data, theta_full, n_draws, by_hand = ext_by_hand()) {
   n_indiv <- length(unique(data[[model$id]]))
   draws <- iclv_draws(n_indiv, n_draws, length(model$latent), seed = 3)
   res <- iclv_loglik_plain(model, data, theta_full[model$params$free], draws = draws, threads = 1)
   expect_true(is.finite(res$loglik))
   expect_true(all(is.finite(res$gradient)))
+  hand <- by_hand_loglik(by_hand, data, draws, theta_full)
+  expect_equal(res$loglik, hand$loglik, tolerance = 1e-9)
   ref <- reference_loglik(model, iclv:::prepare_data(model, data), draws, theta_full, data = data)
   expect_equal(res$loglik, ref$loglik, tolerance = 1e-9)
   invisible(res)
@@ -87,7 +98,8 @@ test_that("a latent variable with a single indicator", {
                    B = ~ asc_B + b_price * price_B),
     choice = "choice", id = "id", categories = 4)
   data <- iclv_simulate(model, n_indiv = 80, n_tasks = 3, seed = 4)
-  expect_matches_reference(model, data, attr(data, "theta"), 20)
+  expect_matches_reference(model, data, attr(data, "theta"), 20,
+                           by_hand = ext_by_hand("q1", n_cat = 4))
   expect_finite_fit(model, data, draws = 20)
 })
 

@@ -5,8 +5,12 @@
 # data with missing answers, random draws and random parameters. For each
 # model the engine must return a finite log-likelihood and gradient, the
 # gradient must match central finite differences, and the log-likelihood must
-# match the plain R reference (helper-reference.R) to 1e-9 relative.
+# match the plain R references (helper-reference.R) to 1e-9 relative: first
+# by_hand_loglik() on the structure the generator itself decided (not read
+# back from the package), then reference_loglik() on the package's plan.
 
+# A random model: list(model (from iclv_model() on the generated syntax),
+# by_hand (the same structure as the generator chose it)).
 fuzz_model <- function() {
   n_lv <- sample(3L, 1L)
   latent <- paste0("f", seq_len(n_lv))
@@ -34,12 +38,15 @@ fuzz_model <- function() {
     if (biogeme[[l]]) lines <- c(lines, paste(latent[[l]], "~~", latent[[l]]))
   }
   covariates <- character(0)
+  structural <- list()
   for (l in seq_len(n_lv)) {
     rhs <- character(0)
     if (stats::runif(1) < 0.5) rhs <- c(rhs, sample(c("x1", "x2"), sample(2L, 1L)))
     if (l > 1L && stats::runif(1) < 0.5) rhs <- c(rhs, sample(latent[seq_len(l - 1L)], 1L))
     if (length(rhs)) lines <- c(lines, paste(latent[[l]], "~", paste(rhs, collapse = " + ")))
     covariates <- c(covariates, intersect(rhs, c("x1", "x2")))
+    structural[[latent[[l]]]] <- lv_by_hand(latent[[l]], covariates = intersect(rhs, c("x1", "x2")),
+                                            paths = intersect(rhs, latent))
   }
   for (k in indicators) {
     if (family[[k]] != "continuous" && scheme[[k]] == "symmetric" && stats::runif(1) < 0.3)
@@ -49,13 +56,19 @@ fuzz_model <- function() {
   utility <- NULL
   availability <- NULL
   lv_in_interaction <- character(0)
+  utility_by_hand <- NULL
   if (stats::runif(1) < 0.7) {
     alts <- c("A", "B", "C")[seq_len(sample(2:3, 1L))]
+    utility_by_hand <- list()
     utility <- lapply(seq_along(alts), function(j) {
       a <- alts[[j]]
       terms <- character(0)
-      if (j < length(alts) && stats::runif(1) < 0.8) terms <- c(terms, paste0("asc_", a))
-      if (stats::runif(1) < 0.8) terms <- c(terms, paste0("b_x * x_", a))
+      asc <- j < length(alts) && stats::runif(1) < 0.8
+      if (asc) terms <- c(terms, paste0("asc_", a))
+      attribute <- stats::runif(1) < 0.8
+      if (attribute) terms <- c(terms, paste0("b_x * x_", a))
+      l <- NULL
+      interaction <- FALSE
       if (stats::runif(1) < 0.6) {
         l <- sample(latent, 1L)
         # the last alternative's is always an interaction, so that no latent
@@ -64,6 +77,14 @@ fuzz_model <- function() {
         if (interaction) lv_in_interaction <<- c(lv_in_interaction, l)
         terms <- c(terms, if (interaction) paste0("b_", a, l, " * ", l, " * z_", a)
                           else paste0("b_", a, l, " * ", l))
+      }
+      utility_by_hand[[a]] <<- function(x, lv, th) {
+        v <- 0
+        if (asc) v <- v + th[[paste0("asc_", a)]]
+        if (attribute) v <- v + th[["b_x"]] * x[[paste0("x_", a)]]
+        if (!is.null(l))
+          v <- v + th[[paste0("b_", a, l)]] * lv[[l]] * (if (interaction) x[[paste0("z_", a)]] else 1)
+        v
       }
       stats::as.formula(paste("~", if (length(terms)) paste(terms, collapse = " + ") else "0"))
     })
@@ -77,15 +98,27 @@ fuzz_model <- function() {
   # (no coefficient of z_a alone can absorb it; constants absorb it in a
   # plain `b * l`).
   for (l in unique(lv_in_interaction)) {
-    if (stats::runif(1) < 0.3) lines <- c(lines, paste(l, "~ 1"))
+    if (stats::runif(1) < 0.3) {
+      lines <- c(lines, paste(l, "~ 1"))
+      structural[[l]]$intercept <- paste0(l, "~1")
+    }
   }
+  items <- lapply(seq_len(n_ind), function(k) {
+    q <- indicators[[k]]
+    item_by_hand(q, loads_on[[k]], family[[k]], n_cat = categories[[k]],
+                 thresholds = if (scheme[[k]] == "symmetric") symmetric_thresholds(q, categories[[k]])
+                              else free_thresholds(q, categories[[k]]))
+  })
 
   model <- iclv_model(paste(lines, collapse = "\n"), utility = utility,
                       choice = if (!is.null(utility)) "choice", id = "id",
                       availability = availability, indicators = family,
                       thresholds = c(.default = "free", scheme[family != "continuous"]),
                       categories = c(.default = 5L, categories[family != "continuous"]))
-  model
+  by_hand <- list(id = "id", choice = "choice", latent = structural,
+                  indicators = stats::setNames(items, indicators), utility = utility_by_hand,
+                  availability = unlist(availability))
+  list(model = model, by_hand = by_hand)
 }
 
 # Random data: person-level answers (10% missing) and covariates repeated on
@@ -155,7 +188,8 @@ test_that("200 random small models: finite, exact against the reference, gradien
   worst_gradient <- 0
   for (seed in seq_len(200L)) {
     set.seed(seed)
-    model <- fuzz_model()
+    generated <- fuzz_model()
+    model <- generated$model
     data <- fuzz_data(model)
     theta_full <- fuzz_theta(model)
     free <- model$params$free
@@ -170,11 +204,18 @@ test_that("200 random small models: finite, exact against the reference, gradien
     expect(is.finite(res$loglik) && all(is.finite(res$gradient)),
            paste(what, ": non-finite log-likelihood or gradient"))
 
+    expect(identical(names(generated$by_hand$latent), model$latent),
+           paste(what, ": latent variables not in the order written"))
+    hand <- by_hand_loglik(generated$by_hand, data, draws,
+                           stats::setNames(theta_full, model$params$name))
     prepared <- iclv:::prepare_data(model, data)
     ref <- reference_loglik(model, prepared, draws, theta_full, data = data)
-    rel <- abs(res$loglik - ref$loglik) / max(1, abs(ref$loglik))
-    worst_reference <- max(worst_reference, rel)
-    expect(rel < 1e-9, sprintf("%s: engine %.15g vs reference %.15g", what, res$loglik, ref$loglik))
+    for (other in list(hand, ref)) {
+      rel <- abs(res$loglik - other$loglik) / max(1, abs(other$loglik))
+      worst_reference <- max(worst_reference, rel)
+      expect(rel < 1e-9, sprintf("%s: engine %.15g vs reference %.15g (%s)", what, res$loglik,
+                                 other$loglik, if (identical(other, hand)) "by hand" else "plan"))
+    }
 
     # Central differences on every free parameter (natural scale).
     loglik_at <- function(theta) iclv:::engine_eval(res$engine, theta, gradient = FALSE)$loglik

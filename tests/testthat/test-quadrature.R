@@ -246,20 +246,25 @@ test_that("Gauss-Hermite rules converge to the 2,001-point grid: log-likelihood 
 
 test_that("quadrature log-likelihoods equal the R reference, negative weights included", {
   case <- multi_case(3, n_indiv = 6)
-  # The reference takes positive weights: a signed rule is the difference of
-  # the likelihoods over its positive and its negative points.
-  part_likelihood <- function(rule, keep) {
+  # The references take positive weights: a signed rule is the difference
+  # of the likelihoods over its positive and its negative points. First the
+  # structure written by hand, then the package's.
+  part_likelihood <- function(rule, keep, by_hand = TRUE) {
     draws <- quadrature_draws(list(points = rule$points[keep, , drop = FALSE]), 6)
-    exp(reference_loglik(case$model, case$prepared, draws, case$theta,
-                         draw_weights = abs(rule$weights[keep]))$loglik_indiv)
+    weights <- abs(rule$weights[keep])
+    ref <- if (by_hand) by_hand_loglik(case$by_hand, case$data, draws, case$theta, weights) else
+      reference_loglik(case$model, case$prepared, draws, case$theta, draw_weights = weights)
+    exp(ref$loglik_indiv)
   }
   for (rule in list(quadrature_rule(3, 4, "tensor"), quadrature_rule(3, 5, "sparse"))) {
     res <- engine_eval(engine_with_rule(case, rule), case$theta)
     negative <- rule$weights < 0
     expect_identical(any(negative), rule$type == "sparse")
-    ref <- part_likelihood(rule, !negative)
-    if (any(negative)) ref <- ref - part_likelihood(rule, negative)
-    expect_equal(res$loglik_indiv, log(ref), tolerance = 1e-10)
+    for (by_hand in c(TRUE, FALSE)) {
+      ref <- part_likelihood(rule, !negative, by_hand)
+      if (any(negative)) ref <- ref - part_likelihood(rule, negative, by_hand)
+      expect_equal(res$loglik_indiv, log(ref), tolerance = 1e-10)
+    }
   }
 })
 

@@ -158,7 +158,7 @@ test_that("choice shares match the multinomial logit probabilities", {
   expect_lt(max(abs(shares - colMeans(prob))), 0.01)
 })
 
-test_that("reference_loglik matches a numerical integral over the latent variable", {
+test_that("both references match a numerical integral over the latent variable", {
   model <- sim_model()
   sim <- iclv_simulate(model, n_indiv = 2, n_tasks = 3, seed = 11)
   sim$q2[sim$id == 2] <- NA          # a missing answer contributes nothing
@@ -211,6 +211,24 @@ test_that("reference_loglik matches a numerical integral over the latent variabl
   grid_draws <- array(rep(grid, each = 2), c(2, length(grid), 1))
   ref_grid <- reference_loglik(model, prepared, grid_draws, theta, draw_weights = weights)
   expect_equal(ref_grid$loglik_indiv, exact, tolerance = 1e-7)
+
+  # the reference on the structure written by hand
+  by_hand <- list(
+    id = "id", choice = "choice", latent = list(att = lv_by_hand("att", c("age", "female"))),
+    indicators = list(q1 = item_by_hand("q1", "att", n_cat = 3),
+                      q2 = item_by_hand("q2", "att", "ordered_logit", n_cat = 4),
+                      q3 = item_by_hand("q3", "att", "continuous")),
+    utility = list(
+      A = function(x, lv, th) th[["asc_A"]] + th[["b_price"]] * x$price_A + th[["b_att"]] * lv[["att"]],
+      B = function(x, lv, th) th[["asc_B"]] + th[["b_price"]] * x$price_B + th[["b_time"]] * x$time_B,
+      C = function(x, lv, th) th[["b_price"]] * x$price_C))
+  hand <- by_hand_loglik(by_hand, sim, draws, theta)
+  expect_equal(hand$loglik_indiv, exact, tolerance = 1e-4)
+  expect_equal(hand$loglik_indiv, ref$loglik_indiv, tolerance = 1e-12)
+  expect_equal(by_hand_loglik(by_hand, sim, draws, theta, choice = FALSE)$loglik_indiv,
+               exact_measurement, tolerance = 1e-4)
+  expect_equal(by_hand_loglik(by_hand, sim, grid_draws, theta, draw_weights = weights)$loglik_indiv,
+               exact, tolerance = 1e-7)
 })
 
 test_that("models from iclv_model() simulate, including shared labels and symmetric thresholds", {
