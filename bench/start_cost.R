@@ -11,13 +11,8 @@ library(iclv)
 threads <- as.integer(Sys.getenv("ICLV_BENCH_THREADS", "1"))
 reps <- as.integer(Sys.getenv("ICLV_BENCH_REPS", "3"))
 
-one_latent <- iclv_model("
-    attitude =~ q1 + q2 + q3 + q4
-    attitude ~ age + female",
-  utility = list(A = ~ asc_A + b_price * price_A + b_att * attitude,
-                 B = ~ asc_B + b_price * price_B,
-                 C = ~ 0),
-  choice = "choice", id = "id")
+source(file.path("tests", "testthat", "helper-models.R")) # run from the package root
+one_latent <- attitude_covariates_model()
 data(survey_dce, package = "iclv", envir = environment())
 cases <- list(
   list(label = "survey_dce, survey_model(), 100 draws", model = survey_model(),

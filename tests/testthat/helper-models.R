@@ -220,3 +220,42 @@ attitude_price_draw_probabilities <- function(fit, data) {
   }
   out
 }
+
+# One latent variable measured by three items in a binary logit with a
+# price: the small model of the estimation, checkpoint, interrupt and
+# multi-start tests.
+attitude_binary_model <- function(categories = 3) {
+  iclv_model("attitude =~ q1 + q2 + q3",
+    utility = list(A = ~ b_price * price_A + b_att * attitude,
+                   B = ~ asc_B + b_price * price_B),
+    choice = "choice", id = "id", categories = categories)
+}
+
+# One latent variable with two covariates and four items, in a
+# three-alternative logit: the recovery model of test-estimate.R, and the
+# one-latent-variable case of bench/start_cost.R (which sources this file).
+attitude_covariates_model <- function() {
+  iclv_model("
+    attitude =~ q1 + q2 + q3 + q4
+    attitude ~ age + female",
+    utility = list(A = ~ asc_A + b_price * price_A + b_att * attitude,
+                   B = ~ asc_B + b_price * price_B,
+                   C = ~ 0),
+    choice = "choice", id = "id")
+}
+
+# A model built by hand (handmade_model(), helper-reference.R): one latent
+# variable with two covariates, measured by an ordered probit, an ordered
+# logit and a continuous item, and three alternatives with the given utility
+# terms: the models of the data preparation and simulation tests.
+handmade_three_items <- function(terms, availability = NULL) {
+  handmade_model(
+    latent = "att",
+    loadings = list(q1 = "att", q2 = "att", q3 = "att"),
+    families = c(q1 = "ordered_probit", q2 = "ordered_logit", q3 = "continuous"),
+    categories = c(q1 = 3, q2 = 4),
+    covariates = list(att = c("age", "female")),
+    alternatives = c("A", "B", "C"),
+    terms = terms,
+    availability = availability)
+}

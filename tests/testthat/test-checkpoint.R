@@ -1,10 +1,7 @@
 # Checkpoints: what is saved, that saving is atomic, and that a run resumed
 # from a checkpoint reaches the same maximum as a straight run.
 
-ckpt_model <- iclv_model("attitude =~ q1 + q2 + q3",
-  utility = list(A = ~ b_price * price_A + b_att * attitude,
-                 B = ~ asc_B + b_price * price_B),
-  choice = "choice", id = "id", categories = 3)
+ckpt_model <- attitude_binary_model()
 ckpt_data <- iclv_simulate(ckpt_model, n_indiv = 300, n_tasks = 4, seed = 5)
 ckpt_free <- with(iclv_parameters(ckpt_model), name[free])
 # From the table's defaults (no stages), so that 5 iterations are not enough.

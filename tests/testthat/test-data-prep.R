@@ -1,11 +1,5 @@
 prep_model <- function(availability = list(C = "avail_C")) {
-  handmade_model(
-    latent = "att",
-    loadings = list(q1 = "att", q2 = "att", q3 = "att"),
-    families = c(q1 = "ordered_probit", q2 = "ordered_logit", q3 = "continuous"),
-    categories = c(q1 = 3, q2 = 4),
-    covariates = list(att = c("age", "female")),
-    alternatives = c("A", "B", "C"),
+  handmade_three_items(
     terms = list(
       list(alt = "A", coef = "asc_A"),
       list(alt = "A", coef = "b_price", value = quote(price_A)),

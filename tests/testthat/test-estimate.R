@@ -2,22 +2,13 @@
 # errors against numerical second derivatives, the warnings that tell the
 # user what to try, the trace, and the errors for bad arguments.
 
-recovery_model <- iclv_model("
-    attitude =~ q1 + q2 + q3 + q4
-    attitude ~ age + female",
-  utility = list(A = ~ asc_A + b_price * price_A + b_att * attitude,
-                 B = ~ asc_B + b_price * price_B,
-                 C = ~ 0),
-  choice = "choice", id = "id")
+recovery_model <- attitude_covariates_model()
 recovery_data <- iclv_simulate(recovery_model, n_indiv = 1000, n_tasks = 4, seed = 11)
 recovery_fit <- iclv(recovery_model, recovery_data, draws = 100,
                      control = iclv_control(threads = 2))
 
 # A small model (12 free parameters) for the numerical Hessian.
-small_model <- iclv_model("attitude =~ q1 + q2 + q3",
-  utility = list(A = ~ b_price * price_A + b_att * attitude,
-                 B = ~ asc_B + b_price * price_B),
-  choice = "choice", id = "id", categories = 3)
+small_model <- attitude_binary_model()
 small_data <- iclv_simulate(small_model, n_indiv = 300, n_tasks = 4, seed = 5)
 tight <- iclv_control(threads = 2, reltol = 1e-12, gradtol = 1e-9)
 small_fit <- iclv(small_model, small_data, draws = 50, control = tight)

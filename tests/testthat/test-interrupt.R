@@ -7,10 +7,7 @@
 # that its n-th call signals an `interrupt` condition (what Ctrl-C signals),
 # or raises an error.
 
-int_model <- iclv_model("attitude =~ q1 + q2 + q3",
-  utility = list(A = ~ b_price * price_A + b_att * attitude,
-                 B = ~ asc_B + b_price * price_B),
-  choice = "choice", id = "id", categories = 3)
+int_model <- attitude_binary_model()
 int_data <- iclv_simulate(int_model, n_indiv = 100, n_tasks = 3, seed = 5)
 int_free <- with(iclv_parameters(int_model), name[free])
 int_control <- function(...) {

@@ -1,10 +1,7 @@
 # Multi-start (iclv_control(starts =)) and the restarts after a degenerate
 # solution.
 
-ms_model <- iclv_model("attitude =~ q1 + q2 + q3",
-  utility = list(A = ~ b_price * price_A + b_att * attitude,
-                 B = ~ asc_B + b_price * price_B),
-  choice = "choice", id = "id", categories = 4)
+ms_model <- attitude_binary_model(categories = 4)
 ms_data <- iclv_simulate(ms_model, n_indiv = 150, n_tasks = 3, seed = 9)
 
 # These fits use 20 plain draws (the multi-start is what is tested here); the

@@ -1,11 +1,5 @@
 sim_model <- function() {
-  handmade_model(
-    latent = "att",
-    loadings = list(q1 = "att", q2 = "att", q3 = "att"),
-    families = c(q1 = "ordered_probit", q2 = "ordered_logit", q3 = "continuous"),
-    categories = c(q1 = 3, q2 = 4),
-    covariates = list(att = c("age", "female")),
-    alternatives = c("A", "B", "C"),
+  handmade_three_items(
     terms = list(
       list(alt = "A", coef = "asc_A"),
       list(alt = "B", coef = "asc_B"),
