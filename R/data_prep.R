@@ -3,7 +3,7 @@
 # is built (R/data_checks.R).
 
 # prepare_data(model, data) -> list of class "iclv_data":
-#   ids         vector N       id values, sorted (see individual_order())
+#   ids         vector N       id values, sorted (see sorted_ids())
 #   ind_cat     int  N x K     ordered answers 1..J, 0 = missing (0 for continuous)
 #   ind_value   dbl  N x K     continuous answers, NaN = missing (0 for ordered)
 #   covariates  dbl  N x C     structural covariates

@@ -63,7 +63,7 @@ estimate_with <- function(engine) {
   cache <- new.env()
   evaluate <- function(u) { # value and gradient in one pass, as iclv() does
     if (!identical(u, cache$u)) {
-      theta <- iclv:::fill_theta(model, map, iclv:::to_natural(map, u))
+      theta <- iclv:::theta_from_working(model, map, u)
       res <- iclv:::engine_eval(engine, theta, gradient = TRUE)
       cache$u <- u
       cache$value <- -res$loglik
@@ -76,10 +76,10 @@ estimate_with <- function(engine) {
   start <- theta_true
   moved <- model$params$free & model$params$type %in% c("loading", "choice")
   start[moved] <- start[moved] + 0.2
-  opt <- stats::optim(iclv:::to_working(map, start[map$free]), objective, gradient,
+  opt <- stats::optim(iclv:::working_from_theta(model, map, start), objective, gradient,
                       method = "BFGS", control = list(maxit = 500, reltol = 1e-12))
   list(loglik = -opt$value, count = opt$counts[["function"]],
-       theta = iclv:::fill_theta(model, map, iclv:::to_natural(map, opt$par)))
+       theta = iclv:::theta_from_working(model, map, opt$par))
 }
 
 rows <- list()
