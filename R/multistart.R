@@ -84,10 +84,10 @@ short_run <- function(objective, u, control, bounds) {
 
 # Detection and restarts after the estimation. `result` holds the estimation
 # (opt) and its standard errors (se); `estimate(u)` runs the estimation from
-# u, `errors(opt)` the standard errors at its estimates, `findings(opt, se)` the check. When the
-# solution is degenerate, up to `restart_tries` alternatives are estimated and
-# the best regular solution kept; only when every run is degenerate does the
-# best of them stand (with code 3). A degenerate point may have the higher
+# u, `errors(opt)` the standard errors at its estimates, `findings(opt, se)`
+# the check. When the solution is degenerate, up to `restart_tries`
+# alternatives are estimated and the best regular solution kept; only when
+# every run is degenerate does the best of them stand (with code 3). A degenerate point may have the higher
 # log-likelihood (a spike of the simulated or quadrature likelihood at an
 # indicator without error): it is not a usable maximum, and the starts table
 # and summary() show it was set aside.
