@@ -87,10 +87,10 @@ short_run <- function(objective, u, control, bounds) {
 # u, `errors(opt)` the standard errors at its estimates, `findings(opt, se)`
 # the check. When the solution is degenerate, up to `restart_tries`
 # alternatives are estimated and the best regular solution kept; only when
-# every run is degenerate does the best of them stand (with code 3). A degenerate point may have the higher
-# log-likelihood (a spike of the simulated or quadrature likelihood at an
-# indicator without error): it is not a usable maximum, and the starts table
-# and summary() show it was set aside.
+# every run is degenerate does the best of them stand (with code 3). A
+# degenerate point may have the higher log-likelihood (a spike of the
+# simulated or quadrature likelihood at an indicator without error): it is not
+# a usable maximum, and the starts table and summary() show it was set aside.
 # Returns list(opt, se, findings, starts).
 settle_solution <- function(result, search, estimate, errors, findings, alternatives) {
   result$findings <- findings(result$opt, result$se)

@@ -50,7 +50,8 @@ engine_models <- list(
                         q4 = item_by_hand("q4", "soc"), q5 = item_by_hand("q5", "soc")),
       utility = list(
         A = function(x, lv, th) th[["b_price"]] * x$price_A + th[["b_att"]] * lv[["att"]],
-        B = function(x, lv, th) th[["b_price"]] * x$price_B + th[["b_soc"]] * lv[["soc"]] * x$income,
+        B = function(x, lv, th)
+          th[["b_price"]] * x$price_B + th[["b_soc"]] * lv[["soc"]] * x$income,
         none = function(x, lv, th) 0))),
   logit_continuous = list(
     syntax = "
@@ -68,7 +69,8 @@ engine_models <- list(
                         q3 = item_by_hand("q3", "att", "ordered_logit"),
                         y1 = item_by_hand("y1", "att", "continuous")),
       utility = list(
-        A = function(x, lv, th) th[["asc_A"]] + th[["b_price"]] * x$price_A + th[["b_att"]] * lv[["att"]],
+        A = function(x, lv, th)
+          th[["asc_A"]] + th[["b_price"]] * x$price_A + th[["b_att"]] * lv[["att"]],
         B = function(x, lv, th) th[["b_price"]] * x$price_B))),
   shared_symmetric = list(
     syntax = "
@@ -88,7 +90,8 @@ engine_models <- list(
                         q3 = item_by_hand("q3", "att", thresholds = symmetric_thresholds("q3", 5)),
                         q4 = item_by_hand("q4", "att", thresholds = symmetric_thresholds("q4", 4))),
       utility = list(
-        A = function(x, lv, th) th[["asc_A"]] + th[["b_price"]] * x$price_A + th[["b_att"]] * lv[["att"]],
+        A = function(x, lv, th)
+          th[["asc_A"]] + th[["b_price"]] * x$price_A + th[["b_att"]] * lv[["att"]],
         B = function(x, lv, th) th[["b_price"]] * x$price_B,
         C = function(x, lv, th) th[["asc_C"]] + th[["b_att_c"]] * lv[["att"]]))),
   biogeme_scale = list(
@@ -108,7 +111,8 @@ engine_models <- list(
                         q3 = item_by_hand("q3", "att"), q4 = item_by_hand("q4", "env"),
                         q5 = item_by_hand("q5", "env", n_cat = 2)),
       utility = list(
-        A = function(x, lv, th) th[["asc_A"]] + th[["b_price"]] * x$price_A + th[["b_env"]] * lv[["env"]],
+        A = function(x, lv, th)
+          th[["asc_A"]] + th[["b_price"]] * x$price_A + th[["b_env"]] * lv[["env"]],
         B = function(x, lv, th) th[["b_price"]] * x$price_B))),
   latent_only = list(
     syntax = "

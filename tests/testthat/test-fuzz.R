@@ -82,8 +82,10 @@ fuzz_model <- function() {
         v <- 0
         if (asc) v <- v + th[[paste0("asc_", a)]]
         if (attribute) v <- v + th[["b_x"]] * x[[paste0("x_", a)]]
-        if (!is.null(l))
-          v <- v + th[[paste0("b_", a, l)]] * lv[[l]] * (if (interaction) x[[paste0("z_", a)]] else 1)
+        if (!is.null(l)) {
+          z <- if (interaction) x[[paste0("z_", a)]] else 1
+          v <- v + th[[paste0("b_", a, l)]] * lv[[l]] * z
+        }
         v
       }
       stats::as.formula(paste("~", if (length(terms)) paste(terms, collapse = " + ") else "0"))
@@ -105,9 +107,9 @@ fuzz_model <- function() {
   }
   items <- lapply(seq_len(n_ind), function(k) {
     q <- indicators[[k]]
-    item_by_hand(q, loads_on[[k]], family[[k]], n_cat = categories[[k]],
-                 thresholds = if (scheme[[k]] == "symmetric") symmetric_thresholds(q, categories[[k]])
-                              else free_thresholds(q, categories[[k]]))
+    thresholds <- if (scheme[[k]] == "symmetric") symmetric_thresholds(q, categories[[k]]) else
+      free_thresholds(q, categories[[k]])
+    item_by_hand(q, loads_on[[k]], family[[k]], n_cat = categories[[k]], thresholds = thresholds)
   })
 
   model <- iclv_model(paste(lines, collapse = "\n"), utility = utility,

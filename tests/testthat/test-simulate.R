@@ -213,8 +213,10 @@ test_that("both references match a numerical integral over the latent variable",
                       q2 = item_by_hand("q2", "att", "ordered_logit", n_cat = 4),
                       q3 = item_by_hand("q3", "att", "continuous")),
     utility = list(
-      A = function(x, lv, th) th[["asc_A"]] + th[["b_price"]] * x$price_A + th[["b_att"]] * lv[["att"]],
-      B = function(x, lv, th) th[["asc_B"]] + th[["b_price"]] * x$price_B + th[["b_time"]] * x$time_B,
+      A = function(x, lv, th)
+        th[["asc_A"]] + th[["b_price"]] * x$price_A + th[["b_att"]] * lv[["att"]],
+      B = function(x, lv, th)
+        th[["asc_B"]] + th[["b_price"]] * x$price_B + th[["b_time"]] * x$time_B,
       C = function(x, lv, th) th[["b_price"]] * x$price_C))
   hand <- by_hand_loglik(by_hand, sim, draws, theta)
   expect_equal(hand$loglik_indiv, exact, tolerance = 1e-4)
