@@ -2,6 +2,8 @@
 # (R/data_prep.R), and the formatting of their errors: each problem is
 # reported with the column and the rows.
 
+# Whether the model has a choice part; utilities without a choice column are
+# an error.
 model_has_choice <- function(model) {
   has_utility <- length(model$alternatives) > 0L
   if (has_utility && is.null(model$choice)) {
@@ -279,5 +281,12 @@ check_constant_within <- function(model, data, group, ids, ordered_codes) {
            ": each person answers once; put one value on all rows of an id ",
            format_rows(which(group == who[1L])), call. = FALSE)
     }
+  }
+}
+
+check_enough_individuals <- function(model, ids, min_indiv) {
+  if (length(ids) < min_indiv) {
+    stop("at least ", min_indiv, " individuals are needed; the data hold only one (id `",
+         format(ids[1L]), "` in column `", model$id, "`)", call. = FALSE)
   }
 }

@@ -39,10 +39,7 @@ prepare_data <- function(model, data, min_indiv = 2L) {
   n_indiv <- length(ids)
   if (has_choice) check_one_row_per_task(model, data, group, ids, choice)
   check_constant_within(model, data, group, ids, ordered_codes)
-  if (n_indiv < min_indiv) {
-    stop("at least ", min_indiv, " individuals are needed; the data hold only one (id `",
-         format(ids[1L]), "` in column `", model$id, "`)", call. = FALSE)
-  }
+  check_enough_individuals(model, ids, min_indiv)
 
   first_row <- first_nonmissing_rows(data, model, group, n_indiv)
   n_ind <- length(model$indicators)
