@@ -7,8 +7,10 @@
 #include <R.h>
 #include <Rinternals.h>
 #include "glue.h"
+#include "engine_glue.h"
+#include "gpu_engine_glue.h"
 #include "engine.h"
-#include "omp_compat.h"
+#include "cuda/gpu.h"
 
 static const char *ENGINE_TAG = "iclv_engine";
 
@@ -19,7 +21,7 @@ static void engine_finalize(SEXP ptr) {
   iclv_engine_free(e);
 }
 
-static iclv_engine *engine_from(SEXP ptr) {
+iclv_engine *engine_from(SEXP ptr) {
   if (TYPEOF(ptr) != EXTPTRSXP || R_ExternalPtrTag(ptr) != install(ENGINE_TAG))
     error("not an iclv engine");
   iclv_engine *e = R_ExternalPtrAddr(ptr);
@@ -188,27 +190,19 @@ SEXP engine_create(SEXP plan, SEXP data, SEXP draws, SEXP draw_weights, SEXP n_t
   return ptr;
 }
 
-static void check_theta(const iclv_engine *e, SEXP theta) {
+void engine_check_theta(const iclv_engine *e, SEXP theta) {
   if (TYPEOF(theta) != REALSXP || XLENGTH(theta) != e->plan.n_par)
     error("theta must be a double vector of length %d", e->plan.n_par);
   for (int i = 0; i < e->plan.n_par; i++)
     if (!R_FINITE(REAL(theta)[i])) error("theta[%d] is not finite", i + 1);
 }
 
-SEXP engine_eval(SEXP engine, SEXP theta, SEXP gradient, SEXP scores, SEXP choice) {
-  iclv_engine *e = engine_from(engine);
-  check_theta(e, theta);
-  const int want_grad = asLogical(gradient) == TRUE || asLogical(scores) == TRUE;
-  const int want_scores = asLogical(scores) == TRUE;
+SEXP engine_result(const iclv_engine *e, double loglik, SEXP grad, int want_scores) {
   const int N = e->data.n_indiv, P = e->plan.n_par;
-
   const char *names[] = {"loglik", "gradient", "loglik_indiv", "scores", "n_nonpositive",
                          "nonpositive", ""};
   SEXP out = PROTECT(mkNamed(VECSXP, names));
-  SEXP grad = want_grad ? allocVector(REALSXP, P) : R_NilValue;
   SET_VECTOR_ELT(out, 1, grad);
-  double loglik = iclv_engine_eval(e, REAL(theta), want_grad, asLogical(choice) != FALSE,
-                                   e->n_threads, want_grad ? REAL(grad) : NULL);
   SET_VECTOR_ELT(out, 0, ScalarReal(loglik));
   SET_VECTOR_ELT(out, 4, ScalarInteger(e->n_nonpositive));
   /* The individuals (1-based) whose signed weights summed to <= 0. */
@@ -229,9 +223,37 @@ SEXP engine_eval(SEXP engine, SEXP theta, SEXP gradient, SEXP scores, SEXP choic
   return out;
 }
 
+/* One evaluation path: on the device engine when `engine` is one or has one
+ * attached, on the CPU otherwise. Either backend leaves the per-individual
+ * results in the host engine's arrays, and the list is built from there. */
+SEXP engine_eval(SEXP engine, SEXP theta, SEXP gradient, SEXP scores, SEXP choice) {
+  SEXP host = engine;
+  cuda_engine *device = gpu_engine_attached(engine, &host);
+  iclv_engine *e = engine_from(host);
+  engine_check_theta(e, theta);
+  const int want_scores = asLogical(scores) == TRUE;
+  const int want_grad = asLogical(gradient) == TRUE || want_scores;
+  const int with_choice = asLogical(choice) != FALSE;
+  SEXP grad = PROTECT(want_grad ? allocVector(REALSXP, e->plan.n_par) : R_NilValue);
+  double *grad_out = want_grad ? REAL(grad) : NULL;
+  double loglik = 0.0;
+  if (device != NULL) {
+    char err[512] = "";
+    if (cuda_engine_eval(device, REAL(theta), want_grad, with_choice, want_scores, &loglik,
+                         e->loglik_indiv, grad_out, want_scores ? e->grad_indiv : NULL,
+                         e->nonpositive, &e->n_nonpositive, err, sizeof err) != 0)
+      error("GPU evaluation failed: %s", err);
+  } else {
+    loglik = iclv_engine_eval(e, REAL(theta), want_grad, with_choice, e->n_threads, grad_out);
+  }
+  SEXP out = engine_result(e, loglik, grad, want_scores);
+  UNPROTECT(1);
+  return out;
+}
+
 SEXP engine_predict(SEXP engine, SEXP theta, SEXP type) {
   iclv_engine *e = engine_from(engine);
-  check_theta(e, theta);
+  engine_check_theta(e, theta);
   const int N = e->data.n_indiv, L = e->plan.n_lv;
   const char *what = CHAR(asChar(type));
   const int want_lv = strcmp(what, "lv") == 0, want_eta = strcmp(what, "eta") == 0;
@@ -261,19 +283,23 @@ SEXP engine_predict(SEXP engine, SEXP theta, SEXP type) {
   return out; /* L x N (J x T, R x N): the R side transposes */
 }
 
-/* Frees the engine now rather than at garbage collection (R does not see
- * its size, so a series of large engines would otherwise pile up). */
+/* Frees the engine (and the device engine attached to it) now rather than
+ * at garbage collection (R does not see its size, so a series of large
+ * engines would otherwise pile up). */
 SEXP engine_free(SEXP engine) {
   if (TYPEOF(engine) != EXTPTRSXP || R_ExternalPtrTag(engine) != install(ENGINE_TAG))
     error("not an iclv engine");
+  gpu_engine_detach(engine);
   engine_finalize(engine);
   return R_NilValue;
 }
 
 SEXP engine_info(SEXP engine) {
-  iclv_engine *e = engine_from(engine);
+  SEXP host = engine;
+  cuda_engine *device = gpu_engine_attached(engine, &host);
+  iclv_engine *e = engine_from(host);
   const char *names[] = {"n_indiv", "n_tasks", "n_draws", "n_par", "n_threads", "block",
-                         "host_bytes", ""};
+                         "host_bytes", "device_bytes", ""};
   SEXP out = PROTECT(mkNamed(VECSXP, names));
   SET_VECTOR_ELT(out, 0, ScalarInteger(e->data.n_indiv));
   SET_VECTOR_ELT(out, 1, ScalarInteger(e->data.n_tasks));
@@ -282,6 +308,7 @@ SEXP engine_info(SEXP engine) {
   SET_VECTOR_ELT(out, 4, ScalarInteger(e->n_threads));
   SET_VECTOR_ELT(out, 5, ScalarInteger(e->block));
   SET_VECTOR_ELT(out, 6, ScalarReal((double) e->host_bytes));
+  SET_VECTOR_ELT(out, 7, ScalarReal(cuda_engine_device_bytes(device)));
   UNPROTECT(1);
   return out;
 }

@@ -100,6 +100,12 @@ ICLV_INLINE_HOST_DEVICE double iclv_person_loglik(double top, double sum) {
   return iclv_weights_nonpositive(sum) ? top + log(ICLV_PROB_FLOOR) : top + log(sum);
 }
 
+/* The weight of a point relative to the maximum M: sign * exp(l - M), where
+ * l is its log weight plus log-likelihood. */
+ICLV_INLINE_HOST_DEVICE double iclv_point_weight(double l, double top, double sign) {
+  return sign * exp(l - top);
+}
+
 /* (M, S) of section 4, one point at a time: adds a point with log weight
  * plus log-likelihood l and weight sign `sign`. */
 ICLV_INLINE_HOST_DEVICE void iclv_softmax_add(double *top, double *sum, double l, double sign) {
@@ -107,7 +113,7 @@ ICLV_INLINE_HOST_DEVICE void iclv_softmax_add(double *top, double *sum, double l
     *sum = *top == -INFINITY ? 0.0 : *sum * exp(*top - l);
     *top = l;
   }
-  *sum += sign * exp(l - *top);
+  *sum += iclv_point_weight(l, *top, sign);
 }
 
 /* Combines two (M, S) pairs. */
