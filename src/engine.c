@@ -8,7 +8,10 @@
  * S = sum_r exp(l_r - M) and the weighted gradient are rescaled when M grows,
  * so nothing per draw outlives its block. Each individual's log-likelihood and
  * gradient land in its own row; the totals are summed in individual order on
- * one thread, so results are bitwise identical for any thread count. */
+ * one thread, so results are bitwise identical for any thread count. The
+ * per-person steps the GPU shares (the view of theta, latent means, base
+ * utilities, which thresholds take a gradient, nonpositive weights) are in
+ * engine_person.h; the loops over blocks of draws are this file's own. */
 #include <math.h>
 #include <string.h>
 #include "engine.h"
@@ -37,14 +40,13 @@ iclv_inputs iclv_engine_inputs(const iclv_engine *e, const double *theta) {
 typedef struct indiv_ctx {
   const iclv_engine *e;
   const iclv_inputs *in;
-  const double *theta;
   iclv_workspace *ws;
   int n, gradient, choice;
   double *grad_row; /* n_par, or NULL */
 } indiv_ctx;
 
 /* Latent variables of one block: structural equations, forward in order. */
-ICLV_INLINE_HOST_DEVICE void block_latent(const indiv_ctx *c, int r0, int nb) {
+ICLV_ALWAYS_INLINE void block_latent(const indiv_ctx *c, int r0, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_theta_view *v = &c->e->view;
   const int R = c->e->draws.n_draws, B = c->e->block;
@@ -64,7 +66,7 @@ ICLV_INLINE_HOST_DEVICE void block_latent(const indiv_ctx *c, int r0, int nb) {
 }
 
 /* mu_r = a_k + sum_l zeta_kl LV_lr for indicator k. */
-ICLV_INLINE_HOST_DEVICE void block_mu(const indiv_ctx *c, int k, int nb) {
+ICLV_ALWAYS_INLINE void block_mu(const indiv_ctx *c, int k, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_theta_view *v = &c->e->view;
   double *mu = c->ws->mu;
@@ -82,11 +84,11 @@ ICLV_INLINE_HOST_DEVICE void block_mu(const indiv_ctx *c, int k, int nb) {
 /* The cell loop, instantiated per family and per kind of category (first,
  * last, inner) so that these are constants and the loop body has no branch
  * on them. */
-ICLV_INLINE_HOST_DEVICE void ordered_cells(int logit, int has_lo, int has_hi, int nb, double tau_lo,
-                           double tau_hi, double inv_scale, const double *restrict mu,
-                           double *restrict loglik, double *restrict d_hi,
-                           double *restrict d_lo, double *restrict d_mu,
-                           double *restrict d_scale) {
+ICLV_ALWAYS_INLINE void ordered_cells(int logit, int has_lo, int has_hi, int nb, double tau_lo,
+                                      double tau_hi, double inv_scale, const double *restrict mu,
+                                      double *restrict loglik, double *restrict d_hi,
+                                      double *restrict d_lo, double *restrict d_mu,
+                                      double *restrict d_scale) {
 #pragma omp simd
   for (int r = 0; r < nb; r++) {
     iclv_cell cell = iclv_ordered_cell_bounds(logit, has_lo, has_hi, tau_lo, tau_hi, mu[r],
@@ -103,17 +105,17 @@ ICLV_INLINE_HOST_DEVICE void ordered_cells(int logit, int has_lo, int has_hi, in
   ordered_cells(logit, has_lo, has_hi, nb, tau_lo, tau_hi, inv_scale, mu, loglik, d_hi, d_lo, \
                 d_mu, d_scale)
 
-ICLV_INLINE_HOST_DEVICE void family_cells(int logit, int category, int n_cat, int nb, double tau_lo,
-                          double tau_hi, double inv_scale, const double *restrict mu,
-                          double *restrict loglik, double *restrict d_hi,
-                          double *restrict d_lo, double *restrict d_mu,
-                          double *restrict d_scale) {
+ICLV_ALWAYS_INLINE void family_cells(int logit, int category, int n_cat, int nb, double tau_lo,
+                                     double tau_hi, double inv_scale, const double *restrict mu,
+                                     double *restrict loglik, double *restrict d_hi,
+                                     double *restrict d_lo, double *restrict d_mu,
+                                     double *restrict d_scale) {
   if (category == 1) ORDERED_CELLS(logit, 0, 1);
   else if (category == n_cat) ORDERED_CELLS(logit, 1, 0);
   else ORDERED_CELLS(logit, 1, 1);
 }
 
-ICLV_INLINE_HOST_DEVICE void block_indicators(const indiv_ctx *c, int nb) {
+ICLV_ALWAYS_INLINE void block_indicators(const indiv_ctx *c, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_theta_view *v = &c->e->view;
   const int K = p->n_ind, B = c->e->block;
@@ -152,15 +154,17 @@ ICLV_INLINE_HOST_DEVICE void block_indicators(const indiv_ctx *c, int nb) {
 }
 
 /* The LV-free part of each utility, once per task (not per draw). */
-ICLV_INLINE_HOST_DEVICE void task_base_utilities(const indiv_ctx *c) {
+ICLV_ALWAYS_INLINE void task_base_utilities(const indiv_ctx *c) {
   const iclv_data *d = &c->e->data;
   const int J = c->e->plan.n_alt;
   for (int t = d->task_ptr[c->n], tl = 0; t < d->task_ptr[c->n + 1]; t++, tl++)
-    for (int j = 0; j < J; j++) c->ws->task_base[(size_t) tl * J + j] = iclv_base_utility(c->in, t, j);
+    for (int j = 0; j < J; j++)
+      c->ws->task_base[(size_t) tl * J + j] = iclv_base_utility(c->in, t, j);
 }
 
 /* Utility of alternative j in task t for the draws of the block. */
-ICLV_INLINE_HOST_DEVICE void block_utility(const indiv_ctx *c, int t, int tl, int j, int nb, double *util) {
+ICLV_ALWAYS_INLINE void block_utility(const indiv_ctx *c, int t, int tl, int j, int nb,
+                                      double *util) {
   const iclv_plan *p = &c->e->plan;
   const double base = c->ws->task_base[(size_t) tl * p->n_alt + j];
   const double *value = c->e->data.term_value + (size_t) t * p->n_term;
@@ -169,7 +173,7 @@ ICLV_INLINE_HOST_DEVICE void block_utility(const indiv_ctx *c, int t, int tl, in
   ICLV_CSR_FOR(i, p->alt_term_ptr, j) {
     const int m = p->alt_term[i];
     if (p->util_lv[m] < 0) continue;
-    const double coef = c->theta[p->util_par[m]] * value[m];
+    const double coef = c->in->theta[p->util_par[m]] * value[m];
     const double *lv = c->ws->lv + (size_t) p->util_lv[m] * c->e->block;
 #pragma omp simd
     for (int r = 0; r < nb; r++) util[r] += coef * lv[r];
@@ -179,7 +183,7 @@ ICLV_INLINE_HOST_DEVICE void block_utility(const indiv_ctx *c, int t, int tl, in
 /* MNL log-probabilities of the chosen alternatives (vignette "likelihood", section 1.4). With
  * the gradient (or predictions), choice_dv keeps exp(V_j - max) / sum, which
  * the gradient pass turns into 1[j = y] - P_j. */
-ICLV_INLINE_HOST_DEVICE void block_choices(const indiv_ctx *c, int nb, int keep_prob) {
+ICLV_ALWAYS_INLINE void block_choices(const indiv_ctx *c, int nb, int keep_prob) {
   const iclv_plan *p = &c->e->plan;
   const iclv_data *d = &c->e->data;
   const int J = p->n_alt, B = c->e->block;
@@ -227,27 +231,28 @@ ICLV_INLINE_HOST_DEVICE void block_choices(const indiv_ctx *c, int nb, int keep_
 
 /* ---- the gradient of one block -------------------------------------------- */
 
-ICLV_INLINE_HOST_DEVICE double weighted_sum(const double *restrict w, const double *restrict x, int nb) {
+ICLV_ALWAYS_INLINE double weighted_sum(const double *restrict w, const double *restrict x, int nb) {
   double s = 0.0;
 #pragma omp simd reduction(+ : s)
   for (int r = 0; r < nb; r++) s += w[r] * x[r];
   return s;
 }
 
-ICLV_INLINE_HOST_DEVICE double weighted_sum2(const double *restrict w, const double *restrict x,
-                            const double *restrict y, int nb) {
+ICLV_ALWAYS_INLINE double weighted_sum2(const double *restrict w, const double *restrict x,
+                                        const double *restrict y, int nb) {
   double s = 0.0;
 #pragma omp simd reduction(+ : s)
   for (int r = 0; r < nb; r++) s += w[r] * x[r] * y[r];
   return s;
 }
 
-ICLV_INLINE_HOST_DEVICE void add_to(double *restrict acc, double coef, const double *restrict x, int nb) {
+ICLV_ALWAYS_INLINE void add_to(double *restrict acc, double coef, const double *restrict x,
+                               int nb) {
 #pragma omp simd
   for (int r = 0; r < nb; r++) acc[r] += coef * x[r];
 }
 
-ICLV_INLINE_HOST_DEVICE void grad_add(double *grad, int index, double value) {
+ICLV_ALWAYS_INLINE void grad_add(double *grad, int index, double value) {
   if (index >= 0) grad[index] += value;
 }
 
@@ -257,12 +262,13 @@ typedef struct indicator_sums {
   double mu, scale, tau_hi, tau_lo, load;
 } indicator_sums;
 
-ICLV_INLINE_HOST_DEVICE indicator_sums indicator_pass(int nb, const double *restrict w,
-                                      const double *restrict d_mu,
-                                      const double *restrict d_scale,
-                                      const double *restrict d_hi,
-                                      const double *restrict d_lo, const double *restrict lv,
-                                      double *restrict dlv, double zeta) {
+ICLV_ALWAYS_INLINE indicator_sums indicator_pass(int nb, const double *restrict w,
+                                                 const double *restrict d_mu,
+                                                 const double *restrict d_scale,
+                                                 const double *restrict d_hi,
+                                                 const double *restrict d_lo,
+                                                 const double *restrict lv,
+                                                 double *restrict dlv, double zeta) {
   double s_mu = 0.0, s_scale = 0.0, s_hi = 0.0, s_lo = 0.0, s_load = 0.0;
 #pragma omp simd reduction(+ : s_mu, s_scale, s_hi, s_lo, s_load)
   for (int r = 0; r < nb; r++) {
@@ -278,7 +284,7 @@ ICLV_INLINE_HOST_DEVICE indicator_sums indicator_pass(int nb, const double *rest
   return out;
 }
 
-ICLV_INLINE_HOST_DEVICE void gradient_indicators(const indiv_ctx *c, int nb) {
+ICLV_ALWAYS_INLINE void gradient_indicators(const indiv_ctx *c, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_theta_view *v = &c->e->view;
   const int K = p->n_ind, B = c->e->block;
@@ -313,7 +319,7 @@ ICLV_INLINE_HOST_DEVICE void gradient_indicators(const indiv_ctx *c, int nb) {
   }
 }
 
-ICLV_INLINE_HOST_DEVICE void gradient_choices(const indiv_ctx *c, int nb) {
+ICLV_ALWAYS_INLINE void gradient_choices(const indiv_ctx *c, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_data *d = &c->e->data;
   const int J = p->n_alt, M = p->n_term, B = c->e->block;
@@ -337,7 +343,7 @@ ICLV_INLINE_HOST_DEVICE void gradient_choices(const indiv_ctx *c, int nb) {
         } else {
           const double *lv = c->ws->lv + (size_t) l * B;
           g[p->util_par[m]] += value[m] * weighted_sum2(w, dv, lv, nb);
-          add_to(c->ws->dlv + (size_t) l * B, c->theta[p->util_par[m]] * value[m], dv, nb);
+          add_to(c->ws->dlv + (size_t) l * B, c->in->theta[p->util_par[m]] * value[m], dv, nb);
         }
       }
     }
@@ -345,7 +351,7 @@ ICLV_INLINE_HOST_DEVICE void gradient_choices(const indiv_ctx *c, int nb) {
 }
 
 /* Structural equations in reverse order with the collected dLV. */
-ICLV_INLINE_HOST_DEVICE void gradient_latent(const indiv_ctx *c, int r0, int nb) {
+ICLV_ALWAYS_INLINE void gradient_latent(const indiv_ctx *c, int r0, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_theta_view *v = &c->e->view;
   const int R = c->e->draws.n_draws, B = c->e->block;
@@ -370,7 +376,7 @@ ICLV_INLINE_HOST_DEVICE void gradient_latent(const indiv_ctx *c, int r0, int nb)
 
 /* ---- the individual's loop over blocks ------------------------------------ */
 
-ICLV_INLINE_HOST_DEVICE void individual_means(const indiv_ctx *c) {
+ICLV_ALWAYS_INLINE void individual_means(const indiv_ctx *c) {
   for (int l = 0; l < c->e->plan.n_lv; l++) c->ws->lv_mean[l] = iclv_lv_mean(c->in, c->n, l);
 }
 
@@ -507,7 +513,7 @@ double iclv_engine_eval(iclv_engine *e, const double *theta, int gradient, int c
 #pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
 #endif
   for (int n = 0; n < N; n++) {
-    indiv_ctx c = {e, &in, theta, e->ws + iclv_thread_num(), n, gradient, choice,
+    indiv_ctx c = {e, &in, e->ws + iclv_thread_num(), n, gradient, choice,
                    gradient ? e->grad_indiv + (size_t) n * P : NULL};
     e->loglik_indiv[n] = evaluate_individual(&c, NULL);
   }
@@ -539,7 +545,7 @@ void iclv_engine_predict(iclv_engine *e, const double *theta, int n_threads,
 #pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
 #endif
   for (int n = 0; n < N; n++) {
-    indiv_ctx c = {e, &in, theta, e->ws + iclv_thread_num(), n, 0, 1, NULL};
+    indiv_ctx c = {e, &in, e->ws + iclv_thread_num(), n, 0, 1, NULL};
     e->loglik_indiv[n] = evaluate_individual(&c, out);
   }
 }

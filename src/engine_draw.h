@@ -59,7 +59,8 @@ ICLV_INLINE_HOST_DEVICE void iclv_person_fill(const iclv_inputs *m, const iclv_p
 ICLV_INLINE_HOST_DEVICE void iclv_draw_latent(const iclv_inputs *m, const iclv_person *ind, int r) {
   const int L = m->plan.n_lv, R = m->draws.n_draws;
   for (int l = 0; l < L; l++) {
-    double v = ind->lv_mean[l] + m->view.lv_sigma[l] * m->draws.eta[((size_t) ind->n * L + l) * R + r];
+    const double eta = m->draws.eta[((size_t) ind->n * L + l) * R + r];
+    double v = ind->lv_mean[l] + m->view.lv_sigma[l] * eta;
     ICLV_CSR_FOR(i, m->plan.lv_path_ptr, l)
       v += m->view.lv_path[i] * ind->lv[m->plan.lv_path_from[i] * ind->stride];
     ind->lv[l * ind->stride] = v;
@@ -107,14 +108,17 @@ ICLV_INLINE_HOST_DEVICE void iclv_task_logsumexp(const iclv_inputs *m, const icl
                                                  int tl, double *vmax, double *vsum) {
   const int t = ind->first_task + tl;
   double top = -INFINITY, sum = 0.0;
-  ICLV_CSR_FOR(a, m->data.avail_ptr, t) top = iclv_max(top, iclv_draw_utility(m, ind, tl, m->data.avail_alt[a]));
-  ICLV_CSR_FOR(a, m->data.avail_ptr, t) sum += exp(iclv_draw_utility(m, ind, tl, m->data.avail_alt[a]) - top);
+  ICLV_CSR_FOR(a, m->data.avail_ptr, t)
+    top = iclv_max(top, iclv_draw_utility(m, ind, tl, m->data.avail_alt[a]));
+  ICLV_CSR_FOR(a, m->data.avail_ptr, t)
+    sum += exp(iclv_draw_utility(m, ind, tl, m->data.avail_alt[a]) - top);
   *vmax = top;
   *vsum = sum;
 }
 
 /* l_r without the point's weight; fills ind->lv for point r. */
-ICLV_INLINE_HOST_DEVICE double iclv_draw_loglik(const iclv_inputs *m, const iclv_person *ind, int r) {
+ICLV_INLINE_HOST_DEVICE double iclv_draw_loglik(const iclv_inputs *m, const iclv_person *ind,
+                                                int r) {
   iclv_draw_latent(m, ind, r);
   double total = 0.0;
   for (int k = 0; k < m->plan.n_ind; k++) {
@@ -238,7 +242,8 @@ ICLV_INLINE_HOST_DEVICE void iclv_draw_gradient_latent(const iclv_inputs *m,
     const double dl = ind->dlv[l * ind->stride];
     if (p->lv_alpha[l] >= 0 || ICLV_CSR_COUNT(p->lv_cov_ptr, l) > 0)
       iclv_sink_push(sink, iclv_target(ICLV_TARGET_LV_TOTAL, l), 1.0, w * dl);
-    iclv_push_param(sink, p->lv_sigma[l], 1.0, w * dl * m->draws.eta[((size_t) ind->n * L + l) * R + r]);
+    const double eta = m->draws.eta[((size_t) ind->n * L + l) * R + r];
+    iclv_push_param(sink, p->lv_sigma[l], 1.0, w * dl * eta);
     ICLV_CSR_FOR(i, p->lv_path_ptr, l) {
       const int from = p->lv_path_from[i];
       iclv_push_param(sink, p->lv_path_par[i], 1.0, w * dl * ind->lv[from * ind->stride]);

@@ -51,7 +51,7 @@ static SEXP list_get(SEXP list, const char *name) {
 /* An engine-owned row-major copy of an R matrix (column-major, n_rows x
  * n_cols) or, with one column, of a vector. */
 static void *copy_rows(iclv_engine *e, SEXP list, const char *name, R_xlen_t n_rows, int n_cols,
-                       SEXPTYPE type) {
+                       int type) {
   SEXP x = list_get(list, name);
   const char *type_name = type == INTSXP ? "integer" : "double";
   if (TYPEOF(x) != type) error("engine input '%s' must be %s", name, type_name);
@@ -66,7 +66,8 @@ static void *copy_rows(iclv_engine *e, SEXP list, const char *name, R_xlen_t n_r
   void *out = iclv_engine_alloc(e, (size_t) n_rows * n_cols, size);
   if (out == NULL) alloc_failed(e);
   if (n_cols == 1) {
-    if (n_rows > 0) memcpy(out, type == INTSXP ? (void *) INTEGER(x) : (void *) REAL(x), size * n_rows);
+    const void *from = type == INTSXP ? (const void *) INTEGER(x) : (const void *) REAL(x);
+    if (n_rows > 0) memcpy(out, from, size * n_rows);
     return out;
   }
   for (R_xlen_t i = 0; i < n_rows; i++)

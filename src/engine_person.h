@@ -29,8 +29,10 @@ ICLV_INLINE_HOST_DEVICE void iclv_fill_view(const iclv_inputs *in, int first, in
   const double *theta = in->theta;
   for (int l = first; l < p->n_lv; l += step)
     v->lv_sigma[l] = iclv_param_or(theta, p->lv_sigma[l], 1.0);
-  for (int i = first; i < p->lv_path_ptr[p->n_lv]; i += step) v->lv_path[i] = theta[p->lv_path_par[i]];
-  for (int i = first; i < p->ind_load_ptr[p->n_ind]; i += step) v->ind_load[i] = theta[p->ind_load_par[i]];
+  for (int i = first; i < p->lv_path_ptr[p->n_lv]; i += step)
+    v->lv_path[i] = theta[p->lv_path_par[i]];
+  for (int i = first; i < p->ind_load_ptr[p->n_ind]; i += step)
+    v->ind_load[i] = theta[p->ind_load_par[i]];
   for (int k = first; k < p->n_ind; k += step) {
     const double scale = iclv_param_or(theta, p->ind_scale[k], 1.0);
     v->ind_intercept[k] = iclv_param_or(theta, p->ind_intercept[k], 0.0);

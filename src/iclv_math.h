@@ -22,6 +22,14 @@
 #define ICLV_INLINE_HOST_DEVICE static inline
 #endif
 
+/* Helpers of the CPU engine's own loops (engine.c): always inlined as well,
+ * for the host only. */
+#if defined(__GNUC__) && !defined(__CUDACC__)
+#define ICLV_ALWAYS_INLINE __attribute__((always_inline)) static inline
+#else
+#define ICLV_ALWAYS_INLINE static inline
+#endif
+
 /* Vector variants of libm's functions (glibc libmvec). configure defines
  * ICLV_HAVE_LIBMVEC only when a test program using them links and runs. */
 #if defined(ICLV_HAVE_LIBMVEC) && !defined(__CUDACC__) && defined(__GNUC__) && !defined(__clang__)

@@ -41,7 +41,8 @@ static double person_eval(const iclv_inputs *m, int n, int with_choice, int lane
                           const person_scratch *s, double *row, int *nonpositive) {
   const int R = m->draws.n_draws, P = m->plan.n_par;
   iclv_person ind = iclv_person_of(m, n, with_choice);
-  for (int tid = 0; tid < lanes; tid++) iclv_person_fill(m, &ind, s->lv_mean, s->task_base, tid, lanes);
+  for (int tid = 0; tid < lanes; tid++)
+    iclv_person_fill(m, &ind, s->lv_mean, s->task_base, tid, lanes);
   ind.lv_mean = s->lv_mean;
   ind.task_base = s->task_base;
   ind.lv = s->lv;

@@ -1,6 +1,10 @@
 /* The CUDA backend of the likelihood engine: the simulated log-likelihood, its
- * analytic gradient and the per-individual scores in double precision, with
- * the per-(individual, draw) maths of iclv_math.h (vignette "likelihood", sections 1-2).
+ * analytic gradient and the per-individual scores in double precision. The
+ * steps of one person and one draw are not here: they are the shared
+ * functions of engine_person.h and engine_draw.h (vignette "likelihood",
+ * sections 1-5), which kernel_on_cpu.c also runs on the CPU for the tests.
+ * This file has the loops around them, the warp reductions and the device
+ * memory.
  *
  * Mapping. One thread block per individual, threads over the draws (thread t
  * takes draws t, t + T, t + 2T, ...). Per-thread state stays small: the latent
