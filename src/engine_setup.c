@@ -117,7 +117,7 @@ int iclv_engine_validate(const iclv_engine *e, char *err, size_t errlen) {
         FAIL("plan: latent variable %d depends on %d, which does not come before it", l,
              p->lv_path_from[i]);
   for (int k = 0; k < K; k++) {
-    if (p->ind_load_ptr[k + 1] == p->ind_load_ptr[k])
+    if (ICLV_CSR_COUNT(p->ind_load_ptr, k) == 0)
       FAIL("plan: indicator %d has no loading", k + 1);
     int n_thr = ICLV_CSR_COUNT(p->ind_thr_ptr, k);
     int want = p->ind_family[k] == 2 ? 0 : p->ind_ncat[k] - 1;
