@@ -171,9 +171,11 @@ static size_t shared_doubles(int gradient, int threads, int n_lv, int n_par, int
 /* Block b evaluates individual n0 + b. Outputs: loglik[n], flag[n] (1 when
  * the signed weights summed to <= 0), and with GRADIENT the row
  * rows[b * n_par ...] of dLL_n/dtheta. loglik_draw: n_draws doubles per block
- * of the chunk. */
+ * of the chunk. The minimum blocks per SM bound the registers (255 for the
+ * gradient, 64 for the log-likelihood): without them ptxas (nvcc 13) picks
+ * fewer registers and spills (notes/gpu.md). */
 template <bool GRADIENT>
-__global__ static void __launch_bounds__(MAX_THREADS)
+__global__ static void __launch_bounds__(MAX_THREADS, GRADIENT ? 1 : 4)
     likelihood_kernel(const __grid_constant__ iclv_inputs m, int n0, int with_choice,
                       double *loglik_draw, double *loglik, double *flag, double *rows) {
   extern __shared__ double shared[];
