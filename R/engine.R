@@ -30,7 +30,8 @@ engine_build <- function(model, prepared, draws, draw_weights = NULL, threads = 
     max_mb <- if (is.finite(memory$gpu_mb)) memory$gpu_mb else 1e6
     gpu <- gpu_engine_build(engine, max_mb = max_mb)
     .Call(C_gpu_engine_attach_monitor, gpu, monitor)
-    attr(engine, "gpu") <- gpu
+    # From here on the engine evaluates on the device (engine_eval()).
+    .Call(C_gpu_engine_attach, engine, gpu)
   }
   class(engine) <- "iclv_engine"
   engine_memory_check(engine, "setup")
@@ -41,10 +42,8 @@ engine_build <- function(model, prepared, draws, draw_weights = NULL, threads = 
 # once a GPU engine is attached).
 engine_memory_check <- function(engine, phase, iteration = NA_integer_) {
   monitor <- attr(engine, "monitor")
-  gpu <- attr(engine, "gpu")
-  device_bytes <- if (is.null(gpu)) 0 else gpu_engine_info(gpu)$device_mb * 2^20
-  memory_set_usage(monitor, host_bytes = engine_info(engine)$host_bytes,
-                   device_bytes = device_bytes)
+  info <- engine_info(engine)
+  memory_set_usage(monitor, host_bytes = info$host_bytes, device_bytes = info$device_bytes)
   memory_check(monitor, phase, iteration)
 }
 
@@ -74,10 +73,12 @@ engine_plan <- function(model) {
   plan
 }
 
-# Evaluates at theta_full (every row of the parameter table, natural scale).
+# Evaluates at theta_full (every row of the parameter table, natural scale):
+# list(loglik, gradient, loglik_indiv, scores, n_nonpositive, nonpositive),
+# the gradient over all of theta_full and the scores individuals x
+# parameters. On the device when `engine` has a GPU engine attached (or is
+# one), on the CPU otherwise: the C side chooses.
 engine_eval <- function(engine, theta_full, gradient = TRUE, scores = FALSE, choice = TRUE) {
-  gpu <- attr(engine, "gpu")
-  if (!is.null(gpu)) return(gpu_engine_eval(gpu, theta_full, gradient, scores, choice))
   .Call(C_engine_eval, engine, as.double(theta_full), gradient, scores, choice)
 }
 
@@ -94,8 +95,6 @@ engine_info <- function(engine) .Call(C_engine_info, engine)
 # adaptive integration builds one engine per centring step, each as large as
 # the draws.
 engine_release <- function(engine) {
-  gpu <- attr(engine, "gpu")
-  if (!is.null(gpu)) .Call(C_gpu_engine_free_r, gpu)
   .Call(C_engine_free, engine)
   invisible()
 }

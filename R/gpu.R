@@ -1,8 +1,9 @@
 # The R side of the CUDA likelihood engine (src/cuda/engine_cuda.cu through
 # src/gpu_engine_glue.c). A GPU engine is built from a host engine
 # (engine_build()), copies its plan, data and draws to the device once, and
-# evaluates exactly what engine_eval() evaluates. Internal: iclv() and
-# iclv_loglik() choose the backend.
+# evaluates exactly what the CPU engine evaluates; once attached to its host
+# engine (engine_build(backend = "gpu")), engine_eval() runs on it.
+# Internal: iclv() and iclv_loglik() choose the backend.
 
 # Builds the device engine from a host engine. `max_mb` bounds the device
 # memory it holds: past it, individuals are evaluated in chunks (of at least
@@ -15,10 +16,17 @@ gpu_engine_build <- function(engine, max_mb = 1500) {
   .Call(C_gpu_engine_new, engine, as.double(max_mb))
 }
 
-# As engine_eval(): list(loglik, gradient, loglik_indiv, scores, n_nonpositive)
-# with the gradient over all of theta_full and scores individuals x parameters.
+# engine_eval() on this device engine, whether or not it is attached to its
+# host engine (the tests compare the two backends on one host engine).
 gpu_engine_eval <- function(gpu, theta_full, gradient = TRUE, scores = FALSE, choice = TRUE) {
-  .Call(C_gpu_engine_eval_r, gpu, as.double(theta_full), gradient, scores, choice)
+  engine_eval(gpu, theta_full, gradient, scores, choice)
+}
+
+# The CUDA kernels' logic run serially on the CPU (src/kernel_on_cpu.c), for
+# the tests: engine_eval() with the gradient and scores, by the functions the
+# kernels call, with `lanes` emulated threads per person.
+kernel_on_cpu_eval <- function(engine, theta_full, choice = TRUE, lanes = 32L) {
+  .Call(C_kernel_on_cpu_eval, engine, as.double(theta_full), choice, as.integer(lanes))
 }
 
 # list(device_mb, chunk, threads): device memory held, individuals per kernel
@@ -27,12 +35,12 @@ gpu_engine_info <- function(gpu) .Call(C_gpu_engine_info, gpu)
 
 # Drops the rebuildable device workspace and halves the chunk; returns the MB
 # freed. The next evaluation rebuilds the (smaller) workspace.
-gpu_engine_release <- function(gpu) .Call(C_gpu_engine_release_r, gpu)
+gpu_engine_release <- function(gpu) .Call(C_gpu_engine_release, gpu)
 
 # Test hook: the `call`-th checked CUDA call of the next evaluation fails as
 # if CUDA had reported an error.
 gpu_engine_fail_next <- function(gpu, call = 1L) {
-  invisible(.Call(C_gpu_engine_fail_next_r, gpu, as.integer(call)))
+  invisible(.Call(C_gpu_engine_fail_next, gpu, as.integer(call)))
 }
 
 # The rule of backend = "auto": the GPU when one is usable and the problem

@@ -214,7 +214,7 @@ new_memory_monitor <- function(capacity = 4096L, limits = memory_limits()) {
 # One check per element of `iteration` (NA: outside iterations); returns the
 # actions taken.
 memory_check <- function(monitor, phase, iteration = NA_integer_) {
-  .Call(C_memmon_check_r, monitor, as.character(phase), as.integer(iteration))
+  .Call(C_memmon_check, monitor, as.character(phase), as.integer(iteration))
 }
 
 # What the package holds, in bytes, as the engine would report it (for tests).

@@ -8,11 +8,14 @@
  * S = sum_r exp(l_r - M) and the weighted gradient are rescaled when M grows,
  * so nothing per draw outlives its block. Each individual's log-likelihood and
  * gradient land in its own row; the totals are summed in individual order on
- * one thread, so results are bitwise identical for any thread count. */
+ * one thread, so results are bitwise identical for any thread count. The
+ * per-person steps the GPU shares (the view of theta, latent means, base
+ * utilities, which thresholds take a gradient, nonpositive weights) are in
+ * engine_person.h; the loops over blocks of draws are this file's own. */
 #include <math.h>
 #include <string.h>
 #include "engine.h"
-#include "iclv_math.h"
+#include "engine_person.h"
 #include "omp_compat.h"
 
 /* The per-individual work is compiled twice, for the x86-64 baseline and for
@@ -25,46 +28,25 @@
 #define ICLV_TARGET_CLONES
 #endif
 
-/* ---- theta -> per-evaluation quantities ---------------------------------- */
+/* ---- the inputs of an evaluation ---------------------------------------- */
 
-static double param_or(const double *theta, int index, double absent) {
-  return index >= 0 ? theta[index] : absent;
-}
-
-static void prepare_theta_view(iclv_engine *e, const double *theta) {
-  const iclv_plan *p = &e->plan;
-  iclv_theta_view *v = &e->view;
-  for (int l = 0; l < p->n_lv; l++) v->lv_sigma[l] = param_or(theta, p->lv_sigma[l], 1.0);
-  for (int i = 0; i < p->lv_path_ptr[p->n_lv]; i++) v->lv_path[i] = theta[p->lv_path_par[i]];
-  for (int i = 0; i < p->ind_load_ptr[p->n_ind]; i++) v->ind_load[i] = theta[p->ind_load_par[i]];
-  for (int k = 0; k < p->n_ind; k++) {
-    double scale = param_or(theta, p->ind_scale[k], 1.0);
-    v->ind_intercept[k] = param_or(theta, p->ind_intercept[k], 0.0);
-    v->ind_inv_scale[k] = 1.0 / scale;
-    v->ind_log_scale[k] = log(scale);
-    double *tau = v->ind_tau + v->ind_tau_ptr[k];
-    int n_thr = p->ind_thr_ptr[k + 1] - p->ind_thr_ptr[k];
-    tau[0] = -INFINITY;
-    for (int j = 0; j < n_thr; j++) {
-      int i = p->ind_thr_ptr[k] + j;
-      tau[j + 1] = p->ind_thr_sign[i] * theta[p->ind_thr_par[i]];
-    }
-    tau[n_thr + 1] = INFINITY;
-  }
+iclv_inputs iclv_engine_inputs(const iclv_engine *e, const double *theta) {
+  iclv_inputs in = {e->plan, e->data, e->draws, e->view, theta};
+  return in;
 }
 
 /* ---- one individual -------------------------------------------------------- */
 
 typedef struct indiv_ctx {
   const iclv_engine *e;
-  const double *theta;
+  const iclv_inputs *in;
   iclv_workspace *ws;
   int n, gradient, choice;
   double *grad_row; /* n_par, or NULL */
 } indiv_ctx;
 
 /* Latent variables of one block: structural equations, forward in order. */
-ICLV_HD void block_latent(const indiv_ctx *c, int r0, int nb) {
+ICLV_ALWAYS_INLINE void block_latent(const indiv_ctx *c, int r0, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_theta_view *v = &c->e->view;
   const int R = c->e->draws.n_draws, B = c->e->block;
@@ -74,7 +56,7 @@ ICLV_HD void block_latent(const indiv_ctx *c, int r0, int nb) {
     const double mean = c->ws->lv_mean[l], sigma = v->lv_sigma[l];
 #pragma omp simd
     for (int r = 0; r < nb; r++) lv[r] = mean + sigma * eta[r];
-    for (int i = p->lv_path_ptr[l]; i < p->lv_path_ptr[l + 1]; i++) {
+    ICLV_CSR_FOR(i, p->lv_path_ptr, l) {
       const double *from = c->ws->lv + (size_t) p->lv_path_from[i] * B;
       const double b = v->lv_path[i];
 #pragma omp simd
@@ -84,14 +66,14 @@ ICLV_HD void block_latent(const indiv_ctx *c, int r0, int nb) {
 }
 
 /* mu_r = a_k + sum_l zeta_kl LV_lr for indicator k. */
-ICLV_HD void block_mu(const indiv_ctx *c, int k, int nb) {
+ICLV_ALWAYS_INLINE void block_mu(const indiv_ctx *c, int k, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_theta_view *v = &c->e->view;
   double *mu = c->ws->mu;
   const double a = v->ind_intercept[k];
 #pragma omp simd
   for (int r = 0; r < nb; r++) mu[r] = a;
-  for (int i = p->ind_load_ptr[k]; i < p->ind_load_ptr[k + 1]; i++) {
+  ICLV_CSR_FOR(i, p->ind_load_ptr, k) {
     const double *lv = c->ws->lv + (size_t) p->ind_load_lv[i] * c->e->block;
     const double zeta = v->ind_load[i];
 #pragma omp simd
@@ -102,11 +84,11 @@ ICLV_HD void block_mu(const indiv_ctx *c, int k, int nb) {
 /* The cell loop, instantiated per family and per kind of category (first,
  * last, inner) so that these are constants and the loop body has no branch
  * on them. */
-ICLV_HD void ordered_cells(int logit, int has_lo, int has_hi, int nb, double tau_lo,
-                           double tau_hi, double inv_scale, const double *restrict mu,
-                           double *restrict loglik, double *restrict d_hi,
-                           double *restrict d_lo, double *restrict d_mu,
-                           double *restrict d_scale) {
+ICLV_ALWAYS_INLINE void ordered_cells(int logit, int has_lo, int has_hi, int nb, double tau_lo,
+                                      double tau_hi, double inv_scale, const double *restrict mu,
+                                      double *restrict loglik, double *restrict d_hi,
+                                      double *restrict d_lo, double *restrict d_mu,
+                                      double *restrict d_scale) {
 #pragma omp simd
   for (int r = 0; r < nb; r++) {
     iclv_cell cell = iclv_ordered_cell_bounds(logit, has_lo, has_hi, tau_lo, tau_hi, mu[r],
@@ -123,17 +105,17 @@ ICLV_HD void ordered_cells(int logit, int has_lo, int has_hi, int nb, double tau
   ordered_cells(logit, has_lo, has_hi, nb, tau_lo, tau_hi, inv_scale, mu, loglik, d_hi, d_lo, \
                 d_mu, d_scale)
 
-ICLV_HD void family_cells(int logit, int category, int n_cat, int nb, double tau_lo,
-                          double tau_hi, double inv_scale, const double *restrict mu,
-                          double *restrict loglik, double *restrict d_hi,
-                          double *restrict d_lo, double *restrict d_mu,
-                          double *restrict d_scale) {
+ICLV_ALWAYS_INLINE void family_cells(int logit, int category, int n_cat, int nb, double tau_lo,
+                                     double tau_hi, double inv_scale, const double *restrict mu,
+                                     double *restrict loglik, double *restrict d_hi,
+                                     double *restrict d_lo, double *restrict d_mu,
+                                     double *restrict d_scale) {
   if (category == 1) ORDERED_CELLS(logit, 0, 1);
   else if (category == n_cat) ORDERED_CELLS(logit, 1, 0);
   else ORDERED_CELLS(logit, 1, 1);
 }
 
-ICLV_HD void block_indicators(const indiv_ctx *c, int nb) {
+ICLV_ALWAYS_INLINE void block_indicators(const indiv_ctx *c, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_theta_view *v = &c->e->view;
   const int K = p->n_ind, B = c->e->block;
@@ -141,8 +123,8 @@ ICLV_HD void block_indicators(const indiv_ctx *c, int nb) {
   const double *value = c->e->data.ind_value + (size_t) c->n * K;
   double *loglik = c->ws->loglik_draw;
   for (int k = 0; k < K; k++) {
+    if (!iclv_answered(p, answer, value, k)) continue;
     const int family = p->ind_family[k];
-    if (family == ICLV_FAMILY_CONTINUOUS ? isnan(value[k]) : answer[k] == 0) continue;
     block_mu(c, k, nb);
     double *d_hi = c->ws->d_tau_hi + (size_t) k * B, *d_lo = c->ws->d_tau_lo + (size_t) k * B;
     double *d_mu = c->ws->d_mu + (size_t) k * B, *d_scale = c->ws->d_scale + (size_t) k * B;
@@ -158,7 +140,7 @@ ICLV_HD void block_indicators(const indiv_ctx *c, int nb) {
         d_scale[r] = cell.d_scale;
       }
     } else {
-      const double *tau = v->ind_tau + v->ind_tau_ptr[k];
+      const double *tau = v->ind_tau + p->ind_tau_ptr[k];
       const double tau_lo = tau[answer[k] - 1], tau_hi = tau[answer[k]];
       const int n_cat = p->ind_ncat[k];
       if (family == ICLV_FAMILY_LOGIT)
@@ -172,30 +154,26 @@ ICLV_HD void block_indicators(const indiv_ctx *c, int nb) {
 }
 
 /* The LV-free part of each utility, once per task (not per draw). */
-ICLV_HD void task_base_utilities(const indiv_ctx *c) {
-  const iclv_plan *p = &c->e->plan;
+ICLV_ALWAYS_INLINE void task_base_utilities(const indiv_ctx *c) {
   const iclv_data *d = &c->e->data;
-  const int J = p->n_alt, M = p->n_term;
-  for (int t = d->task_ptr[c->n], tl = 0; t < d->task_ptr[c->n + 1]; t++, tl++) {
-    double *base = c->ws->task_base + (size_t) tl * J;
-    const double *value = d->term_value + (size_t) t * M;
-    for (int j = 0; j < J; j++) base[j] = 0.0;
-    for (int m = 0; m < M; m++)
-      if (p->util_lv[m] < 0) base[p->util_alt[m]] += c->theta[p->util_par[m]] * value[m];
-  }
+  const int J = c->e->plan.n_alt;
+  for (int t = d->task_ptr[c->n], tl = 0; t < d->task_ptr[c->n + 1]; t++, tl++)
+    for (int j = 0; j < J; j++)
+      c->ws->task_base[(size_t) tl * J + j] = iclv_base_utility(c->in, t, j);
 }
 
 /* Utility of alternative j in task t for the draws of the block. */
-ICLV_HD void block_utility(const indiv_ctx *c, int t, int tl, int j, int nb, double *util) {
+ICLV_ALWAYS_INLINE void block_utility(const indiv_ctx *c, int t, int tl, int j, int nb,
+                                      double *util) {
   const iclv_plan *p = &c->e->plan;
   const double base = c->ws->task_base[(size_t) tl * p->n_alt + j];
   const double *value = c->e->data.term_value + (size_t) t * p->n_term;
 #pragma omp simd
   for (int r = 0; r < nb; r++) util[r] = base;
-  for (int i = p->alt_term_ptr[j]; i < p->alt_term_ptr[j + 1]; i++) {
+  ICLV_CSR_FOR(i, p->alt_term_ptr, j) {
     const int m = p->alt_term[i];
     if (p->util_lv[m] < 0) continue;
-    const double coef = c->theta[p->util_par[m]] * value[m];
+    const double coef = c->in->theta[p->util_par[m]] * value[m];
     const double *lv = c->ws->lv + (size_t) p->util_lv[m] * c->e->block;
 #pragma omp simd
     for (int r = 0; r < nb; r++) util[r] += coef * lv[r];
@@ -205,7 +183,7 @@ ICLV_HD void block_utility(const indiv_ctx *c, int t, int tl, int j, int nb, dou
 /* MNL log-probabilities of the chosen alternatives (vignette "likelihood", section 1.4). With
  * the gradient (or predictions), choice_dv keeps exp(V_j - max) / sum, which
  * the gradient pass turns into 1[j = y] - P_j. */
-ICLV_HD void block_choices(const indiv_ctx *c, int nb, int keep_prob) {
+ICLV_ALWAYS_INLINE void block_choices(const indiv_ctx *c, int nb, int keep_prob) {
   const iclv_plan *p = &c->e->plan;
   const iclv_data *d = &c->e->data;
   const int J = p->n_alt, B = c->e->block;
@@ -213,7 +191,7 @@ ICLV_HD void block_choices(const indiv_ctx *c, int nb, int keep_prob) {
   double *loglik = c->ws->loglik_draw;
   for (int t = d->task_ptr[c->n], tl = 0; t < d->task_ptr[c->n + 1]; t++, tl++) {
     const int *alts = d->avail_alt + d->avail_ptr[t];
-    const int n_avail = d->avail_ptr[t + 1] - d->avail_ptr[t];
+    const int n_avail = ICLV_CSR_COUNT(d->avail_ptr, t);
     for (int a = 0; a < n_avail; a++) block_utility(c, t, tl, alts[a], nb, util + (size_t) alts[a] * B);
 #pragma omp simd
     for (int r = 0; r < nb; r++) vmax[r] = -INFINITY;
@@ -253,27 +231,28 @@ ICLV_HD void block_choices(const indiv_ctx *c, int nb, int keep_prob) {
 
 /* ---- the gradient of one block -------------------------------------------- */
 
-ICLV_HD double weighted_sum(const double *restrict w, const double *restrict x, int nb) {
+ICLV_ALWAYS_INLINE double weighted_sum(const double *restrict w, const double *restrict x, int nb) {
   double s = 0.0;
 #pragma omp simd reduction(+ : s)
   for (int r = 0; r < nb; r++) s += w[r] * x[r];
   return s;
 }
 
-ICLV_HD double weighted_sum2(const double *restrict w, const double *restrict x,
-                            const double *restrict y, int nb) {
+ICLV_ALWAYS_INLINE double weighted_sum2(const double *restrict w, const double *restrict x,
+                                        const double *restrict y, int nb) {
   double s = 0.0;
 #pragma omp simd reduction(+ : s)
   for (int r = 0; r < nb; r++) s += w[r] * x[r] * y[r];
   return s;
 }
 
-ICLV_HD void add_to(double *restrict acc, double coef, const double *restrict x, int nb) {
+ICLV_ALWAYS_INLINE void add_to(double *restrict acc, double coef, const double *restrict x,
+                               int nb) {
 #pragma omp simd
   for (int r = 0; r < nb; r++) acc[r] += coef * x[r];
 }
 
-ICLV_HD void grad_add(double *grad, int index, double value) {
+ICLV_ALWAYS_INLINE void grad_add(double *grad, int index, double value) {
   if (index >= 0) grad[index] += value;
 }
 
@@ -283,12 +262,13 @@ typedef struct indicator_sums {
   double mu, scale, tau_hi, tau_lo, load;
 } indicator_sums;
 
-ICLV_HD indicator_sums indicator_pass(int nb, const double *restrict w,
-                                      const double *restrict d_mu,
-                                      const double *restrict d_scale,
-                                      const double *restrict d_hi,
-                                      const double *restrict d_lo, const double *restrict lv,
-                                      double *restrict dlv, double zeta) {
+ICLV_ALWAYS_INLINE indicator_sums indicator_pass(int nb, const double *restrict w,
+                                                 const double *restrict d_mu,
+                                                 const double *restrict d_scale,
+                                                 const double *restrict d_hi,
+                                                 const double *restrict d_lo,
+                                                 const double *restrict lv,
+                                                 double *restrict dlv, double zeta) {
   double s_mu = 0.0, s_scale = 0.0, s_hi = 0.0, s_lo = 0.0, s_load = 0.0;
 #pragma omp simd reduction(+ : s_mu, s_scale, s_hi, s_lo, s_load)
   for (int r = 0; r < nb; r++) {
@@ -304,7 +284,7 @@ ICLV_HD indicator_sums indicator_pass(int nb, const double *restrict w,
   return out;
 }
 
-ICLV_HD void gradient_indicators(const indiv_ctx *c, int nb) {
+ICLV_ALWAYS_INLINE void gradient_indicators(const indiv_ctx *c, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_theta_view *v = &c->e->view;
   const int K = p->n_ind, B = c->e->block;
@@ -313,8 +293,8 @@ ICLV_HD void gradient_indicators(const indiv_ctx *c, int nb) {
   const double *w = c->ws->weight;
   double *g = c->grad_row;
   for (int k = 0; k < K; k++) {
+    if (!iclv_answered(p, answer, value, k)) continue;
     const int family = p->ind_family[k];
-    if (family == ICLV_FAMILY_CONTINUOUS ? isnan(value[k]) : answer[k] == 0) continue;
     const size_t at = (size_t) k * B;
     const double *d_mu = c->ws->d_mu + at;
     /* Every indicator has at least one loading (the model refuses others). */
@@ -327,10 +307,9 @@ ICLV_HD void gradient_indicators(const indiv_ctx *c, int nb) {
     grad_add(g, p->ind_scale[k], sums.scale);
     g[p->ind_load_par[first_load]] += sums.load;
     if (family != ICLV_FAMILY_CONTINUOUS) {
-      const int j = answer[k], n_thr = p->ind_thr_ptr[k + 1] - p->ind_thr_ptr[k];
-      const int first = p->ind_thr_ptr[k];
-      if (j <= n_thr) g[p->ind_thr_par[first + j - 1]] += p->ind_thr_sign[first + j - 1] * sums.tau_hi;
-      if (j >= 2) g[p->ind_thr_par[first + j - 2]] += p->ind_thr_sign[first + j - 2] * sums.tau_lo;
+      const iclv_cell_thresholds thr = iclv_cell_thresholds_of(p, k, answer[k]);
+      if (thr.hi >= 0) g[p->ind_thr_par[thr.hi]] += p->ind_thr_sign[thr.hi] * sums.tau_hi;
+      if (thr.lo >= 0) g[p->ind_thr_par[thr.lo]] += p->ind_thr_sign[thr.lo] * sums.tau_lo;
     }
     for (int i = first_load + 1; i < p->ind_load_ptr[k + 1]; i++) {
       const int l = p->ind_load_lv[i];
@@ -340,7 +319,7 @@ ICLV_HD void gradient_indicators(const indiv_ctx *c, int nb) {
   }
 }
 
-ICLV_HD void gradient_choices(const indiv_ctx *c, int nb) {
+ICLV_ALWAYS_INLINE void gradient_choices(const indiv_ctx *c, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_data *d = &c->e->data;
   const int J = p->n_alt, M = p->n_term, B = c->e->block;
@@ -348,7 +327,7 @@ ICLV_HD void gradient_choices(const indiv_ctx *c, int nb) {
   double *g = c->grad_row;
   for (int t = d->task_ptr[c->n], tl = 0; t < d->task_ptr[c->n + 1]; t++, tl++) {
     const int *alts = d->avail_alt + d->avail_ptr[t];
-    const int n_avail = d->avail_ptr[t + 1] - d->avail_ptr[t];
+    const int n_avail = ICLV_CSR_COUNT(d->avail_ptr, t);
     const double *value = d->term_value + (size_t) t * M;
     for (int a = 0; a < n_avail; a++) {
       const int j = alts[a];
@@ -357,14 +336,14 @@ ICLV_HD void gradient_choices(const indiv_ctx *c, int nb) {
 #pragma omp simd
       for (int r = 0; r < nb; r++) dv[r] = chosen - dv[r];
       const double dv_sum = weighted_sum(w, dv, nb);
-      for (int i = p->alt_term_ptr[j]; i < p->alt_term_ptr[j + 1]; i++) {
+      ICLV_CSR_FOR(i, p->alt_term_ptr, j) {
         const int m = p->alt_term[i], l = p->util_lv[m];
         if (l < 0) {
           g[p->util_par[m]] += value[m] * dv_sum;
         } else {
           const double *lv = c->ws->lv + (size_t) l * B;
           g[p->util_par[m]] += value[m] * weighted_sum2(w, dv, lv, nb);
-          add_to(c->ws->dlv + (size_t) l * B, c->theta[p->util_par[m]] * value[m], dv, nb);
+          add_to(c->ws->dlv + (size_t) l * B, c->in->theta[p->util_par[m]] * value[m], dv, nb);
         }
       }
     }
@@ -372,7 +351,7 @@ ICLV_HD void gradient_choices(const indiv_ctx *c, int nb) {
 }
 
 /* Structural equations in reverse order with the collected dLV. */
-ICLV_HD void gradient_latent(const indiv_ctx *c, int r0, int nb) {
+ICLV_ALWAYS_INLINE void gradient_latent(const indiv_ctx *c, int r0, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_theta_view *v = &c->e->view;
   const int R = c->e->draws.n_draws, B = c->e->block;
@@ -384,10 +363,10 @@ ICLV_HD void gradient_latent(const indiv_ctx *c, int r0, int nb) {
     const double *eta = c->e->draws.eta + ((size_t) c->n * p->n_lv + l) * R + r0;
     const double total = weighted_sum(w, dlv, nb);
     grad_add(g, p->lv_alpha[l], total);
-    for (int i = p->lv_cov_ptr[l]; i < p->lv_cov_ptr[l + 1]; i++)
+    ICLV_CSR_FOR(i, p->lv_cov_ptr, l)
       g[p->lv_cov_par[i]] += total * x[p->lv_cov_col[i]];
     grad_add(g, p->lv_sigma[l], weighted_sum2(w, dlv, eta, nb));
-    for (int i = p->lv_path_ptr[l]; i < p->lv_path_ptr[l + 1]; i++) {
+    ICLV_CSR_FOR(i, p->lv_path_ptr, l) {
       const int m = p->lv_path_from[i];
       g[p->lv_path_par[i]] += weighted_sum2(w, dlv, c->ws->lv + (size_t) m * B, nb);
       add_to(c->ws->dlv + (size_t) m * B, v->lv_path[i], dlv, nb);
@@ -397,15 +376,8 @@ ICLV_HD void gradient_latent(const indiv_ctx *c, int r0, int nb) {
 
 /* ---- the individual's loop over blocks ------------------------------------ */
 
-ICLV_HD void individual_means(const indiv_ctx *c) {
-  const iclv_plan *p = &c->e->plan;
-  const double *x = c->e->data.covariates + (size_t) c->n * p->n_cov;
-  for (int l = 0; l < p->n_lv; l++) {
-    double mean = param_or(c->theta, p->lv_alpha[l], 0.0);
-    for (int i = p->lv_cov_ptr[l]; i < p->lv_cov_ptr[l + 1]; i++)
-      mean += c->theta[p->lv_cov_par[i]] * x[p->lv_cov_col[i]];
-    c->ws->lv_mean[l] = mean;
-  }
+ICLV_ALWAYS_INLINE void individual_means(const indiv_ctx *c) {
+  for (int l = 0; l < c->e->plan.n_lv; l++) c->ws->lv_mean[l] = iclv_lv_mean(c->in, c->n, l);
 }
 
 /* Mean and sd from weighted sums of x and x^2 (first and second L entries). */
@@ -452,7 +424,7 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
       /* Average probabilities over the draws with the prior weights. */
       const iclv_data *d = &e->data;
       for (int t = d->task_ptr[c->n], tl = 0; t < d->task_ptr[c->n + 1]; t++, tl++)
-        for (int a = d->avail_ptr[t]; a < d->avail_ptr[t + 1]; a++) {
+        ICLV_CSR_FOR(a, d->avail_ptr, t) {
           const int j = d->avail_alt[a];
           const double *prob = ws->choice_dv + ((size_t) tl * p->n_alt + j) * B;
           double s = 0.0;
@@ -507,9 +479,7 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
     }
   }
 
-  /* Signed weights (sparse grids) can sum to <= 0: the integral is then
-   * floored, with zero gradient, and the individual flagged. */
-  e->nonpositive[c->n] = !(run_sum > 0.0);
+  e->nonpositive[c->n] = iclv_weights_nonpositive(run_sum);
   if (e->nonpositive[c->n]) {
     if (c->gradient) memset(c->grad_row, 0, sizeof(double) * P);
     if (pred) {
@@ -520,14 +490,14 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
         if (pred->eta_mean) pred->eta_mean[at] = pred->eta_sd[at] = NAN;
       }
     }
-    return run_max + log(ICLV_PROB_FLOOR);
+    return iclv_person_loglik(run_max, run_sum);
   }
   if (c->gradient)
     for (int i = 0; i < P; i++) c->grad_row[i] /= run_sum;
   if (pred && pred->lv_mean) posterior_moments(ws->post, run_sum, L, c->n, pred->lv_mean, pred->lv_sd);
   if (pred && pred->eta_mean)
     posterior_moments(ws->post + 2 * L, run_sum, L, c->n, pred->eta_mean, pred->eta_sd);
-  return run_max + log(run_sum);
+  return iclv_person_loglik(run_max, run_sum);
 }
 
 /* ---- the public entry points ---------------------------------------------- */
@@ -536,13 +506,14 @@ double iclv_engine_eval(iclv_engine *e, const double *theta, int gradient, int c
                         int n_threads, double *grad) {
   const int N = e->data.n_indiv, P = e->plan.n_par;
   if (n_threads < 1 || n_threads > e->n_threads) n_threads = e->n_threads;
-  prepare_theta_view(e, theta);
+  const iclv_inputs in = iclv_engine_inputs(e, theta);
+  iclv_fill_view(&in, 0, 1);
 
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
 #endif
   for (int n = 0; n < N; n++) {
-    indiv_ctx c = {e, theta, e->ws + iclv_thread_num(), n, gradient, choice,
+    indiv_ctx c = {e, &in, e->ws + iclv_thread_num(), n, gradient, choice,
                    gradient ? e->grad_indiv + (size_t) n * P : NULL};
     e->loglik_indiv[n] = evaluate_individual(&c, NULL);
   }
@@ -567,13 +538,14 @@ void iclv_engine_predict(iclv_engine *e, const double *theta, int n_threads,
                          iclv_predict_out *out) {
   const int N = e->data.n_indiv;
   if (n_threads < 1 || n_threads > e->n_threads) n_threads = e->n_threads;
-  prepare_theta_view(e, theta);
+  const iclv_inputs in = iclv_engine_inputs(e, theta);
+  iclv_fill_view(&in, 0, 1);
   if (out->prob) memset(out->prob, 0, sizeof(double) * e->data.n_tasks * e->plan.n_alt);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
 #endif
   for (int n = 0; n < N; n++) {
-    indiv_ctx c = {e, theta, e->ws + iclv_thread_num(), n, 0, 1, NULL};
+    indiv_ctx c = {e, &in, e->ws + iclv_thread_num(), n, 0, 1, NULL};
     e->loglik_indiv[n] = evaluate_individual(&c, out);
   }
 }

@@ -5,35 +5,26 @@
 #define ICLV_ENGINE_H
 
 #include <stddef.h>
+#include "engine_arrays.h"
 
-/* The model: which parameter (an index into theta_full, -1 = absent) sits
- * where. CSR arrays (`*_ptr`) list the entries of each latent variable or
- * indicator. */
+/* The entries of row `row` of a CSR array (`*_ptr`): ptr[row] .. ptr[row + 1] - 1. */
+#define ICLV_CSR_FOR(i, ptr, row) \
+  for (int i = (ptr)[row], i##_end = (ptr)[(row) + 1]; i < i##_end; i++)
+#define ICLV_CSR_COUNT(ptr, row) ((ptr)[(row) + 1] - (ptr)[row])
+
+/* The model: counts, and the arrays of engine_arrays.h. CSR arrays (`*_ptr`)
+ * list the entries of each latent variable, indicator or alternative. */
 typedef struct iclv_plan {
   int n_lv, n_ind, n_cov, n_alt, n_term, n_par;
-  int *lv_alpha, *lv_sigma;
-  int *lv_cov_ptr, *lv_cov_col, *lv_cov_par;
-  int *lv_path_ptr, *lv_path_from, *lv_path_par;
-  int *ind_family, *ind_ncat, *ind_intercept, *ind_scale;
-  int *ind_load_ptr, *ind_load_lv, *ind_load_par;
-  int *ind_thr_ptr, *ind_thr_par;
-  double *ind_thr_sign;
-  int *util_alt, *util_par, *util_lv;
-  int *alt_term_ptr, *alt_term; /* utility terms grouped by alternative */
+  ICLV_PLAN_ARRAYS(ICLV_ARRAY_MEMBER)
+  ICLV_PLAN_DERIVED_ARRAYS(ICLV_ARRAY_MEMBER)
 } iclv_plan;
 
-/* Individual-major data. Ordered answers are 1..J (0 = missing); continuous
- * answers are NaN when missing. */
+/* Individual-major data (engine_arrays.h). */
 typedef struct iclv_data {
   int n_indiv, n_tasks, max_tasks;
-  int *ind_cat;       /* n_indiv x n_ind */
-  double *ind_value;  /* n_indiv x n_ind */
-  double *covariates; /* n_indiv x n_cov */
-  int *task_ptr;      /* n_indiv + 1 */
-  int *choice;        /* n_tasks, 0-based alternative */
-  int *avail_ptr;     /* n_tasks + 1: available alternatives of each task... */
-  int *avail_alt;     /* ...listed here, in alternative order */
-  double *term_value; /* n_tasks x n_term */
+  ICLV_DATA_ARRAYS(ICLV_ARRAY_MEMBER)
+  ICLV_DATA_DERIVED_ARRAYS(ICLV_ARRAY_MEMBER)
 } iclv_data;
 
 typedef struct iclv_draws {
@@ -47,11 +38,21 @@ typedef struct iclv_draws {
 
 /* Quantities derived from theta once per evaluation (not per individual). */
 typedef struct iclv_theta_view {
-  double *lv_sigma, *lv_path;              /* per latent; per path entry */
-  double *ind_intercept, *ind_inv_scale, *ind_log_scale, *ind_load;
-  double *ind_tau; /* per indicator ncat + 1 bounds: -inf, tau_1..tau_{J-1}, +inf */
-  int *ind_tau_ptr;
+  ICLV_VIEW_ARRAYS(ICLV_ARRAY_MEMBER)
 } iclv_theta_view;
+
+/* Everything an evaluation reads, as the per-person steps (engine_person.h,
+ * engine_draw.h) take it: host pointers in the CPU engine and in the CPU run
+ * of the kernel's logic (kernel_on_cpu.c), device pointers in the CUDA
+ * kernels. The view's arrays are written once per evaluation, before any
+ * person is evaluated. */
+typedef struct iclv_inputs {
+  iclv_plan plan;
+  iclv_data data;
+  iclv_draws draws;
+  iclv_theta_view view;
+  const double *theta; /* theta_full, n_par */
+} iclv_inputs;
 
 /* One thread's scratch space, sized at creation for a block of draws. */
 typedef struct iclv_workspace {
@@ -105,6 +106,9 @@ void iclv_engine_free(iclv_engine *e);
 /* Why the last iclv_engine_alloc() returned NULL, into msg: the table of
  * owned arrays is full (a programming error), or memory ran out. */
 void iclv_engine_alloc_message(const iclv_engine *e, char *msg, size_t len);
+
+/* The inputs of an evaluation at theta_full: the engine's host arrays. */
+iclv_inputs iclv_engine_inputs(const iclv_engine *e, const double *theta);
 
 /* Evaluates the simulated log-likelihood at theta_full (length n_par); with
  * `gradient`, also its gradient (into grad, length n_par) and the per-

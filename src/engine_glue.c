@@ -7,8 +7,10 @@
 #include <R.h>
 #include <Rinternals.h>
 #include "glue.h"
+#include "engine_glue.h"
+#include "gpu_engine_glue.h"
 #include "engine.h"
-#include "omp_compat.h"
+#include "cuda/gpu.h"
 
 static const char *ENGINE_TAG = "iclv_engine";
 
@@ -19,7 +21,7 @@ static void engine_finalize(SEXP ptr) {
   iclv_engine_free(e);
 }
 
-static iclv_engine *engine_from(SEXP ptr) {
+iclv_engine *engine_from(SEXP ptr) {
   if (TYPEOF(ptr) != EXTPTRSXP || R_ExternalPtrTag(ptr) != install(ENGINE_TAG))
     error("not an iclv engine");
   iclv_engine *e = R_ExternalPtrAddr(ptr);
@@ -43,41 +45,35 @@ static SEXP list_get(SEXP list, const char *name) {
   return R_NilValue;
 }
 
-static int *copy_int(iclv_engine *e, SEXP list, const char *name, R_xlen_t want) {
-  SEXP x = list_get(list, name);
-  if (TYPEOF(x) != INTSXP) error("engine input '%s' must be an integer vector", name);
-  if (want >= 0 && XLENGTH(x) != want)
-    error("engine input '%s' has length %lld, expected %lld", name, (long long) XLENGTH(x),
-          (long long) want);
-  int *out = iclv_engine_alloc(e, XLENGTH(x), sizeof(int));
-  if (out == NULL) alloc_failed(e);
-  if (XLENGTH(x) > 0) memcpy(out, INTEGER(x), sizeof(int) * XLENGTH(x));
-  return out;
-}
+#define SEXP_TYPE_int INTSXP
+#define SEXP_TYPE_double REALSXP
 
-static double *copy_real(iclv_engine *e, SEXP list, const char *name, R_xlen_t want) {
+/* An engine-owned row-major copy of an R matrix (column-major, n_rows x
+ * n_cols) or, with one column, of a vector. */
+static void *copy_rows(iclv_engine *e, SEXP list, const char *name, R_xlen_t n_rows, int n_cols,
+                       int type) {
   SEXP x = list_get(list, name);
-  if (TYPEOF(x) != REALSXP) error("engine input '%s' must be a double vector", name);
-  if (want >= 0 && XLENGTH(x) != want) error("engine input '%s' has the wrong length", name);
-  double *out = iclv_engine_alloc(e, XLENGTH(x), sizeof(double));
+  const char *type_name = type == INTSXP ? "integer" : "double";
+  if (TYPEOF(x) != type) error("engine input '%s' must be %s", name, type_name);
+  if (n_rows < 0 || XLENGTH(x) != n_rows * n_cols) {
+    if (n_cols == 1)
+      error("engine input '%s' has length %lld, expected %lld", name, (long long) XLENGTH(x),
+            (long long) n_rows);
+    error("engine input '%s' must be a %lld x %d %s matrix", name, (long long) n_rows, n_cols,
+          type_name);
+  }
+  const size_t size = type == INTSXP ? sizeof(int) : sizeof(double);
+  void *out = iclv_engine_alloc(e, (size_t) n_rows * n_cols, size);
   if (out == NULL) alloc_failed(e);
-  if (XLENGTH(x) > 0) memcpy(out, REAL(x), sizeof(double) * XLENGTH(x));
-  return out;
-}
-
-/* An R matrix (column-major, n_rows x n_cols) as a row-major array. */
-static void *copy_rows(iclv_engine *e, SEXP list, const char *name, int n_rows, int n_cols,
-                       int is_int) {
-  SEXP x = list_get(list, name);
-  if (TYPEOF(x) != (is_int ? INTSXP : REALSXP) || XLENGTH(x) != (R_xlen_t) n_rows * n_cols)
-    error("engine input '%s' must be a %d x %d %s matrix", name, n_rows, n_cols,
-          is_int ? "integer" : "double");
-  void *out = iclv_engine_alloc(e, (size_t) n_rows * n_cols, is_int ? sizeof(int) : sizeof(double));
-  if (out == NULL) alloc_failed(e);
-  for (int i = 0; i < n_rows; i++)
+  if (n_cols == 1) {
+    const void *from = type == INTSXP ? (const void *) INTEGER(x) : (const void *) REAL(x);
+    if (n_rows > 0) memcpy(out, from, size * n_rows);
+    return out;
+  }
+  for (R_xlen_t i = 0; i < n_rows; i++)
     for (int j = 0; j < n_cols; j++) {
       size_t from = (size_t) j * n_rows + i, to = (size_t) i * n_cols + j;
-      if (is_int) ((int *) out)[to] = INTEGER(x)[from];
+      if (type == INTSXP) ((int *) out)[to] = INTEGER(x)[from];
       else ((double *) out)[to] = REAL(x)[from];
     }
   return out;
@@ -97,28 +93,10 @@ static void read_plan(iclv_engine *e, SEXP plan) {
   p->n_alt = asInteger(list_get(plan, "n_alt"));
   if (p->n_par < 1 || p->n_lv < 1 || p->n_cov < 0 || p->n_alt < 0)
     error("engine input: the plan has no parameters or no latent variables");
-  const int L = p->n_lv, K = p->n_ind, M = p->n_term;
-  p->lv_alpha = copy_int(e, plan, "lv_alpha", L);
-  p->lv_sigma = copy_int(e, plan, "lv_sigma", L);
-  p->lv_cov_ptr = copy_int(e, plan, "lv_cov_ptr", L + 1);
-  p->lv_cov_col = copy_int(e, plan, "lv_cov_col", p->lv_cov_ptr[L]);
-  p->lv_cov_par = copy_int(e, plan, "lv_cov_par", p->lv_cov_ptr[L]);
-  p->lv_path_ptr = copy_int(e, plan, "lv_path_ptr", L + 1);
-  p->lv_path_from = copy_int(e, plan, "lv_path_from", p->lv_path_ptr[L]);
-  p->lv_path_par = copy_int(e, plan, "lv_path_par", p->lv_path_ptr[L]);
-  p->ind_family = copy_int(e, plan, "ind_family", K);
-  p->ind_ncat = copy_int(e, plan, "ind_ncat", K);
-  p->ind_intercept = copy_int(e, plan, "ind_intercept", K);
-  p->ind_scale = copy_int(e, plan, "ind_scale", K);
-  p->ind_load_ptr = copy_int(e, plan, "ind_load_ptr", K + 1);
-  p->ind_load_lv = copy_int(e, plan, "ind_load_lv", p->ind_load_ptr[K]);
-  p->ind_load_par = copy_int(e, plan, "ind_load_par", p->ind_load_ptr[K]);
-  p->ind_thr_ptr = copy_int(e, plan, "ind_thr_ptr", K + 1);
-  p->ind_thr_par = copy_int(e, plan, "ind_thr_par", p->ind_thr_ptr[K]);
-  p->ind_thr_sign = copy_real(e, plan, "ind_thr_sign", p->ind_thr_ptr[K]);
-  p->util_alt = copy_int(e, plan, "util_alt", M);
-  p->util_par = copy_int(e, plan, "util_par", M);
-  p->util_lv = copy_int(e, plan, "util_lv", M);
+#define READ_PLAN(type, name, count) \
+  p->name = copy_rows(e, plan, #name, count, 1, SEXP_TYPE_##type);
+  ICLV_PLAN_ARRAYS(READ_PLAN)
+#undef READ_PLAN
 }
 
 static void read_data(iclv_engine *e, SEXP data) {
@@ -127,14 +105,12 @@ static void read_data(iclv_engine *e, SEXP data) {
   d->n_indiv = count_of(data, "task_ptr") - 1;
   d->n_tasks = count_of(data, "choice");
   if (d->n_indiv < 1) error("engine input: no individuals");
-  d->ind_cat = copy_rows(e, data, "ind_cat", d->n_indiv, p->n_ind, 1);
-  d->ind_value = copy_rows(e, data, "ind_value", d->n_indiv, p->n_ind, 0);
-  d->covariates = copy_rows(e, data, "covariates", d->n_indiv, p->n_cov, 0);
-  d->task_ptr = copy_int(e, data, "task_ptr", d->n_indiv + 1);
-  d->choice = copy_int(e, data, "choice", d->n_tasks);
-  d->term_value = copy_rows(e, data, "term_value", d->n_tasks, p->n_term, 0);
+#define READ_DATA(type, name, n_rows, n_cols) \
+  d->name = copy_rows(e, data, #name, n_rows, n_cols, SEXP_TYPE_##type);
+  ICLV_DATA_ARRAYS(READ_DATA)
+#undef READ_DATA
   /* Available alternatives as a list per task. */
-  int *avail = copy_rows(e, data, "avail", d->n_tasks, p->n_alt, 1);
+  int *avail = copy_rows(e, data, "avail", d->n_tasks, p->n_alt, INTSXP);
   d->avail_ptr = iclv_engine_alloc(e, (size_t) d->n_tasks + 1, sizeof(int));
   d->avail_alt = iclv_engine_alloc(e, (size_t) d->n_tasks * p->n_alt, sizeof(int));
   if (d->avail_ptr == NULL || d->avail_alt == NULL) alloc_failed(e);
@@ -215,27 +191,19 @@ SEXP engine_create(SEXP plan, SEXP data, SEXP draws, SEXP draw_weights, SEXP n_t
   return ptr;
 }
 
-static void check_theta(const iclv_engine *e, SEXP theta) {
+void engine_check_theta(const iclv_engine *e, SEXP theta) {
   if (TYPEOF(theta) != REALSXP || XLENGTH(theta) != e->plan.n_par)
     error("theta must be a double vector of length %d", e->plan.n_par);
   for (int i = 0; i < e->plan.n_par; i++)
     if (!R_FINITE(REAL(theta)[i])) error("theta[%d] is not finite", i + 1);
 }
 
-SEXP engine_eval(SEXP engine, SEXP theta, SEXP gradient, SEXP scores, SEXP choice) {
-  iclv_engine *e = engine_from(engine);
-  check_theta(e, theta);
-  const int want_grad = asLogical(gradient) == TRUE || asLogical(scores) == TRUE;
-  const int want_scores = asLogical(scores) == TRUE;
+SEXP engine_result(const iclv_engine *e, double loglik, SEXP grad, int want_scores) {
   const int N = e->data.n_indiv, P = e->plan.n_par;
-
   const char *names[] = {"loglik", "gradient", "loglik_indiv", "scores", "n_nonpositive",
                          "nonpositive", ""};
   SEXP out = PROTECT(mkNamed(VECSXP, names));
-  SEXP grad = want_grad ? allocVector(REALSXP, P) : R_NilValue;
   SET_VECTOR_ELT(out, 1, grad);
-  double loglik = iclv_engine_eval(e, REAL(theta), want_grad, asLogical(choice) != FALSE,
-                                   e->n_threads, want_grad ? REAL(grad) : NULL);
   SET_VECTOR_ELT(out, 0, ScalarReal(loglik));
   SET_VECTOR_ELT(out, 4, ScalarInteger(e->n_nonpositive));
   /* The individuals (1-based) whose signed weights summed to <= 0. */
@@ -256,9 +224,37 @@ SEXP engine_eval(SEXP engine, SEXP theta, SEXP gradient, SEXP scores, SEXP choic
   return out;
 }
 
+/* One evaluation path: on the device engine when `engine` is one or has one
+ * attached, on the CPU otherwise. Either backend leaves the per-individual
+ * results in the host engine's arrays, and the list is built from there. */
+SEXP engine_eval(SEXP engine, SEXP theta, SEXP gradient, SEXP scores, SEXP choice) {
+  SEXP host = engine;
+  cuda_engine *device = gpu_engine_attached(engine, &host);
+  iclv_engine *e = engine_from(host);
+  engine_check_theta(e, theta);
+  const int want_scores = asLogical(scores) == TRUE;
+  const int want_grad = asLogical(gradient) == TRUE || want_scores;
+  const int with_choice = asLogical(choice) != FALSE;
+  SEXP grad = PROTECT(want_grad ? allocVector(REALSXP, e->plan.n_par) : R_NilValue);
+  double *grad_out = want_grad ? REAL(grad) : NULL;
+  double loglik = 0.0;
+  if (device != NULL) {
+    char err[512] = "";
+    if (cuda_engine_eval(device, REAL(theta), want_grad, with_choice, want_scores, &loglik,
+                         e->loglik_indiv, grad_out, want_scores ? e->grad_indiv : NULL,
+                         e->nonpositive, &e->n_nonpositive, err, sizeof err) != 0)
+      error("GPU evaluation failed: %s", err);
+  } else {
+    loglik = iclv_engine_eval(e, REAL(theta), want_grad, with_choice, e->n_threads, grad_out);
+  }
+  SEXP out = engine_result(e, loglik, grad, want_scores);
+  UNPROTECT(1);
+  return out;
+}
+
 SEXP engine_predict(SEXP engine, SEXP theta, SEXP type) {
   iclv_engine *e = engine_from(engine);
-  check_theta(e, theta);
+  engine_check_theta(e, theta);
   const int N = e->data.n_indiv, L = e->plan.n_lv;
   const char *what = CHAR(asChar(type));
   const int want_lv = strcmp(what, "lv") == 0, want_eta = strcmp(what, "eta") == 0;
@@ -288,19 +284,23 @@ SEXP engine_predict(SEXP engine, SEXP theta, SEXP type) {
   return out; /* L x N (J x T, R x N): the R side transposes */
 }
 
-/* Frees the engine now rather than at garbage collection (R does not see
- * its size, so a series of large engines would otherwise pile up). */
+/* Frees the engine (and the device engine attached to it) now rather than
+ * at garbage collection (R does not see its size, so a series of large
+ * engines would otherwise pile up). */
 SEXP engine_free(SEXP engine) {
   if (TYPEOF(engine) != EXTPTRSXP || R_ExternalPtrTag(engine) != install(ENGINE_TAG))
     error("not an iclv engine");
+  gpu_engine_detach(engine);
   engine_finalize(engine);
   return R_NilValue;
 }
 
 SEXP engine_info(SEXP engine) {
-  iclv_engine *e = engine_from(engine);
+  SEXP host = engine;
+  cuda_engine *device = gpu_engine_attached(engine, &host);
+  iclv_engine *e = engine_from(host);
   const char *names[] = {"n_indiv", "n_tasks", "n_draws", "n_par", "n_threads", "block",
-                         "host_bytes", ""};
+                         "host_bytes", "device_bytes", ""};
   SEXP out = PROTECT(mkNamed(VECSXP, names));
   SET_VECTOR_ELT(out, 0, ScalarInteger(e->data.n_indiv));
   SET_VECTOR_ELT(out, 1, ScalarInteger(e->data.n_tasks));
@@ -309,6 +309,7 @@ SEXP engine_info(SEXP engine) {
   SET_VECTOR_ELT(out, 4, ScalarInteger(e->n_threads));
   SET_VECTOR_ELT(out, 5, ScalarInteger(e->block));
   SET_VECTOR_ELT(out, 6, ScalarReal((double) e->host_bytes));
+  SET_VECTOR_ELT(out, 7, ScalarReal(cuda_engine_device_bytes(device)));
   UNPROTECT(1);
   return out;
 }

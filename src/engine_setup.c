@@ -112,14 +112,14 @@ int iclv_engine_validate(const iclv_engine *e, char *err, size_t errlen) {
       check_range(p->util_lv, p->n_term, -1, L - 1, "util_lv", err, errlen))
     return 1;
   for (int l = 0; l < L; l++)
-    for (int i = p->lv_path_ptr[l]; i < p->lv_path_ptr[l + 1]; i++)
+    ICLV_CSR_FOR(i, p->lv_path_ptr, l)
       if (p->lv_path_from[i] < 0 || p->lv_path_from[i] >= l)
         FAIL("plan: latent variable %d depends on %d, which does not come before it", l,
              p->lv_path_from[i]);
   for (int k = 0; k < K; k++) {
-    if (p->ind_load_ptr[k + 1] == p->ind_load_ptr[k])
+    if (ICLV_CSR_COUNT(p->ind_load_ptr, k) == 0)
       FAIL("plan: indicator %d has no loading", k + 1);
-    int n_thr = p->ind_thr_ptr[k + 1] - p->ind_thr_ptr[k];
+    int n_thr = ICLV_CSR_COUNT(p->ind_thr_ptr, k);
     int want = p->ind_family[k] == 2 ? 0 : p->ind_ncat[k] - 1;
     if (n_thr != want || (p->ind_family[k] != 2 && p->ind_ncat[k] < 2))
       FAIL("plan: indicator %d has %d thresholds for %d categories", k, n_thr, p->ind_ncat[k]);
@@ -136,7 +136,7 @@ int iclv_engine_validate(const iclv_engine *e, char *err, size_t errlen) {
     return 1;
   for (int t = 0; t < d->n_tasks; t++) {
     int chosen_available = 0;
-    for (int a = d->avail_ptr[t]; a < d->avail_ptr[t + 1]; a++)
+    ICLV_CSR_FOR(a, d->avail_ptr, t)
       chosen_available |= d->avail_alt[a] == d->choice[t];
     if (!chosen_available) FAIL("data: task %d chooses an unavailable alternative", t + 1);
   }
@@ -168,21 +168,22 @@ int iclv_engine_finish(iclv_engine *e, int n_threads, char *err, size_t errlen) 
 
   d->max_tasks = 0;
   for (int n = 0; n < d->n_indiv; n++) {
-    int t = d->task_ptr[n + 1] - d->task_ptr[n];
+    int t = ICLV_CSR_COUNT(d->task_ptr, n);
     if (t > d->max_tasks) d->max_tasks = t;
   }
 
-  iclv_theta_view *v = &e->view;
-  ALLOC(v->lv_sigma, L);
-  ALLOC(v->lv_path, p->lv_path_ptr[L]);
-  ALLOC(v->ind_intercept, K);
-  ALLOC(v->ind_inv_scale, K);
-  ALLOC(v->ind_log_scale, K);
-  ALLOC(v->ind_load, p->ind_load_ptr[K]);
-  ALLOC(v->ind_tau_ptr, K + 1);
+  ALLOC(p->alt_n_fixed, J);
+  for (int m = 0; m < p->n_term; m++)
+    if (p->util_lv[m] < 0) p->alt_n_fixed[p->util_alt[m]]++;
+
+  /* Each indicator's bounds in the view: -inf, its thresholds, +inf. */
+  ALLOC(p->ind_tau_ptr, K + 1);
   for (int k = 0; k < K; k++)
-    v->ind_tau_ptr[k + 1] = v->ind_tau_ptr[k] + (p->ind_thr_ptr[k + 1] - p->ind_thr_ptr[k]) + 2;
-  ALLOC(v->ind_tau, v->ind_tau_ptr[K]);
+    p->ind_tau_ptr[k + 1] = p->ind_tau_ptr[k] + ICLV_CSR_COUNT(p->ind_thr_ptr, k) + 2;
+  iclv_theta_view *v = &e->view;
+#define ALLOC_VIEW(type, name, count) ALLOC(v->name, count);
+  ICLV_VIEW_ARRAYS(ALLOC_VIEW)
+#undef ALLOC_VIEW
 
   e->block = e->draws.n_draws < ICLV_BLOCK ? e->draws.n_draws : ICLV_BLOCK;
   e->n_threads = n_threads < 1 ? 1 : n_threads;

@@ -15,6 +15,9 @@ SEXP engine_free(SEXP engine);
 SEXP make_draws(SEXP n_indiv, SEXP n_draws, SEXP n_dim, SEXP type, SEXP seed,
                 SEXP antithetic, SEXP scramble);
 
+/* kernel_on_cpu.c */
+SEXP kernel_on_cpu_eval(SEXP engine, SEXP theta, SEXP choice, SEXP lanes);
+
 /* gpu_glue.c */
 SEXP gpu_backend_info(void);
 SEXP gpu_selftest(SEXP lo, SEXP hi, SEXP logit);

@@ -1,54 +1,47 @@
 /* The R side of the GPU likelihood engine (cuda/gpu.h): an external pointer
  * that owns the device engine and keeps the host engine it was built from
- * alive, and an evaluation that returns what engine_eval() returns. */
+ * alive, and its attachment to that host engine, after which engine_eval()
+ * (engine_glue.c) evaluates on the device. */
 #include <string.h>
 #include <R.h>
 #include <Rinternals.h>
 #include "gpu_engine_glue.h"
+#include "engine_glue.h"
 #include "memmon_glue.h"
-#include "engine.h"
-#include "cuda/gpu.h"
 
 #define GPU_ERRLEN 512
 
 static const char *GPU_ENGINE_TAG = "iclv_gpu_engine";
 
-static void gpu_engine_finalize(SEXP ptr) {
-  gpu_engine *g = R_ExternalPtrAddr(ptr);
-  if (g == NULL) return;
-  R_ClearExternalPtr(ptr);
-  gpu_engine_free(g);
+static int is_gpu_engine(SEXP ptr) {
+  return TYPEOF(ptr) == EXTPTRSXP && R_ExternalPtrTag(ptr) == install(GPU_ENGINE_TAG);
 }
 
-static gpu_engine *gpu_engine_from(SEXP ptr) {
-  if (TYPEOF(ptr) != EXTPTRSXP || R_ExternalPtrTag(ptr) != install(GPU_ENGINE_TAG))
-    error("not an iclv GPU engine");
-  gpu_engine *g = R_ExternalPtrAddr(ptr);
+static void gpu_engine_finalize(SEXP ptr) {
+  cuda_engine *g = R_ExternalPtrAddr(ptr);
+  if (g == NULL) return;
+  R_ClearExternalPtr(ptr);
+  cuda_engine_free(g);
+}
+
+static cuda_engine *gpu_engine_from(SEXP ptr) {
+  if (!is_gpu_engine(ptr)) error("not an iclv GPU engine");
+  cuda_engine *g = R_ExternalPtrAddr(ptr);
   if (g == NULL) error("the iclv GPU engine has been freed (engines do not survive save/load)");
   return g;
 }
 
-/* The host engine a GPU engine was built from (its protected value). */
-static const iclv_engine *host_engine_of(SEXP ptr) {
-  SEXP host = R_ExternalPtrProtected(ptr);
-  iclv_engine *e = TYPEOF(host) == EXTPTRSXP ? R_ExternalPtrAddr(host) : NULL;
-  if (e == NULL) error("the host engine of this GPU engine has been freed");
-  return e;
-}
-
 SEXP gpu_engine_new(SEXP engine, SEXP max_mb) {
-  if (TYPEOF(engine) != EXTPTRSXP || R_ExternalPtrTag(engine) != install("iclv_engine"))
-    error("not an iclv engine");
-  const iclv_engine *e = R_ExternalPtrAddr(engine);
-  if (e == NULL) error("the iclv engine has been freed (engines do not survive save/load)");
+  const iclv_engine *e = engine_from(engine);
   const double limit = asReal(max_mb);
   /* The pointer (with its finalizer) exists before the device memory, so
-   * nothing can leak between the two. */
+   * nothing can leak between the two. Its protected value keeps the host
+   * engine alive. */
   SEXP ptr = PROTECT(R_MakeExternalPtr(NULL, install(GPU_ENGINE_TAG), engine));
   R_RegisterCFinalizerEx(ptr, gpu_engine_finalize, TRUE);
   char err[GPU_ERRLEN] = "";
-  gpu_engine *g = NULL;
-  if (gpu_engine_create(e, ISNAN(limit) ? R_PosInf : limit, &g, err, sizeof err) != 0) {
+  cuda_engine *g = NULL;
+  if (cuda_engine_create(e, ISNAN(limit) ? R_PosInf : limit, &g, err, sizeof err) != 0) {
     UNPROTECT(1);
     error("cannot build the GPU engine: %s", err);
   }
@@ -57,54 +50,41 @@ SEXP gpu_engine_new(SEXP engine, SEXP max_mb) {
   return ptr;
 }
 
-SEXP gpu_engine_eval_r(SEXP gpu, SEXP theta, SEXP gradient, SEXP scores, SEXP choice) {
-  gpu_engine *g = gpu_engine_from(gpu);
-  const iclv_engine *e = host_engine_of(gpu);
-  const int N = e->data.n_indiv, P = e->plan.n_par;
-  if (TYPEOF(theta) != REALSXP || XLENGTH(theta) != P)
-    error("theta must be a double vector of length %d", P);
-  for (int i = 0; i < P; i++)
-    if (!R_FINITE(REAL(theta)[i])) error("theta[%d] is not finite", i + 1);
-  const int want_scores = asLogical(scores) == TRUE;
-  const int want_grad = asLogical(gradient) == TRUE || want_scores;
+/* From now on the host engine evaluates on this device engine (its
+ * protected value holds it). */
+SEXP gpu_engine_attach(SEXP engine, SEXP gpu) {
+  engine_from(engine);
+  gpu_engine_from(gpu);
+  if (R_ExternalPtrProtected(gpu) != engine)
+    error("the GPU engine was built from another engine");
+  R_SetExternalPtrProtected(engine, gpu);
+  return R_NilValue;
+}
 
-  const char *names[] = {"loglik", "gradient", "loglik_indiv", "scores", "n_nonpositive", ""};
-  SEXP out = PROTECT(mkNamed(VECSXP, names));
-  SEXP grad = want_grad ? allocVector(REALSXP, P) : R_NilValue;
-  SET_VECTOR_ELT(out, 1, grad);
-  SEXP ll_indiv = allocVector(REALSXP, N);
-  SET_VECTOR_ELT(out, 2, ll_indiv);
-  /* Row-major scores from the device; R_alloc memory goes at the end of .Call. */
-  double *rows = want_scores ? (double *) R_alloc((size_t) N * P, sizeof(double)) : NULL;
-  double loglik = 0.0;
-  int n_nonpositive = 0;
-  char err[GPU_ERRLEN] = "";
-  if (gpu_engine_eval(g, REAL(theta), want_grad, asLogical(choice) != FALSE, want_scores,
-                      &loglik, REAL(ll_indiv), want_grad ? REAL(grad) : NULL, rows,
-                      &n_nonpositive, err, sizeof err) != 0) {
-    UNPROTECT(1);
-    error("GPU evaluation failed: %s", err);
+cuda_engine *gpu_engine_attached(SEXP engine, SEXP *host) {
+  *host = engine;
+  if (is_gpu_engine(engine)) {
+    *host = R_ExternalPtrProtected(engine);
+    return gpu_engine_from(engine);
   }
-  SET_VECTOR_ELT(out, 0, ScalarReal(loglik));
-  SET_VECTOR_ELT(out, 4, ScalarInteger(n_nonpositive));
-  if (want_scores) {
-    SEXP s = allocMatrix(REALSXP, N, P);
-    SET_VECTOR_ELT(out, 3, s);
-    double *dst = REAL(s);
-    for (int n = 0; n < N; n++)
-      for (int i = 0; i < P; i++) dst[n + (size_t) N * i] = rows[(size_t) n * P + i];
-  }
-  UNPROTECT(1);
-  return out;
+  if (TYPEOF(engine) != EXTPTRSXP || !is_gpu_engine(R_ExternalPtrProtected(engine))) return NULL;
+  return gpu_engine_from(R_ExternalPtrProtected(engine));
+}
+
+void gpu_engine_detach(SEXP engine) {
+  SEXP gpu = R_ExternalPtrProtected(engine);
+  if (!is_gpu_engine(gpu)) return;
+  gpu_engine_finalize(gpu);
+  R_SetExternalPtrProtected(engine, R_NilValue);
 }
 
 SEXP gpu_engine_info(SEXP gpu) {
-  gpu_engine *g = gpu_engine_from(gpu);
+  cuda_engine *g = gpu_engine_from(gpu);
   int chunk = 0, threads = 0;
-  gpu_engine_layout(g, &chunk, &threads);
+  cuda_engine_layout(g, &chunk, &threads);
   const char *names[] = {"device_mb", "chunk", "threads", ""};
   SEXP out = PROTECT(mkNamed(VECSXP, names));
-  SET_VECTOR_ELT(out, 0, ScalarReal(gpu_engine_device_bytes(g) / 1048576.0));
+  SET_VECTOR_ELT(out, 0, ScalarReal(cuda_engine_device_bytes(g) / 1048576.0));
   SET_VECTOR_ELT(out, 1, ScalarInteger(chunk));
   SET_VECTOR_ELT(out, 2, ScalarInteger(threads));
   UNPROTECT(1);
@@ -113,24 +93,23 @@ SEXP gpu_engine_info(SEXP gpu) {
 
 /* Frees the device engine now (its device memory) rather than at garbage
  * collection. */
-SEXP gpu_engine_free_r(SEXP gpu) {
-  if (TYPEOF(gpu) != EXTPTRSXP || R_ExternalPtrTag(gpu) != install(GPU_ENGINE_TAG))
-    error("not an iclv GPU engine");
+SEXP gpu_engine_free(SEXP gpu) {
+  if (!is_gpu_engine(gpu)) error("not an iclv GPU engine");
   gpu_engine_finalize(gpu);
   return R_NilValue;
 }
 
-SEXP gpu_engine_release_r(SEXP gpu) {
-  gpu_engine *g = gpu_engine_from(gpu);
+SEXP gpu_engine_release(SEXP gpu) {
+  cuda_engine *g = gpu_engine_from(gpu);
   double freed_mb = 0.0;
-  gpu_engine_release(g, &freed_mb);
+  cuda_engine_release(g, &freed_mb);
   return ScalarReal(freed_mb);
 }
 
-SEXP gpu_engine_fail_next_r(SEXP gpu, SEXP call_index) {
-  gpu_engine *g = gpu_engine_from(gpu);
+SEXP gpu_engine_fail_next(SEXP gpu, SEXP call_index) {
+  cuda_engine *g = gpu_engine_from(gpu);
   const int index = asInteger(call_index);
-  gpu_engine_fail_next(g, index == NA_INTEGER ? 0 : index);
+  cuda_engine_fail_next(g, index == NA_INTEGER ? 0 : index);
   return R_NilValue;
 }
 
@@ -138,9 +117,9 @@ SEXP gpu_engine_fail_next_r(SEXP gpu, SEXP call_index) {
  * rebuild (its workspace, by halving the chunk of individuals). `ctx` is the
  * device engine's external pointer, kept alive by the monitor. */
 static int release_device_buffers(void *ctx, double *freed_mb) {
-  gpu_engine *g = R_ExternalPtrAddr((SEXP) ctx);
+  cuda_engine *g = R_ExternalPtrAddr((SEXP) ctx);
   if (g == NULL) return 1;
-  return gpu_engine_release(g, freed_mb);
+  return cuda_engine_release(g, freed_mb);
 }
 
 SEXP gpu_engine_attach_monitor(SEXP gpu, SEXP monitor) {

@@ -11,14 +11,23 @@
 
 #include <math.h>
 
-/* Always inlined, so that a family flag passed as a constant leaves no branch
- * in the caller's SIMD loop. */
+/* A function of the shared headers: compiled for the host and the device
+ * under nvcc, always inlined under gcc, so that a family flag passed as a
+ * constant leaves no branch in the caller's SIMD loop. */
 #ifdef __CUDACC__
-#define ICLV_HD static __forceinline__ __host__ __device__
+#define ICLV_INLINE_HOST_DEVICE static __forceinline__ __host__ __device__
 #elif defined(__GNUC__)
-#define ICLV_HD __attribute__((always_inline)) static inline
+#define ICLV_INLINE_HOST_DEVICE __attribute__((always_inline)) static inline
 #else
-#define ICLV_HD static inline
+#define ICLV_INLINE_HOST_DEVICE static inline
+#endif
+
+/* Helpers of the CPU engine's own loops (engine.c): always inlined as well,
+ * for the host only. */
+#if defined(__GNUC__) && !defined(__CUDACC__)
+#define ICLV_ALWAYS_INLINE __attribute__((always_inline)) static inline
+#else
+#define ICLV_ALWAYS_INLINE static inline
 #endif
 
 /* Vector variants of libm's functions (glibc libmvec). configure defines
@@ -49,29 +58,29 @@ __attribute__((__simd__("notinbranch"))) double log(double);
 
 /* Selects rather than fmin/fmax: gcc inlines these as vector min/max (an
  * infinite bound clamps too); fmin/fmax stay library calls and stop SIMD. */
-ICLV_HD double iclv_clamp_bound(int logit, double x) {
+ICLV_INLINE_HOST_DEVICE double iclv_clamp_bound(int logit, double x) {
   const double bound = logit ? ICLV_BOUND_LOGIT : ICLV_BOUND_PROBIT;
   x = x < -bound ? -bound : x;
   return x > bound ? bound : x;
 }
 
-ICLV_HD double iclv_max(double a, double b) { return a > b ? a : b; }
+ICLV_INLINE_HOST_DEVICE double iclv_max(double a, double b) { return a > b ? a : b; }
 
 /* exp of a difference from a running maximum (x <= 0). Below -700 the result
  * is under 1e-304, nothing next to the maximum's 1; clamping there keeps the
  * vector exp off its slow path for underflow (25 ns instead of 1.4 here). */
 #define ICLV_EXP_FLOOR_ARG -700.0
-ICLV_HD double iclv_exp_shifted(double x) {
+ICLV_INLINE_HOST_DEVICE double iclv_exp_shifted(double x) {
   return exp(x < ICLV_EXP_FLOOR_ARG ? ICLV_EXP_FLOOR_ARG : x);
 }
 
 /* Lower-tail CDF and density of the standard normal (probit) or logistic. */
-ICLV_HD double iclv_cdf(int logit, double x) {
+ICLV_INLINE_HOST_DEVICE double iclv_cdf(int logit, double x) {
   if (logit) return 1.0 / (1.0 + exp(-x));
   return 0.5 * erfc(-x * ICLV_SQRT1_2);
 }
 
-ICLV_HD double iclv_pdf(int logit, double x) {
+ICLV_INLINE_HOST_DEVICE double iclv_pdf(int logit, double x) {
   if (logit) {
     double e = exp(-fabs(x));
     return e / ((1.0 + e) * (1.0 + e));
@@ -92,7 +101,7 @@ typedef struct iclv_cell {
  * cancellation. The first category has no lower bound (has_lo = 0: P = F(hi))
  * and the last no upper bound (has_hi = 0: P = F(-lo)); passed as constants,
  * these flags leave one CDF and one density instead of two. */
-ICLV_HD iclv_cell iclv_ordered_cell_bounds(int logit, int has_lo, int has_hi, double tau_lo,
+ICLV_INLINE_HOST_DEVICE iclv_cell iclv_ordered_cell_bounds(int logit, int has_lo, int has_hi, double tau_lo,
                                            double tau_hi, double mu, double inv_scale) {
   double lo = has_lo ? iclv_clamp_bound(logit, (tau_lo - mu) * inv_scale) : 0.0;
   double hi = has_hi ? iclv_clamp_bound(logit, (tau_hi - mu) * inv_scale) : 0.0;
@@ -123,13 +132,13 @@ ICLV_HD iclv_cell iclv_ordered_cell_bounds(int logit, int has_lo, int has_hi, do
 }
 
 /* The same for any category: a missing bound is passed as -/+ infinity. */
-ICLV_HD iclv_cell iclv_ordered_cell(int logit, double tau_lo, double tau_hi, double mu,
+ICLV_INLINE_HOST_DEVICE iclv_cell iclv_ordered_cell(int logit, double tau_lo, double tau_hi, double mu,
                                     double inv_scale) {
   return iclv_ordered_cell_bounds(logit, 1, 1, tau_lo, tau_hi, mu, inv_scale);
 }
 
 /* Continuous indicator: log density of N(mu, s^2) at y, given log s. */
-ICLV_HD iclv_cell iclv_normal_density(double y, double mu, double inv_scale,
+ICLV_INLINE_HOST_DEVICE iclv_cell iclv_normal_density(double y, double mu, double inv_scale,
                                                     double log_scale) {
   double z = (y - mu) * inv_scale;
   iclv_cell c;

@@ -182,7 +182,7 @@ static memmon_record *next_slot(memmon *mon) {
   return rec;
 }
 
-int memmon_check(memmon *mon, const char *phase, int iteration) {
+int memmon_check_usage(memmon *mon, const char *phase, int iteration) {
   if (!mon || mon->in_check) return MEMMON_NONE;
   if (iteration >= 0 && iteration % mon->every != 0) return MEMMON_NONE;
 

@@ -5,7 +5,7 @@
  *
  * Pure C: no R headers. Each engine owns one monitor; the R glue
  * (memmon_glue.c) installs the callback that runs R_gc(), the engine installs
- * the one that releases its rebuildable buffers. memmon_check() allocates
+ * the one that releases its rebuildable buffers. memmon_check_usage() allocates
  * nothing: the ring is allocated once by memmon_create() and overwrites its
  * oldest record when full, counting what it dropped. */
 #ifndef ICLV_MEMMON_H
@@ -56,7 +56,7 @@ typedef struct memmon memmon;
  * (it is then not recorded). `freed_mb` receives the MB freed when the
  * callback knows it, NaN otherwise.
  * - gc: runs R's garbage collector. It must be called on R's main thread only,
- *   so memmon_check() with a gc callback installed must be too. The monitor
+ *   so memmon_check_usage() with a gc callback installed must be too. The monitor
  *   measures the RSS drop itself; a finite value reported here is used when
  *   it is larger (R can free heap without returning pages to the OS).
  * - release: drops device (and host) buffers the engine can rebuild and
@@ -89,7 +89,7 @@ void memmon_set_usage(memmon *mon, double host_bytes, double device_bytes,
  * memmon_action taken. `phase` may be NULL (recorded as ""). Allocates
  * nothing; costs a few microseconds when no action is needed. A check made
  * from inside a callback of the same monitor returns MEMMON_NONE unrecorded. */
-int memmon_check(memmon *mon, const char *phase, int iteration);
+int memmon_check_usage(memmon *mon, const char *phase, int iteration);
 
 /* Records held (<= capacity) and the i-th in chronological order (0 = oldest);
  * NULL when i is out of range. */

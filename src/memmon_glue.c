@@ -80,7 +80,7 @@ SEXP memmon_usage(SEXP mon, SEXP host_bytes, SEXP device_bytes, SEXP device_free
 
 /* One check per element of `iteration` (NA or negative: no iteration), so a
  * loop of checks runs without R allocations in between; returns the actions. */
-SEXP memmon_check_r(SEXP mon, SEXP phase, SEXP iteration) {
+SEXP memmon_check(SEXP mon, SEXP phase, SEXP iteration) {
   memmon *m = memmon_from_sexp(mon);
   if (TYPEOF(phase) != STRSXP || XLENGTH(phase) != 1 || STRING_ELT(phase, 0) == NA_STRING)
     error("phase must be a single string");
@@ -94,7 +94,7 @@ SEXP memmon_check_r(SEXP mon, SEXP phase, SEXP iteration) {
   const int *it = INTEGER(iter);
   for (R_xlen_t i = 0; i < n; i++) {
     int iteration_i = it[i] == NA_INTEGER ? -1 : it[i];
-    int action = memmon_check(m, label, iteration_i);
+    int action = memmon_check_usage(m, label, iteration_i);
     SET_STRING_ELT(out, i, STRING_ELT(names, action & 3));
   }
   UNPROTECT(3);

@@ -11,14 +11,14 @@ SEXP memmon_new(SEXP capacity);
 SEXP memmon_limits(SEXP mon, SEXP cpu_mb, SEXP gpu_mb, SEXP every);
 SEXP memmon_usage(SEXP mon, SEXP host_bytes, SEXP device_bytes, SEXP device_free_bytes,
                   SEXP device_total_bytes);
-SEXP memmon_check_r(SEXP mon, SEXP phase, SEXP iteration);
+SEXP memmon_check(SEXP mon, SEXP phase, SEXP iteration);
 SEXP memmon_records(SEXP mon);
 SEXP memmon_rss(void);
 
 /* The gc callback for memmon_set_callbacks(): runs R_gc() so that dead R
  * objects, and the finalizers of dead engines (which free their device
  * memory), are collected. It reports freed_mb = NaN: the monitor measures the
- * RSS drop itself. R API: call it (that is, run memmon_check() with it
+ * RSS drop itself. R API: call it (that is, run memmon_check_usage() with it
  * installed) on R's main thread only, never from a worker or OpenMP thread.
  * `ctx` is unused. Returns 0. */
 int iclv_r_gc_callback(void *ctx, double *freed_mb);

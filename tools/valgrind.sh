@@ -70,7 +70,7 @@ for test in "$@"; do
   # One record per blank-line-separated block of the log; keep the blocks
   # with an error kind we look for and a frame in the package.
   awk -v RS='==[0-9]+== \n' '
-    /Invalid read|Invalid write|definitely lost/ && /iclv\.so|engine[a-z_]*\.c|draws[a-z_]*\.c|memmon[a-z_]*\.c|quadrature\.c|init\.c|gpu_glue\.c/ {
+    /Invalid read|Invalid write|definitely lost/ && /iclv\.so|engine[a-z_]*\.[ch]|iclv_math\.h|kernel_on_cpu\.c|draws[a-z_]*\.c|memmon[a-z_]*\.c|quadrature\.c|init\.c|gpu_glue\.c/ {
       print; print "----"
     }' "$log" > "$out/$name.iclv-errors.txt"
   n_ours=$(grep -c '^----$' "$out/$name.iclv-errors.txt")

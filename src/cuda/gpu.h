@@ -41,45 +41,46 @@ int gpu_selftest_cells(int n, int logit, const double *lo, const double *hi,
  * device memory at creation; an evaluation sends theta (n_par doubles) and
  * brings back the log-likelihood, its per-individual terms and, on request,
  * the gradient and the n_indiv x n_par scores. The host engine is not used
- * after gpu_engine_create() returns. */
-typedef struct gpu_engine gpu_engine;
+ * after cuda_engine_create() returns. */
+typedef struct cuda_engine cuda_engine;
 
 /* Builds the device engine. `max_mb` limits the device memory it holds: when
  * data, draws and a whole-sample workspace would pass it, individuals are
  * evaluated in chunks (never fewer than 32 per chunk; NaN, Inf or <= 0: no
  * limit). On failure *out is NULL and nothing stays allocated. */
-int gpu_engine_create(const iclv_engine *host, double max_mb, gpu_engine **out, char *err,
+int cuda_engine_create(const iclv_engine *host, double max_mb, cuda_engine **out, char *err,
                       size_t errlen);
 
-/* Evaluates at theta_full (n_par doubles). loglik_indiv: n_indiv doubles.
- * grad (n_par) is filled when `gradient` or `want_scores`; scores (n_indiv x
- * n_par, row-major) when `want_scores` (may be NULL otherwise). `choice` = 0
- * switches the choice part off. n_nonpositive (may be NULL) receives the count
- * of individuals whose signed draw weights summed to <= 0. Results are
+/* Evaluates at theta_full (n_par doubles). loglik_indiv and nonpositive
+ * (1 for a person whose signed draw weights summed to <= 0): n_indiv each;
+ * n_nonpositive gets their count. grad (n_par) is filled when `gradient` or
+ * `want_scores`; scores (n_indiv x n_par, row-major) when `want_scores` (may
+ * be NULL otherwise). `choice` = 0 switches the choice part off. Results are
  * bitwise identical run to run and for any chunk size. */
-int gpu_engine_eval(gpu_engine *g, const double *theta, int gradient, int choice,
-                    int want_scores, double *loglik, double *loglik_indiv, double *grad,
-                    double *scores, int *n_nonpositive, char *err, size_t errlen);
+int cuda_engine_eval(cuda_engine *g, const double *theta, int gradient, int choice,
+                     int want_scores, double *loglik, double *loglik_indiv, double *grad,
+                     double *scores, int *nonpositive, int *n_nonpositive, char *err,
+                     size_t errlen);
 
 /* Frees all device and pinned host memory (NULL is fine). */
-void gpu_engine_free(gpu_engine *g);
+void cuda_engine_free(cuda_engine *g);
 
 /* Device memory the engine holds now, in bytes. */
-double gpu_engine_device_bytes(const gpu_engine *g);
+double cuda_engine_device_bytes(const cuda_engine *g);
 
 /* Individuals per kernel launch and threads per block (what the next
  * evaluation will use). */
-void gpu_engine_layout(const gpu_engine *g, int *chunk, int *threads);
+void cuda_engine_layout(const cuda_engine *g, int *chunk, int *threads);
 
 /* Drops the buffers the next evaluation can rebuild (the per-chunk workspace:
  * per-draw log-likelihoods and per-individual gradient rows) and halves the
  * chunk size, so the rebuilt workspace is smaller. *freed_mb gets the device
  * MB released. */
-int gpu_engine_release(gpu_engine *g, double *freed_mb);
+int cuda_engine_release(cuda_engine *g, double *freed_mb);
 
 /* Test hook: the call_index-th checked CUDA call of the next evaluation
  * (1 = the first) fails as if CUDA had returned an error; 0 disarms. */
-void gpu_engine_fail_next(gpu_engine *g, int call_index);
+void cuda_engine_fail_next(cuda_engine *g, int call_index);
 
 #ifdef __cplusplus
 }

@@ -26,40 +26,42 @@ int gpu_selftest_cells(int n, int logit, const double *lo, const double *hi,
   return not_built(err, errlen);
 }
 
-int gpu_engine_create(const iclv_engine *host, double max_mb, gpu_engine **out, char *err,
+int cuda_engine_create(const iclv_engine *host, double max_mb, cuda_engine **out, char *err,
                       size_t errlen) {
   (void) host; (void) max_mb;
   *out = NULL;
   return not_built(err, errlen);
 }
 
-int gpu_engine_eval(gpu_engine *g, const double *theta, int gradient, int choice,
-                    int want_scores, double *loglik, double *loglik_indiv, double *grad,
-                    double *scores, int *n_nonpositive, char *err, size_t errlen) {
+int cuda_engine_eval(cuda_engine *g, const double *theta, int gradient, int choice,
+                     int want_scores, double *loglik, double *loglik_indiv, double *grad,
+                     double *scores, int *nonpositive, int *n_nonpositive, char *err,
+                     size_t errlen) {
   (void) g; (void) theta; (void) gradient; (void) choice; (void) want_scores;
-  (void) loglik; (void) loglik_indiv; (void) grad; (void) scores; (void) n_nonpositive;
+  (void) loglik; (void) loglik_indiv; (void) grad; (void) scores; (void) nonpositive;
+  (void) n_nonpositive;
   return not_built(err, errlen);
 }
 
-void gpu_engine_free(gpu_engine *g) { (void) g; }
+void cuda_engine_free(cuda_engine *g) { (void) g; }
 
-double gpu_engine_device_bytes(const gpu_engine *g) {
+double cuda_engine_device_bytes(const cuda_engine *g) {
   (void) g;
   return 0.0;
 }
 
-void gpu_engine_layout(const gpu_engine *g, int *chunk, int *threads) {
+void cuda_engine_layout(const cuda_engine *g, int *chunk, int *threads) {
   (void) g;
   *chunk = 0;
   *threads = 0;
 }
 
-int gpu_engine_release(gpu_engine *g, double *freed_mb) {
+int cuda_engine_release(cuda_engine *g, double *freed_mb) {
   (void) g;
   *freed_mb = 0.0;
   return 0;
 }
 
-void gpu_engine_fail_next(gpu_engine *g, int call_index) {
+void cuda_engine_fail_next(cuda_engine *g, int call_index) {
   (void) g; (void) call_index;
 }

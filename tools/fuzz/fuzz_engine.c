@@ -316,7 +316,7 @@ static void check_valid(fuzz_case *fc, unsigned long long seed) {
   double *mean = calloc((size_t) N * L, sizeof(double)), *sd = calloc((size_t) N * L, sizeof(double));
   double *prob = calloc((size_t) e->data.n_tasks * e->plan.n_alt + 1, sizeof(double));
   if (mean && sd && prob) {
-    iclv_predict_out out = {mean, sd, NULL, NULL, prob};
+    iclv_predict_out out = {mean, sd, NULL, NULL, NULL, prob};
     iclv_engine_predict(e, theta, 1, &out);
     if (!fc->signed_weights && (!all_finite(mean, N * L) || !all_finite(sd, N * L)))
       finding(seed, "non-finite posterior moments");
