@@ -53,8 +53,10 @@
 #' At the end of an estimation iclv() checks for a degenerate solution: a
 #' latent variable whose scale has collapsed (its reference indicator no
 #' longer measured by it while the free loadings explode), an indicator
-#' explained without error, thresholds or choice coefficients running off, or
-#' a Hessian that is not negative definite. When the optimizer stopped on its
+#' explained without error, thresholds or choice coefficients running off, a
+#' log-likelihood whose estimated integration error exceeds 10% of its value
+#' (a spike of the approximation, which plain nodes allow), or a Hessian that
+#' is not negative definite. When the optimizer stopped on its
 #' tolerance at such a point, iclv() estimates again from alternative starts
 #' (the other starts of `iclv_control(starts =)`, the staged start when
 #' `start` was given, the latent stage in the model's own normalisation, the
@@ -240,6 +242,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
                  integration = settings)
   fit$starts <- settled$starts
   fit$degenerate <- settled$findings
+  fit <- flag_unintegrated(fit)
   warn_fit(fit)
   if (control$se == "bootstrap" && !opt$interrupted) {
     refit <- function(sample_data, start, replicate_control)

@@ -31,9 +31,14 @@ start_search <- function(model, prepared, engine, map, start, control, bounds) {
   runs <- lapply(candidates, function(candidate)
     short_run(make_objective(engine, model, map), candidate$u, control, bounds))
   loglik <- vapply(runs, function(run) -run$value, numeric(1))
-  # The first of the best (the default start wins near-ties).
-  best <- which(loglik >= max(loglik) - 1e-6)[1L]
-  order_rest <- setdiff(order(-loglik), best)
+  # Where each short run ended is checked for a degenerate point (the
+  # structural checks; no Hessian): a spike can have the highest
+  # log-likelihood, and is neither continued nor tried first again.
+  degenerate <- vapply(runs, function(run) is.finite(run$value) && !is.null(
+    degenerate_findings(model, prepared, theta_from_working(model, map, run$u))), logical(1))
+  ranking <- rank_starts(loglik, degenerate)
+  best <- ranking[[1L]]
+  order_rest <- ranking[-1L]
   starts <- start_rows(vapply(candidates, `[[`, "", "kind"),
                        vapply(runs, `[[`, numeric(1), "loglik_start"), loglik,
                        vapply(runs, `[[`, integer(1), "iterations"))
@@ -41,9 +46,20 @@ start_search <- function(model, prepared, engine, map, start, control, bounds) {
   # A short run that converged is a run to convergence.
   converged <- vapply(runs, function(run) identical(run$code, 0L), logical(1))
   starts$loglik[converged] <- loglik[converged]
+  starts$degenerate <- degenerate
   list(theta_full = theta_from_working(model, map, runs[[best]]$u),
        stages = c(attr(theta_full, "stages"), if (best > 1L) "multistart"), starts = starts,
        alternatives = lapply(runs[order_rest], `[[`, "u"), default_u = u_default)
+}
+
+# The order in which starts are continued and then tried again: regular end
+# points before degenerate ones, each by log-likelihood, the first start
+# winning near-ties (1e-6), so the default start is kept unless another is
+# better.
+rank_starts <- function(loglik, degenerate) {
+  ranked <- if (all(degenerate)) loglik else ifelse(degenerate, -Inf, loglik)
+  best <- which(ranked >= max(ranked) - 1e-6)[1L]
+  c(best, setdiff(order(degenerate, -loglik), best))
 }
 
 # The table of starts: one row per start; the columns of a run to

@@ -93,6 +93,17 @@ test_that("a degenerate solution from the user's start is restarted from the alt
                all = FALSE)
 })
 
+test_that("starts whose short runs end at a degenerate point are continued last", {
+  # Start 3 reached a spike: not continued, tried again only after the others.
+  expect_identical(iclv:::rank_starts(c(-100, -99, -50, -120), c(FALSE, FALSE, TRUE, FALSE)),
+                   c(2L, 1L, 4L, 3L))
+  # The default start wins near-ties.
+  expect_identical(iclv:::rank_starts(c(-99, -99 + 1e-8, -120), c(FALSE, FALSE, FALSE)),
+                   c(1L, 2L, 3L))
+  # All degenerate: by log-likelihood.
+  expect_identical(iclv:::rank_starts(c(-10, -5), c(TRUE, TRUE)), c(2L, 1L))
+})
+
 test_that("a regular solution is kept over a degenerate one with a higher log-likelihood", {
   # Stand-ins for the estimation: the default run and one alternative end at
   # spikes (degenerate, higher log-likelihood), another at a regular maximum,
