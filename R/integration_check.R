@@ -34,10 +34,10 @@ integration_error <- function(fit) {
 }
 
 # Each person's effective sample size (sum v)^2 / sum v^2 of the weights
-# v_r = w_r p(y_n | eta_r) of the engine's points at theta_full.
+# v_r = w_r p(y_n | eta_r) of the engine's points at theta_full (measured
+# by the engine, without a people x points matrix in R).
 effective_sizes <- function(engine, theta_full) {
-  log_weight <- t(engine_predict(engine, theta_full, "draws")) # people x draws
-  row_ess(exp(log_weight - apply(log_weight, 1L, max)))
+  .Call(C_engine_point_ess, engine, as.double(theta_full))
 }
 
 # The log-likelihood at the estimates under the fit's quadrature rule with
@@ -52,9 +52,8 @@ loglik_with_rule <- function(fit, nodes) {
 }
 
 loglik_with_points <- function(fit, points) {
-  inputs <- engine_points(points)
-  engine <- engine_build(fit$model, fit$prepared, inputs$draws, inputs$weights,
-                         threads = fit$threads)
+  engine <- engine_build(fit$model, fit$prepared, points, threads = fit$threads)
+  on.exit(engine_release(engine))
   engine_eval(engine, unname(fit$theta_full), gradient = FALSE)$loglik
 }
 

@@ -9,6 +9,8 @@
 #include "glue.h"
 #include "engine.h"
 #include "omp_compat.h"
+#include "engine_access.h"
+#include "points_glue.h"
 
 static const char *ENGINE_TAG = "iclv_engine";
 
@@ -19,7 +21,7 @@ static void engine_finalize(SEXP ptr) {
   iclv_engine_free(e);
 }
 
-static iclv_engine *engine_from(SEXP ptr) {
+iclv_engine *engine_from(SEXP ptr) {
   if (TYPEOF(ptr) != EXTPTRSXP || R_ExternalPtrTag(ptr) != install(ENGINE_TAG))
     error("not an iclv engine");
   iclv_engine *e = R_ExternalPtrAddr(ptr);
@@ -35,7 +37,7 @@ static void alloc_failed(const iclv_engine *e) {
   error("%s", msg);
 }
 
-static SEXP list_get(SEXP list, const char *name) {
+SEXP list_get(SEXP list, const char *name) {
   SEXP names = getAttrib(list, R_NamesSymbol);
   for (R_xlen_t i = 0; i < XLENGTH(list); i++)
     if (strcmp(CHAR(STRING_ELT(names, i)), name) == 0) return VECTOR_ELT(list, i);
@@ -206,7 +208,10 @@ SEXP engine_create(SEXP plan, SEXP data, SEXP draws, SEXP draw_weights, SEXP n_t
 
   read_plan(e, plan);
   read_data(e, data);
-  read_draws(e, draws, draw_weights);
+  /* Draws: an array (with its weights), or a points list from which the
+   * engine makes its own (R/points.R). */
+  if (TYPEOF(draws) == VECSXP) points_read(e, draws, threads);
+  else read_draws(e, draws, draw_weights);
   char err[512];
   if (iclv_engine_validate(e, err, sizeof err) != 0 ||
       iclv_engine_finish(e, threads, err, sizeof err) != 0)
@@ -215,7 +220,7 @@ SEXP engine_create(SEXP plan, SEXP data, SEXP draws, SEXP draw_weights, SEXP n_t
   return ptr;
 }
 
-static void check_theta(const iclv_engine *e, SEXP theta) {
+void check_theta(const iclv_engine *e, SEXP theta) {
   if (TYPEOF(theta) != REALSXP || XLENGTH(theta) != e->plan.n_par)
     error("theta must be a double vector of length %d", e->plan.n_par);
   for (int i = 0; i < e->plan.n_par; i++)
