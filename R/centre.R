@@ -22,7 +22,9 @@ prior_centre <- function(n_indiv, n_dim) {
 # points' spread and the posterior, so the centre moves towards the
 # posterior without collapsing. Near the posterior beta = 1. The engine
 # measures these moments over its own points (src/points.c; tempered_weights()
-# states the tempering in R). People whose
+# states the tempering in R), in the place of the points' weights, which are
+# then spent: the engine's points must be moved again before it is
+# evaluated. People whose
 # covariance is not positive definite keep their centre. Returns the centre
 # with `step` (the move of each mean) and `moved` (person_change()) added.
 next_centre <- function(engine, theta_full, centre, target) {
@@ -140,7 +142,11 @@ adapt_points <- function(points, theta_full, build, engine = NULL, steps = 50L, 
     if (step == steps) break
     updated <- next_centre(measuring, theta_full, centre, target)
     change <- max(updated$moved)
-    if (change < tol) break
+    if (change < tol) {
+      # The measurement spent the points' weights: back to this centre's.
+      measuring <- engine_set_points(measuring, measure)
+      break
+    }
     centre <- updated
   }
   points$centre <- centre

@@ -142,10 +142,19 @@ SEXP engine_set_points(SEXP engine, SEXP input) {
   return R_NilValue;
 }
 
+/* The log weights log(|w_r| p(y_n | eta_nr)) of the moved points go into the
+ * engine's own array of log weights |w_r| (N x R, as large as a fifth of the
+ * points): the engine reads each block of log weights before it writes the
+ * block's log weights of the prediction, at the same place (src/engine.c,
+ * evaluate_individual()), so no second people x points array is needed.
+ * The points' weights are then spent: engine_set_points() must move them
+ * again before the engine is evaluated (adapt_points() does). */
 SEXP engine_point_moments(SEXP engine, SEXP theta, SEXP target) {
   iclv_engine *e = engine_from(engine);
   check_theta(e, theta);
   const int N = e->data.n_indiv, R = e->draws.n_draws, D = e->draws.n_dim;
+  if (e->draws.weight_stride != (size_t) R)
+    error("the centring moments need moved points (per-person weights)");
   const int n_threads = e->n_threads;
   const double want = asReal(target);
   const char *names[] = {"mean", "cov", ""};
@@ -153,15 +162,11 @@ SEXP engine_point_moments(SEXP engine, SEXP theta, SEXP target) {
   SET_VECTOR_ELT(out, 0, allocMatrix(REALSXP, N, D));
   SET_VECTOR_ELT(out, 1, alloc3DArray(REALSXP, N, D, D));
   double *mean = REAL(VECTOR_ELT(out, 0)), *cov = REAL(VECTOR_ELT(out, 1));
-  /* No R call from here until both buffers are freed. */
+  /* No R call from here until the buffer is freed. */
   const size_t per_thread = (size_t) R + D + (size_t) D * D;
-  double *loglik = malloc(sizeof(double) * (size_t) N * R);
   double *work = malloc(sizeof(double) * per_thread * (size_t) n_threads);
-  if (loglik == NULL || work == NULL) {
-    free(loglik);
-    free(work);
-    error("out of memory measuring the posterior moments of the integration points");
-  }
+  if (work == NULL) error("out of memory measuring the posterior moments of the points");
+  double *loglik = e->draws.log_weight;
   iclv_predict_out pred = {NULL, NULL, NULL, NULL, NULL, NULL};
   pred.loglik_draw = loglik;
   iclv_engine_predict(e, REAL(theta), n_threads, &pred);
@@ -175,7 +180,6 @@ SEXP engine_point_moments(SEXP engine, SEXP theta, SEXP target) {
       for (int k = 0; k < D; k++) cov[n + (size_t) N * (d + (size_t) D * k)] = c[d + D * k];
     }
   }
-  free(loglik);
   free(work);
   UNPROTECT(1);
   return out;

@@ -24,7 +24,7 @@ test_that("draws made in the engine are iclv_draws(), for every type and seed", 
 
 test_that("standardised and moved points are those of the R code, bitwise", {
   case <- multi_case(2, n_indiv = 25, seed = 22, n_items = 5)
-  recipe <- list(n_draws = 64L, draw_type = "halton", seed = 3L)
+  recipe <- list(n_draws = 150L, draw_type = "halton", seed = 3L) # several blocks of 64
   points <- iclv:::points_from_recipe(recipe, 25L, 2L, adaptive = TRUE)
   base <- iclv:::points_base(points)
   # Standardised: mean 0 and covariance I per person.
@@ -48,13 +48,16 @@ test_that("standardised and moved points are those of the R code, bitwise", {
   target <- iclv:::target_ess(points$weights, 2L)
   weights <- iclv:::tempered_weights(log_weight, target)
   expect_true(any(attr(weights, "tempered")))
+  expect_identical(iclv:::effective_sizes(made, case$theta),
+                   iclv:::row_ess(exp(log_weight - apply(log_weight, 1L, max))))
+  # (The measurement spends the engine's weights: it is moved again below.)
   moments <- .Call(iclv:::C_engine_point_moments, made, case$theta, target)
   mean <- vapply(1:2, function(d) rowSums(weights * moved$draws[, , d]), numeric(25))
   expect_identical(moments$mean, mean)
   deviation <- moved$draws[, , 2] - mean[, 2]
   expect_identical(moments$cov[, 2, 2], rowSums(weights * deviation * deviation))
-  expect_identical(iclv:::effective_sizes(made, case$theta),
-                   iclv:::row_ess(exp(log_weight - apply(log_weight, 1L, max))))
+  expect_identical(moments$cov[, 1, 2], rowSums(weights * deviation *
+                                                  (moved$draws[, , 1] - mean[, 1])))
   # Moved again in place: as an engine built at the new centre.
   points$centre$mean[] <- 0.1
   iclv:::engine_set_points(made, points)
