@@ -223,8 +223,10 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
                         control, bounds, estimate_from)
   opt <- settled$opt
   se <- settled$se
-  if (points$adaptive && !identical(opt$centre, points$centre)) {
-    # A restart's estimates won: back to the centres they were estimated with.
+  if (points$adaptive && (opt$interrupted || !identical(opt$centre, points$centre))) {
+    # A restart's estimates won, or an interrupt stopped a centring that moves
+    # the engine's points in place: back to the centres the estimates were
+    # made with.
     points$centre <- opt$centre
     engine <- engine_set_points(engine, points)
   }
