@@ -1,13 +1,14 @@
 # One memory measurement of bench/engine.R, in a process of its own (peak
 # RSS only ever grows): the seed-scale model at 3,260 individuals x 1,000
 # draws x 5 latent variables (124 MiB of draws), adaptive integration.
-# Run: Rscript bench/engine_memory.R build|fit   (from the package root)
+# Run: Rscript bench/engine_memory.R build|fit   (from the package root;
+# ICLV_BENCH_N and ICLV_BENCH_R set other sizes)
 # Prints one line: what, draws_mb, base_mb, peak_mb, end_mb, seconds.
 source(file.path("bench", "common.R"))
 library(iclv)
 what <- commandArgs(TRUE)[1L]
-n_indiv <- 3260L
-n_draws <- 1000L
+n_indiv <- as.integer(Sys.getenv("ICLV_BENCH_N", "3260"))
+n_draws <- as.integer(Sys.getenv("ICLV_BENCH_R", "1000"))
 model <- seed_scale_model()
 data <- seed_scale_data(model, n_indiv = n_indiv)
 theta <- attr(data, "theta")
