@@ -58,10 +58,11 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
     control_gradtol = control$gradtol,
     call = call
   )
-  fit$integration_error <- integration_error(fit)
-  # The measures below build engines of their own, one at a time: the fit's
-  # is freed meanwhile, so that no more than one engine's points (the size
-  # of the draws) exists at once, and built again at the end.
+  # The fit's engine is freed next (its weights may be spent measuring the
+  # error): the measures below build engines of their own, one at a time, so
+  # that no more than one engine's points (the size of the draws) exists at
+  # once, and it is built again at the end.
+  fit$integration_error <- integration_error(fit, spend = TRUE)
   engine_release(engine)
   fit$loglik_choice <- choice_loglik(fit)
   # An interrupted fit has no estimates to describe, and its user wants it back now.

@@ -37,7 +37,7 @@ static const R_CallMethodDef call_methods[] = {
   CALLDEF(quadrature_grid, 4),
   CALLDEF(engine_set_points, 2),
   CALLDEF(engine_point_moments, 3),
-  CALLDEF(engine_point_ess, 2),
+  CALLDEF(engine_point_ess, 3),
   CALLDEF(standardise_draws, 1),
   {NULL, NULL, 0}
 };

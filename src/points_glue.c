@@ -185,21 +185,25 @@ SEXP engine_point_moments(SEXP engine, SEXP theta, SEXP target) {
   return out;
 }
 
-SEXP engine_point_ess(SEXP engine, SEXP theta) {
+/* With `spend` and moved points, the log weights go into the engine's own
+ * (as in engine_point_moments(), which says why that works), whose points
+ * are then spent: for an engine that is freed next. */
+SEXP engine_point_ess(SEXP engine, SEXP theta, SEXP spend) {
   iclv_engine *e = engine_from(engine);
   check_theta(e, theta);
   const int N = e->data.n_indiv, R = e->draws.n_draws;
+  const int in_place = asLogical(spend) == TRUE && e->draws.weight_stride == (size_t) R;
   SEXP out = PROTECT(allocVector(REALSXP, N));
   double *ess = REAL(out);
   /* No R call from here until the buffer is freed. */
-  double *loglik = malloc(sizeof(double) * (size_t) N * R);
+  double *loglik = in_place ? e->draws.log_weight : malloc(sizeof(double) * (size_t) N * R);
   if (loglik == NULL) error("out of memory measuring the effective sample sizes");
   iclv_predict_out pred = {NULL, NULL, NULL, NULL, NULL, NULL};
   pred.loglik_draw = loglik;
   iclv_engine_predict(e, REAL(theta), e->n_threads, &pred);
 #pragma omp parallel for num_threads(e->n_threads) schedule(static)
   for (int n = 0; n < N; n++) ess[n] = iclv_points_ess(loglik + (size_t) n * R, R);
-  free(loglik);
+  if (!in_place) free(loglik);
   UNPROTECT(1);
   return out;
 }

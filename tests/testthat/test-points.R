@@ -94,6 +94,8 @@ test_that("a fit keeps no array of points, and rebuilds its engine from the reci
   # The engine it keeps, and one rebuilt from the recipe (as after saving),
   # give the fit's log-likelihood exactly; predict() works on either.
   expect_identical(engine_eval(fit$engine, fit$theta_full)$loglik, fit$loglik)
+  # The error measured in the place of the engine's weights, as on a whole one.
+  expect_identical(iclv:::integration_error(fit), fit$integration_error)
   saved <- unserialize(serialize(fit, NULL))
   expect_identical(engine_eval(iclv:::fit_engine(saved), saved$theta_full)$loglik, fit$loglik)
   expect_identical(predict(saved), predict(fit))
