@@ -12,31 +12,25 @@ prior_centre <- function(n_indiv, n_dim) {
 }
 
 # The next centre from the posterior weights of the points the engine holds
-# (those of `centre`, at `draws`, N x R x D, from a rule with weights
-# `rule_weights`): the weighted mean of eta and
-# the Cholesky factor of its weighted covariance. Far from the posterior
+# (those of `centre`; their rule's weights give `target`, target_ess()):
+# the weighted mean of eta and the Cholesky factor of its weighted
+# covariance. Far from the posterior
 # (the first steps from the prior) nearly all weight falls on one point and
 # these moments are meaningless; the weights are then tempered (raised to a
 # power beta < 1, chosen per person so that the effective sample size is
-# `target_ess()`), which gives the moments of a distribution between the
+# `target`), which gives the moments of a distribution between the
 # points' spread and the posterior, so the centre moves towards the
-# posterior without collapsing. Near the posterior beta = 1. People whose
+# posterior without collapsing. Near the posterior beta = 1. The engine
+# measures these moments over its own points (src/points.c; tempered_weights()
+# states the tempering in R), in the place of the points' weights, which are
+# then spent: the engine's points must be moved again before it is
+# evaluated. People whose
 # covariance is not positive definite keep their centre. Returns the centre
 # with `step` (the move of each mean) and `moved` (person_change()) added.
-next_centre <- function(engine, theta_full, centre, draws, rule_weights) {
-  log_weight <- t(engine_predict(engine, theta_full, "draws"))
-  dims <- dim(draws)
-  weights <- tempered_weights(log_weight, target_ess(rule_weights, dims[3L]))
-  mean <- vapply(seq_len(dims[3L]), function(d) rowSums(weights * draws[, , d]),
-                 numeric(dims[1L]))
-  mean <- matrix(mean, dims[1L], dims[3L])
-  deviation <- lapply(seq_len(dims[3L]), function(d) draws[, , d] - mean[, d])
-  cov <- array(0, c(dims[1L], dims[3L], dims[3L]))
-  for (d in seq_len(dims[3L]))
-    for (k in seq_len(d)) {
-      cov[, d, k] <- rowSums(weights * deviation[[d]] * deviation[[k]])
-      cov[, k, d] <- cov[, d, k]
-    }
+next_centre <- function(engine, theta_full, centre, target) {
+  moments <- .Call(C_engine_point_moments, engine, as.double(theta_full), as.double(target))
+  mean <- moments$mean
+  cov <- moments$cov
   factor <- cholesky_rows(cov)
   ok <- is.finite(rowSums(mean)) & attr(factor, "ok")
   out <- centre
@@ -130,34 +124,34 @@ person_change <- function(new, old) {
 }
 
 # Centres the points on each person's posterior at theta_full: starting from
-# points$centre (the prior when NULL), builds the engine, takes the posterior
-# moments, and repeats until the centre moves less than `tol` (at most
-# `steps` times). `build(draws, weights)` makes an engine. Returns
-# list(engine, points (with the centre its engine uses), steps).
-adapt_points <- function(points, theta_full, build, steps = 50L, tol = 1e-7) {
-  dims <- dim(points$base)
-  centre <- points$centre %||% prior_centre(dims[1L], dims[3L])
+# points$centre (the prior when NULL), moves the engine's points, takes the
+# posterior moments, and repeats until the centre moves less than `tol` (at
+# most `steps` times). `build(points)` makes an engine; `engine`, when
+# given, is an engine on these points to move instead of building one.
+# Returns list(engine, points (with the centre its engine uses), steps).
+adapt_points <- function(points, theta_full, build, engine = NULL, steps = 50L, tol = 1e-7) {
+  centre <- points$centre %||% prior_centre(points$n_indiv, points$n_dim)
   # The points the centre is measured with (the integration's own, or draws
-  # for a sparse grid).
+  # for a sparse grid), moved in one engine from step to step.
   measure <- points$centring %||% points
-  engine <- NULL
+  target <- target_ess(measure$weights, points$n_dim)
+  measuring <- if (is.null(points$centring)) engine
   for (step in seq_len(steps)) {
     measure$centre <- centre
-    inputs <- engine_points(measure)
-    # Each step's engine is used once: freed before the next is built.
-    if (!is.null(engine)) engine_release(engine)
-    engine <- build(inputs$draws, inputs$weights)
+    measuring <- if (is.null(measuring)) build(measure) else engine_set_points(measuring, measure)
     if (step == steps) break
-    updated <- next_centre(engine, theta_full, centre, inputs$draws, measure$weights)
+    updated <- next_centre(measuring, theta_full, centre, target)
     change <- max(updated$moved)
-    if (change < tol) break
+    if (change < tol) {
+      # The measurement spent the points' weights: back to this centre's.
+      measuring <- engine_set_points(measuring, measure)
+      break
+    }
     centre <- updated
   }
   points$centre <- centre
-  if (!is.null(points$centring)) {
-    engine_release(engine)
-    inputs <- engine_points(points)
-    engine <- build(inputs$draws, inputs$weights)
-  }
+  if (is.null(points$centring)) return(list(engine = measuring, points = points, steps = step))
+  engine_release(measuring)
+  engine <- if (is.null(engine)) build(points) else engine_set_points(engine, points)
   list(engine = engine, points = points, steps = step)
 }

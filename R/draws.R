@@ -73,6 +73,15 @@
 iclv_draws <- function(n_indiv, n_draws, n_dim,
                        type = c("halton", "mlhs", "sobol", "pseudo"),
                        seed = 1L, antithetic = FALSE, scramble = FALSE) {
+  args <- check_draw_args(n_indiv, n_draws, n_dim, type, seed, antithetic, scramble)
+  draws <- .Call(C_make_draws, args$n_indiv, args$n_draws, args$n_dim, args$type, args$seed,
+                 args$antithetic, args$scramble)
+  attr(draws, "draw_type") <- args$type
+  draws
+}
+
+# The arguments of iclv_draws() checked, as the C generator takes them.
+check_draw_args <- function(n_indiv, n_draws, n_dim, type, seed, antithetic, scramble) {
   n_indiv <- check_draw_count(n_indiv, "n_indiv")
   n_draws <- check_draw_count(n_draws, "n_draws")
   n_dim <- check_draw_count(n_dim, "n_dim")
@@ -97,9 +106,8 @@ iclv_draws <- function(n_indiv, n_draws, n_dim,
     stop("n_indiv * n_draws * n_dim = ", format(n_values, big.mark = ","),
          " draws is too many", call. = FALSE)
   }
-  draws <- .Call(C_make_draws, n_indiv, n_draws, n_dim, type, seed, antithetic, scramble)
-  attr(draws, "draw_type") <- type
-  draws
+  list(n_indiv = n_indiv, n_draws = n_draws, n_dim = n_dim, type = type, seed = seed,
+       antithetic = antithetic, scramble = scramble)
 }
 
 draw_types <- c("halton", "mlhs", "sobol", "pseudo")
@@ -192,12 +200,12 @@ check_user_draws <- function(draws, n_indiv, n_dim) {
   draws
 }
 
-# Draws: a count (generated with draw_type and seed) or the user's own array.
+# Draws: a count (made with draw_type and seed, by the engine itself) or the
+# user's own array. Returns list(array = the checked array, type = "user")
+# or list(recipe = list(n_draws, draw_type, seed), type = draw_type).
 resolve_draws <- function(draws, draw_type, seed, n_indiv, n_dim) {
-  if (is.array(draws) && length(dim(draws)) == 3L) {
-    check_user_draws(draws, n_indiv, n_dim)
-    return(list(draws = draws, type = "user"))
-  }
+  if (is.array(draws) && length(dim(draws)) == 3L)
+    return(list(array = check_user_draws(draws, n_indiv, n_dim), type = "user"))
   if (!is.numeric(draws) || length(draws) != 1L || is.na(draws) || draws < 1 ||
       draws != round(draws))
     stop("`draws` must be a positive whole number of draws or an array of ",
@@ -205,9 +213,7 @@ resolve_draws <- function(draws, draw_type, seed, n_indiv, n_dim) {
          if (is.numeric(draws) && length(draws) == 1L) format(draws) else class(draws)[1L],
          call. = FALSE)
   match_choice(draw_type, draw_types_all, "draw_type")
-  scramble <- grepl("^scrambled_", draw_type)
-  type <- sub("^scrambled_", "", draw_type)
-  list(draws = iclv_draws(n_indiv, draws, n_dim, type = type, seed = seed, scramble = scramble),
+  list(recipe = list(n_draws = as.integer(draws), draw_type = draw_type, seed = seed),
        type = draw_type)
 }
 

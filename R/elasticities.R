@@ -83,7 +83,7 @@ log_attribute_derivative <- function(fit, setup, terms) {
   prob_scaled <- function(log_factor) {
     prepared <- setup$prepared
     prepared$term_value[, terms] <- prepared$term_value[, terms] * exp(log_factor)
-    engine <- engine_build(fit$model, prepared, setup$points$base, setup$points$weights,
+    engine <- engine_build(fit$model, prepared, setup$points,
                            threads = fit$threads)
     on.exit(engine_release(engine))
     t(engine_predict(engine, fit$theta_full, "prob"))

@@ -3,10 +3,19 @@
 
 # Builds the engine (an external pointer; the finalizer frees its memory),
 # with its memory monitor (attribute "monitor"), checked once at creation.
+# `draws`: a points object (R/points.R), from which the engine makes its own
+# points, or an N x R x D array with `draw_weights` (length R or N x R).
 engine_build <- function(model, prepared, draws, draw_weights = NULL, threads = NULL,
                          memory = memory_limits(), backend = "cpu", monitor = NULL) {
-  n_draws <- dim(draws)[2L]
-  if (is.null(draw_weights)) draw_weights <- rep(1 / n_draws, n_draws)
+  if (is_points(draws)) {
+    draws <- points_input(draws)
+    draw_weights <- NULL
+  } else {
+    n_draws <- dim(draws)[2L]
+    if (is.null(draw_weights)) draw_weights <- rep(1 / n_draws, n_draws)
+    storage.mode(draws) <- "double"
+    storage.mode(draw_weights) <- "double"
+  }
   threads <- resolve_threads(threads)
   plan <- engine_plan(model)
   data <- list(
@@ -18,23 +27,28 @@ engine_build <- function(model, prepared, draws, draw_weights = NULL, threads = 
     avail = storage_int(prepared$avail),
     term_value = storage_dbl(prepared$term_value)
   )
-  storage.mode(draws) <- "double"
-  storage.mode(draw_weights) <- "double"
   engine <- .Call(C_engine_create, plan, data, draws, draw_weights, threads)
   # A fit that rebuilds its engine (adaptive quadrature) keeps one monitor.
   if (is.null(monitor)) monitor <- new_memory_monitor(limits = memory)
   attr(engine, "monitor") <- monitor
-  if (backend == "gpu") {
-    # The device engine works in chunks of individuals that fit under the
-    # GPU threshold; the monitor's release callback shrinks them further.
-    max_mb <- if (is.finite(memory$gpu_mb)) memory$gpu_mb else 1e6
-    gpu <- gpu_engine_build(engine, max_mb = max_mb)
-    .Call(C_gpu_engine_attach_monitor, gpu, monitor)
-    # From here on the engine evaluates on the device (engine_eval()).
-    .Call(C_gpu_engine_attach, engine, gpu)
-  }
+  if (backend == "gpu")
+    engine <- attach_gpu(engine, if (is.finite(memory$gpu_mb)) memory$gpu_mb else 1e6)
   class(engine) <- "iclv_engine"
   engine_memory_check(engine, "setup")
+  engine
+}
+
+# The engine with a device engine attached (a copy of its plan, data and
+# points on the GPU). The device engine works in chunks of individuals that
+# fit under `max_mb`; the monitor's release callback shrinks them further.
+attach_gpu <- function(engine, max_mb) {
+  gpu <- gpu_engine_build(engine, max_mb = max_mb)
+  .Call(C_gpu_engine_attach_monitor, gpu, attr(engine, "monitor"))
+  # From here on the engine evaluates on the device (engine_eval()).
+  .Call(C_gpu_engine_attach, engine, gpu)
+  # Kept so that engine_set_points() can free and rebuild the device copy.
+  attr(engine, "gpu") <- gpu
+  attr(engine, "gpu_mb") <- max_mb
   engine
 }
 
@@ -91,9 +105,8 @@ engine_predict <- function(engine, theta_full, type = c("lv", "prob", "eta", "dr
 engine_info <- function(engine) .Call(C_engine_info, engine)
 
 # Frees an engine's memory (host, and device when a GPU engine is attached)
-# now rather than at garbage collection: R does not see its size, and
-# adaptive integration builds one engine per centring step, each as large as
-# the draws.
+# now rather than at garbage collection: R does not see its size, which is
+# that of the draws.
 engine_release <- function(engine) {
   .Call(C_engine_free, engine)
   invisible()

@@ -147,15 +147,16 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   n_indiv <- nrow(prepared$ind_cat)
   settings <- resolve_integration(integration, length(model$latent), nodes, adaptive, model)
   points <- integration_points(model, settings, draws, draw_type, control$seed, n_indiv)
-  backend <- resolve_backend(backend, n_indiv, dim(points$base)[2L])
+  backend <- resolve_backend(backend, n_indiv, points$n_draws)
   monitor <- new_memory_monitor(limits = control$memory)
-  build <- function(draws, weights)
-    engine_build(model, prepared, draws, weights, threads = control$threads,
+  build <- function(points)
+    engine_build(model, prepared, points, threads = control$threads,
                  memory = control$memory, backend = backend, monitor = monitor)
   # Adaptive points are centred on the posteriors at the parameters the next
-  # stage starts from; plain points are built once.
-  adapt_at <- function(theta_full) {
-    adapted <- adapt_points(points, theta_full, build)
+  # stage starts from, in the engine (when there is one already); plain
+  # points are built once.
+  adapt_at <- function(theta_full, engine = NULL) {
+    adapted <- adapt_points(points, theta_full, build, engine)
     points <<- adapted$points
     adapted$engine
   }
@@ -163,8 +164,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   map <- working_map(model)
   bounds <- working_bounds(model, map, control)
   engine <- if (!points$adaptive) {
-    inputs <- engine_points(points)
-    build(inputs$draws, inputs$weights)
+    build(points)
   } else if (!is.null(checkpoint)) {
     # A resumed run goes on from the checkpoint's centres (when they fit
     # the points' dimensions).
@@ -199,7 +199,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
     run_optimizer(make_objective(engine, model, map), u0, round_control,
                   lower = bounds$lower, upper = bounds$upper, iteration0 = iteration0,
                   trace = trace, on_iteration = on_iteration)
-  recentre <- function(u) engine <<- adapt_at(theta_from_working(model, map, u))
+  recentre <- function(u) engine <<- adapt_at(theta_from_working(model, map, u), engine)
   # One estimation (in rounds when adaptive); it keeps the centres its last
   # round used, so that a restart's estimates can be evaluated with them.
   estimate_from <- function(u0, iteration0, trace) {
@@ -229,11 +229,12 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
                         control, bounds, estimate_from)
   opt <- settled$opt
   se <- settled$se
-  if (points$adaptive && !identical(opt$centre, points$centre)) {
-    # A restart's estimates won: back to the centres they were estimated with.
+  if (points$adaptive && (opt$interrupted || !identical(opt$centre, points$centre))) {
+    # A restart's estimates won, or an interrupt stopped a centring that moves
+    # the engine's points in place: back to the centres the estimates were
+    # made with.
     points$centre <- opt$centre
-    inputs <- engine_points(points)
-    engine <- build(inputs$draws, inputs$weights)
+    engine <- engine_set_points(engine, points)
   }
   timings[["estimation"]] <- timings[["estimation"]] + proc.time()[["elapsed"]] - t0
 

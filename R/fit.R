@@ -24,7 +24,7 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
     n_par = length(theta_free),
     n_indiv = nrow(prepared$ind_cat),
     n_tasks = n_tasks,
-    n_draws = dim(draws$base)[2L],
+    n_draws = draws$n_draws,
     draw_type = draws$type,
     backend = backend,
     threads = engine_info(engine)$n_threads,
@@ -47,7 +47,7 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
     scores = se$scores,
     model = model,
     prepared = prepared,
-    draws = if (is.null(draws$recipe)) draws$base,
+    draws = if (is.null(draws$recipe)) draws$source$array,
     draw_recipe = draws$recipe,
     centre = draws$centre[c("mean", "chol")],
     integration = integration,
@@ -58,44 +58,47 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
     control_gradtol = control$gradtol,
     call = call
   )
+  # The fit's engine is freed next (its weights may be spent measuring the
+  # error): the measures below build engines of their own, one at a time, so
+  # that no more than one engine's points (the size of the draws) exists at
+  # once, and it is built again at the end.
+  fit$integration_error <- integration_error(fit, spend = TRUE)
+  engine_release(engine)
   fit$loglik_choice <- choice_loglik(fit)
-  fit$integration_error <- integration_error(fit)
   # An interrupted fit has no estimates to describe, and its user wants it back now.
   if (!opt$interrupted) fit$loglik_parts <- part_logliks(model, prepared, draws, theta_full, fit$threads)
+  fit$engine <- engine_build(model, prepared, draws, threads = fit$threads, backend = backend)
   class(fit) <- "iclv_fit"
   fit
 }
 
 # The engine of a fit, rebuilt when the fit was saved and loaded (external
-# pointers do not survive serialisation).
+# pointers do not survive serialisation), from the fit's recipe or draws.
 # With `plain`, the engine of the base points as they are, not moved to the
 # posteriors: what prior averages (the unconditional choice probabilities)
 # need, since adaptive points cover only each person's posterior.
 fit_engine <- function(fit, plain = FALSE) {
-  if (plain && !is.null(fit$centre)) {
-    points <- fit_points(fit)
-    return(engine_build(fit$model, fit$prepared, points$base, points$weights,
+  if (plain && !is.null(fit$centre))
+    return(engine_build(fit$model, fit$prepared, plain_points(fit_points(fit)),
                         threads = fit$threads))
-  }
-  alive <- tryCatch({
-    engine_info(fit$engine)
-    TRUE
-  }, error = function(e) FALSE)
-  if (alive) return(fit$engine)
-  inputs <- engine_points(fit_points(fit))
-  engine_build(fit$model, fit$prepared, inputs$draws, inputs$weights, threads = fit$threads)
+  if (engine_alive(fit$engine)) return(fit$engine)
+  engine_build(fit$model, fit$prepared, fit_points(fit), threads = fit$threads)
 }
 
-# The integration points of a fit (base points and centre), rebuilt from
-# their recipe when the fit keeps one.
+# Whether an engine can still be evaluated (not freed, not from a saved fit).
+engine_alive <- function(engine) {
+  tryCatch({
+    engine_info(engine)
+    TRUE
+  }, error = function(e) FALSE)
+}
+
+# The integration points of a fit (a points object with the fit's centre),
+# from their recipe, or from the user's draws the fit keeps.
 fit_points <- function(fit) {
-  points <- if (is.null(fit$draw_recipe)) {
-    n_draws <- dim(fit$draws)[2L]
-    list(base = fit$draws, weights = rep(1 / n_draws, n_draws))
-  } else {
-    points_from_recipe(fit$draw_recipe, fit$n_indiv, length(fit$model$latent),
-                       adaptive = isTRUE(fit$integration$adaptive))
-  }
+  adaptive <- isTRUE(fit$integration$adaptive)
+  points <- if (is.null(fit$draw_recipe)) array_points(fit$draws, standardise = adaptive) else
+    points_from_recipe(fit$draw_recipe, fit$n_indiv, length(fit$model$latent), adaptive)
   points$centre <- fit$centre
   points
 }
@@ -107,7 +110,9 @@ choice_loglik <- function(fit) {
   if (!fit$n_tasks) {
     return(c(model = NA_real_, equal_shares = NA_real_, observed_shares = NA_real_))
   }
-  prob <- t(engine_predict(fit_engine(fit, plain = TRUE), fit$theta_full, "prob"))
+  engine <- fit_engine(fit, plain = TRUE)
+  if (!identical(engine, fit$engine)) on.exit(engine_release(engine))
+  prob <- t(engine_predict(engine, fit$theta_full, "prob"))
   chosen <- cbind(seq_len(fit$n_tasks), fit$prepared$choice + 1L)
   c(model = sum(log(prob[chosen])),
     equal_shares = -sum(log(rowSums(fit$prepared$avail))),
@@ -148,7 +153,8 @@ part_logliks <- function(model, prepared, points, theta_full, threads) {
     part <- prepared
     part$ind_cat[, !keep] <- 0L
     part$ind_value[, !keep] <- NaN
-    engine <- engine_build(model, part, points$base, points$weights, threads = threads)
+    engine <- engine_build(model, part, plain_points(points), threads = threads)
+    on.exit(engine_release(engine))
     engine_eval(engine, theta_full, gradient = FALSE, choice = choice)$loglik
   }
   indicators <- model$indicators

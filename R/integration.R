@@ -60,22 +60,18 @@ default_adaptive <- function(model) {
   length(model$latent) > 0L && length(model$indicators) > 0L
 }
 
-# The base points of an integration: list(base = N x R x D array (the same
-# rows for every person with quadrature), weights (length R, summing to 1,
-# negative for some sparse-grid points), type (a label), recipe (how to make
-# the base again: draw settings or the rule's settings; NULL for the user's
-# own draws, which are then kept), adaptive, centre (NULL until adapted)).
+# The points of an integration: a points object (R/points.R) with its type
+# (a label), recipe (how to make the base again: draw settings or the
+# rule's settings; NULL for the user's own draws, which are then kept),
+# adaptive, and centre (NULL until adapted).
 integration_points <- function(model, settings, draws, draw_type, seed, n_indiv) {
   n_dim <- length(model$latent)
   if (settings$method == "simulation") {
     drawn <- resolve_draws(draws, draw_type, seed, n_indiv, n_dim)
-    n_draws <- dim(drawn$draws)[2L]
-    recipe <- if (drawn$type == "user") NULL else
-      list(n_draws = n_draws, draw_type = drawn$type, seed = seed)
-    base <- if (settings$adaptive) standardise_draws(drawn$draws) else drawn$draws
-    return(list(base = base, weights = rep(1 / n_draws, n_draws),
-                type = paste0(if (settings$adaptive) "adaptive ", drawn$type, " draws"),
-                recipe = recipe, adaptive = settings$adaptive, centre = NULL))
+    points <- if (is.null(drawn$recipe)) array_points(drawn$array, settings$adaptive) else
+      draws_points(drawn$recipe, n_indiv, n_dim, settings$adaptive)
+    return(c(points, list(type = paste0(if (settings$adaptive) "adaptive ", drawn$type, " draws"),
+                          recipe = drawn$recipe, adaptive = settings$adaptive, centre = NULL)))
   }
   recipe <- list(settings = settings)
   points <- c(points_from_recipe(recipe, n_indiv, n_dim),
@@ -93,67 +89,23 @@ integration_points <- function(model, settings, draws, draw_type, seed, n_indiv)
 # The points that find the centres of a sparse grid: 200 standardised
 # Halton draws per person.
 centring_points <- function(n_indiv, n_dim, n_draws = 200L) {
-  draws <- iclv_draws(n_indiv, n_draws, n_dim, type = "halton", seed = 1L)
-  list(base = standardise_draws(draws), weights = rep(1 / n_draws, n_draws))
-}
-
-# Each person's draws shifted and rotated to mean exactly 0 and covariance
-# exactly I (N x R x D in and out). Adaptive draws need it: the centre is a
-# fixed point of the posterior moments measured with the draws, and draws
-# whose own spread is below 1 (100 Halton points in five dimensions have a
-# variance near 0.9) would shrink it at every refresh, to a proposal too
-# narrow for the posterior. Gauss-Hermite nodes have these moments already.
-standardise_draws <- function(draws) {
-  dims <- dim(draws)
-  if (dims[2L] <= dims[3L])
-    stop("adaptive simulation needs more draws per person (", dims[2L], ") than latent ",
-         "variables (", dims[3L], "); use more draws, or adaptive = FALSE", call. = FALSE)
-  centred <- lapply(seq_len(dims[3L]), function(d) {
-    slice <- matrix(draws[, , d], dims[1L], dims[2L]) # one person keeps a matrix
-    slice - rowMeans(slice)
-  })
-  cov <- array(0, c(dims[1L], dims[3L], dims[3L]))
-  for (d in seq_len(dims[3L]))
-    for (k in seq_len(d)) {
-      cov[, d, k] <- rowMeans(centred[[d]] * centred[[k]])
-      cov[, k, d] <- cov[, d, k]
-    }
-  factor <- cholesky_rows(cov)
-  if (!all(attr(factor, "ok")))
-    stop("the draws of some individuals are degenerate (rows ",
-         paste(utils::head(which(!attr(factor, "ok")), 5L), collapse = ", "), ")", call. = FALSE)
-  # Forward substitution z = F^-1 (draw - mean), all people at once.
-  out <- array(0, dims)
-  for (d in seq_len(dims[3L])) {
-    value <- centred[[d]]
-    for (k in seq_len(d - 1L)) value <- value - factor[, d, k] * matrix(out[, , k], dims[1L])
-    out[, , d] <- value / factor[, d, d]
-  }
-  out
+  draws_points(list(n_draws = n_draws, draw_type = "halton", seed = 1L), n_indiv, n_dim,
+               standardise = TRUE)
 }
 
 # The base points again from their recipe (a fit keeps the recipe, not the
-# points, so that it stays small when saved).
+# points, so that it stays small when saved): a points object.
 points_from_recipe <- function(recipe, n_indiv, n_dim, adaptive = FALSE) {
-  if (!is.null(recipe$settings)) {
-    rule <- quadrature_rule(n_dim, recipe$settings$nodes, recipe$settings$type)
-    return(list(base = quadrature_draws(rule, n_indiv), weights = rule$weights))
-  }
-  drawn <- resolve_draws(recipe$n_draws, recipe$draw_type, recipe$seed, n_indiv, n_dim)
-  base <- if (adaptive) standardise_draws(drawn$draws) else drawn$draws
-  list(base = base, weights = rep(1 / recipe$n_draws, recipe$n_draws))
-}
-
-# The engine's inputs for points: the base as it is, or moved by the centre.
-# Returns list(draws = N x R x D, weights = length R or N x R).
-engine_points <- function(points) {
-  if (is.null(points$centre)) return(list(draws = points$base, weights = points$weights))
-  adaptive_draws(points$base, points$weights, points$centre)
+  if (!is.null(recipe$settings))
+    return(rule_points(quadrature_rule(n_dim, recipe$settings$nodes, recipe$settings$type),
+                       n_indiv))
+  draws_points(recipe, n_indiv, n_dim, standardise = adaptive)
 }
 
 # The base points z (N x R x D) moved to eta_nr = m_n + C_n z_nr, with
 # weights w_r |det C_n| phi_D(eta_nr) / phi_D(z_nr) (log scale, the sign of
-# w_r kept). centre: list(mean = N x D, chol = N x D x D, lower-triangular
+# w_r kept): the move the engine makes in place (src/points.c), stated in R
+# for the tests, which compare the two. centre: list(mean = N x D, chol = N x D x D, lower-triangular
 # C_n[d, k] in chol[n, d, k]). Returns list(draws, weights = N x R).
 adaptive_draws <- function(base, weights, centre) {
   dims <- dim(base)
@@ -179,9 +131,8 @@ adaptive_draws <- function(base, weights, centre) {
 integration_engine <- function(model, prepared, settings, theta_full, threads = NULL,
                                draws = 100L, draw_type = "halton", seed = 1L, backend = "cpu") {
   points <- integration_points(model, settings, draws, draw_type, seed, nrow(prepared$ind_cat))
-  build <- function(draws, weights)
-    engine_build(model, prepared, draws, weights, threads = threads, backend = backend)
+  build <- function(points)
+    engine_build(model, prepared, points, threads = threads, backend = backend)
   if (points$adaptive) return(adapt_points(points, theta_full, build))
-  inputs <- engine_points(points)
-  list(engine = build(inputs$draws, inputs$weights), points = points, steps = 0L)
+  list(engine = build(points), points = points, steps = 0L)
 }

@@ -12,10 +12,12 @@
 #   Quadrature: the absolute difference to a rule with more nodes (4 more per
 #   dimension for product rules, one level more for sparse grids), centred
 #   as the fit's rule.
-integration_error <- function(fit) {
+# `spend`: the fit's engine may spend its points' weights (new_fit() frees it
+# next).
+integration_error <- function(fit, spend = FALSE) {
   method <- fit$integration$method %||% "simulation"
   if (method == "simulation") {
-    ess <- effective_sizes(fit_engine(fit), fit$theta_full)
+    ess <- effective_sizes(fit_engine(fit), fit$theta_full, spend)
     variance <- pmax(1 / ess - 1 / fit$n_draws, 0)
     return(list(error = sqrt(sum(variance)), kind = "importance-sampling standard error",
                 min_ess = min(ess)))
@@ -34,10 +36,12 @@ integration_error <- function(fit) {
 }
 
 # Each person's effective sample size (sum v)^2 / sum v^2 of the weights
-# v_r = w_r p(y_n | eta_r) of the engine's points at theta_full.
-effective_sizes <- function(engine, theta_full) {
-  log_weight <- t(engine_predict(engine, theta_full, "draws")) # people x draws
-  row_ess(exp(log_weight - apply(log_weight, 1L, max)))
+# v_r = w_r p(y_n | eta_r) of the engine's points at theta_full (measured
+# by the engine, without a people x points matrix in R). With `spend`, an
+# engine of moved points measures them in the place of its points' weights,
+# which are then spent (for an engine freed next).
+effective_sizes <- function(engine, theta_full, spend = FALSE) {
+  .Call(C_engine_point_ess, engine, as.double(theta_full), isTRUE(spend))
 }
 
 # The log-likelihood at the estimates under the fit's quadrature rule with
@@ -52,9 +56,8 @@ loglik_with_rule <- function(fit, nodes) {
 }
 
 loglik_with_points <- function(fit, points) {
-  inputs <- engine_points(points)
-  engine <- engine_build(fit$model, fit$prepared, inputs$draws, inputs$weights,
-                         threads = fit$threads)
+  engine <- engine_build(fit$model, fit$prepared, points, threads = fit$threads)
+  on.exit(engine_release(engine))
   engine_eval(engine, unname(fit$theta_full), gradient = FALSE)$loglik
 }
 

@@ -129,7 +129,7 @@ prior_engine <- function(fit, prepared, points) {
   prepared <- without_choices(prepared, fit$model)
   prepared$ind_cat[] <- 0L
   prepared$ind_value[] <- NaN
-  engine_build(fit$model, prepared, points$base, points$weights, threads = fit$threads)
+  engine_build(fit$model, prepared, plain_points(points), threads = fit$threads)
 }
 
 # Each person's posterior moments of the latent variables: for the
@@ -150,7 +150,7 @@ predict_latent <- function(fit, newdata, interval) {
                                  min_indiv = 1L), model)
   }
   points <- scenario_points(fit, nrow(prepared$ind_cat))
-  engine <- engine_build(model, prepared, points$base, points$weights, threads = fit$threads)
+  engine <- engine_build(model, prepared, points, threads = fit$threads)
   on.exit(engine_release(engine))
   latent_table(fit, prepared$ids, engine_predict(engine, fit$theta_full, "lv"))
 }
@@ -190,15 +190,14 @@ without_choices <- function(prepared, model) {
 # the data hold real choices.
 prediction_setup <- function(fit, newdata) {
   if (is.null(newdata)) {
-    points <- fit_points(fit)
-    return(list(prepared = fit$prepared, points = points[c("base", "weights")],
+    return(list(prepared = fit$prepared, points = plain_points(fit_points(fit)),
                 engine = fit_engine(fit, plain = TRUE), observed = TRUE))
   }
   model <- fit$model
   prepared <- prepare_data(model, scenario_data(model, newdata), min_indiv = 1L)
   points <- scenario_points(fit, nrow(prepared$ind_cat))
   list(prepared = prepared, points = points, observed = model$choice %in% names(newdata),
-       engine = engine_build(model, prepared, points$base, points$weights,
+       engine = engine_build(model, prepared, points,
                              threads = fit$threads))
 }
 

@@ -21,13 +21,14 @@ probability_jacobian <- function(fit, prepared, points) {
   task_indiv <- rep.int(seq_along(prepared$ids), diff(prepared$task_ptr))
   jacobian <- matrix(0, n_tasks * n_alt, sum(free),
                      dimnames = list(NULL, model$params$name[free]))
-  block <- task_block_size(dim(points$base))
+  base <- points_base(points)
+  block <- task_block_size(dim(base))
   for (j in seq_len(n_alt)) {
     available <- which(prepared$avail[, j] == 1L)
     for (tasks in split(available, (seq_along(available) - 1L) %/% block)) {
       chooser <- one_task_people(prepared, tasks, task_indiv, j)
       engine <- engine_build(model, chooser,
-                             points$base[task_indiv[tasks], , , drop = FALSE],
+                             base[task_indiv[tasks], , , drop = FALSE],
                              points$weights, threads = fit$threads)
       res <- engine_eval(engine, fit$theta_full, gradient = TRUE, scores = TRUE)
       engine_release(engine)

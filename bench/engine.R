@@ -1,5 +1,6 @@
 # Benchmark: one log-likelihood + gradient evaluation of the seed-scale model
-# (326 individuals x 100 draws, 202 parameters) with 1 and 2 threads.
+# (326 individuals x 100 draws, 202 parameters) with 1 and 2 threads, and the
+# peak memory of building the engine and of a fit at 3,260 x 1,000 draws.
 # Run: Rscript bench/engine.R   (after R CMD INSTALL .)
 # Target on the 2-core development machine: <= 15 ms with 2 threads.
 source(file.path("bench", "common.R"))  # run from the package root
@@ -21,3 +22,18 @@ for (threads in c(1L, 2L)) {
 }
 print(do.call(rbind, rows), row.names = FALSE)
 cat(sprintf("peak RSS: %.0f MB\n", peak_rss_mb()))
+
+# Memory at 3,260 individuals x 1,000 draws x 5 latent variables (124 MiB of
+# draws), adaptive integration, each measurement in a fresh process
+# (bench/engine_memory.R; the fit takes about half an hour on two cores).
+# Target: peak RSS at most the base plus 1.5 times the draws.
+# ICLV_BENCH_MEMORY=build measures the engine alone; =none skips.
+memory <- Sys.getenv("ICLV_BENCH_MEMORY", "build,fit")
+for (what in setdiff(strsplit(memory, ",")[[1L]], "none")) {
+  line <- system2(file.path(R.home("bin"), "Rscript"),
+                  c(file.path("bench", "engine_memory.R"), what), stdout = TRUE)
+  value <- as.numeric(strsplit(utils::tail(line, 1L), " ")[[1L]][-1L])
+  cat(sprintf("%s: draws %.0f MB, base %.0f MB, peak %.0f MB (base + %.2f x draws), end %.0f MB, %.0f s\n",
+              what, value[1L], value[2L], value[3L], (value[3L] - value[2L]) / value[1L],
+              value[4L], value[5L]))
+}

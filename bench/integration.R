@@ -29,21 +29,16 @@ exact_logliks <- function(model, data, theta_full, counts, centre_draws = 2000L)
   n_indiv <- nrow(prepared$ind_cat)
   n_dim <- length(model$latent)
   settings <- iclv:::resolve_integration("simulation", n_dim, NULL, TRUE, model)
-  build <- function(draws, weights)
-    iclv:::engine_build(model, prepared, draws, weights, threads = threads)
+  build <- function(points) iclv:::engine_build(model, prepared, points, threads = threads)
   centred <- iclv:::adapt_points(
     iclv:::integration_points(model, settings, centre_draws, "halton", 1L, n_indiv),
     theta_full, build)
   vapply(counts, function(count) {
     points <- iclv:::integration_points(model, settings, count, "halton", 1L, n_indiv)
     points$centre <- centred$points$centre
-    inputs <- iclv:::engine_points(points)
-    rm(points)
-    engine <- build(inputs$draws, inputs$weights)
-    rm(inputs)
+    engine <- build(points)
     value <- iclv:::engine_eval(engine, theta_full, gradient = FALSE)$loglik
-    rm(engine)
-    gc()
+    iclv:::engine_release(engine)
     value
   }, numeric(1))
 }

@@ -513,6 +513,15 @@ static void write_chunk(const iclv_draws_spec *spec, int dim, int i0, int n_chun
       n_tail += fabs(uniform[k] - 0.5) > 0.425;
     }
     for (int j = 0; j < n_tail; j++) normal[tail[j]] = qnorm_tail(uniform[tail[j]]);
+    if (spec->layout == ICLV_DRAWS_LAYOUT_ENGINE) {
+      size_t n_dim = (size_t) spec->n_dim;
+      double *draw = out + ((size_t) i0 * n_dim + (size_t) dim) * n_draws + (size_t) r;
+      for (int k = 0; k < n_chunk; k++) {
+        draw[(size_t) k * n_dim * n_draws] = normal[k];
+        if (spec->antithetic) draw[(size_t) k * n_dim * n_draws + (size_t) n_gen] = -normal[k];
+      }
+      continue;
+    }
     double *draw = out + n_indiv * ((size_t) r + n_draws * (size_t) dim) + i0;
     memcpy(draw, normal, sizeof(double) * (size_t) n_chunk);
     if (spec->antithetic) {
@@ -520,6 +529,14 @@ static void write_chunk(const iclv_draws_spec *spec, int dim, int i0, int n_chun
       for (int k = 0; k < n_chunk; k++) mirror[k] = -normal[k];
     }
   }
+}
+
+int iclv_draws_type_code(const char *name) {
+  if (strcmp(name, "pseudo") == 0) return ICLV_DRAWS_PSEUDO;
+  if (strcmp(name, "halton") == 0) return ICLV_DRAWS_HALTON;
+  if (strcmp(name, "mlhs") == 0) return ICLV_DRAWS_MLHS;
+  if (strcmp(name, "sobol") == 0) return ICLV_DRAWS_SOBOL;
+  return -1;
 }
 
 const char *iclv_draws_message(int code) {

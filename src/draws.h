@@ -3,8 +3,11 @@
  * pseudo-random uniforms. Pure C (no R headers); the R crossing is
  * draws_glue.c.
  *
- * Layout of `out` (column-major, as R stores an N x R x D array): the value
- * of individual i, draw r, dimension d is out[i + N * (r + R * d)].
+ * Layout of `out`: with ICLV_DRAWS_LAYOUT_R (column-major, as R stores an
+ * N x R x D array) the value of individual i, draw r, dimension d is
+ * out[i + N * (r + R * d)]; with ICLV_DRAWS_LAYOUT_ENGINE (the engine's
+ * [individual][dimension][draw], so that it fills its own array) it is
+ * out[(i * D + d) * R + r]. The values do not depend on the layout.
  *
  * Determinism: every random choice (pseudo-random values, MLHS shifts and
  * shuffles, Halton digit permutations, Sobol scrambling matrices and shifts)
@@ -19,6 +22,9 @@
 #define ICLV_DRAWS_HALTON 1
 #define ICLV_DRAWS_MLHS 2
 #define ICLV_DRAWS_SOBOL 3
+
+#define ICLV_DRAWS_LAYOUT_R 0
+#define ICLV_DRAWS_LAYOUT_ENGINE 1
 
 /* Halton: sequence indices 1..ICLV_HALTON_SKIP are discarded (index 0, the
  * all-zero point, always is), so individual 1 starts at index 11. */
@@ -47,12 +53,17 @@ typedef struct {
   int scramble;     /* Halton: random digit permutations; Sobol: linear matrix
                        scrambling plus a digital shift */
   int n_threads;    /* OpenMP threads (< 1 means 1); the output does not depend on it */
+  int layout;       /* ICLV_DRAWS_LAYOUT_R (0) or ICLV_DRAWS_LAYOUT_ENGINE */
 } iclv_draws_spec;
 
 /* Fills out[N * R * D] (allocated by the caller) with standard normal draws.
  * Returns ICLV_DRAWS_OK or an error code; on error `out` is unspecified and
  * nothing is left allocated. */
 int iclv_draws_fill(const iclv_draws_spec *spec, double *out);
+
+/* ICLV_DRAWS_* of a type's name ("pseudo", "halton", "mlhs", "sobol"); -1
+ * when unknown. */
+int iclv_draws_type_code(const char *name);
 
 /* A short English description of an iclv_draws_fill() return code. */
 const char *iclv_draws_message(int code);

@@ -26,17 +26,14 @@ static int draw_type_code(SEXP type) {
   if (!isString(type) || XLENGTH(type) != 1 || STRING_ELT(type, 0) == NA_STRING)
     error("make_draws: type must be a single string");
   const char *name = CHAR(STRING_ELT(type, 0));
-  if (strcmp(name, "pseudo") == 0) return ICLV_DRAWS_PSEUDO;
-  if (strcmp(name, "halton") == 0) return ICLV_DRAWS_HALTON;
-  if (strcmp(name, "mlhs") == 0) return ICLV_DRAWS_MLHS;
-  if (strcmp(name, "sobol") == 0) return ICLV_DRAWS_SOBOL;
-  error("make_draws: unknown draw type \"%s\"", name);
-  return -1; /* not reached */
+  int code = iclv_draws_type_code(name);
+  if (code < 0) error("make_draws: unknown draw type \"%s\"", name);
+  return code;
 }
 
 SEXP make_draws(SEXP n_indiv, SEXP n_draws, SEXP n_dim, SEXP type, SEXP seed,
                 SEXP antithetic, SEXP scramble) {
-  iclv_draws_spec spec;
+  iclv_draws_spec spec = {0};
   spec.n_indiv = scalar_count(n_indiv, "n_indiv");
   spec.n_draws = scalar_count(n_draws, "n_draws");
   spec.n_dim = scalar_count(n_dim, "n_dim");

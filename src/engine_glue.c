@@ -11,6 +11,7 @@
 #include "gpu_engine_glue.h"
 #include "engine.h"
 #include "cuda/gpu.h"
+#include "points_glue.h"
 
 static const char *ENGINE_TAG = "iclv_engine";
 
@@ -37,7 +38,7 @@ static void alloc_failed(const iclv_engine *e) {
   error("%s", msg);
 }
 
-static SEXP list_get(SEXP list, const char *name) {
+SEXP list_get(SEXP list, const char *name) {
   SEXP names = getAttrib(list, R_NamesSymbol);
   for (R_xlen_t i = 0; i < XLENGTH(list); i++)
     if (strcmp(CHAR(STRING_ELT(names, i)), name) == 0) return VECTOR_ELT(list, i);
@@ -182,7 +183,10 @@ SEXP engine_create(SEXP plan, SEXP data, SEXP draws, SEXP draw_weights, SEXP n_t
 
   read_plan(e, plan);
   read_data(e, data);
-  read_draws(e, draws, draw_weights);
+  /* Draws: an array (with its weights), or a points list from which the
+   * engine makes its own (R/points.R). */
+  if (TYPEOF(draws) == VECSXP) points_read(e, draws, threads);
+  else read_draws(e, draws, draw_weights);
   char err[512];
   if (iclv_engine_validate(e, err, sizeof err) != 0 ||
       iclv_engine_finish(e, threads, err, sizeof err) != 0)

@@ -1,6 +1,6 @@
 /* What the glue files share about the host engine (engine_glue.c): the
- * engine behind an R pointer, the check of theta, and the R list of an
- * evaluation's results, built once for every backend. */
+ * engine behind an R pointer, named list elements, the check of theta, and
+ * the R list of an evaluation's results, built once for every backend. */
 #ifndef ICLV_ENGINE_GLUE_H
 #define ICLV_ENGINE_GLUE_H
 
@@ -10,6 +10,9 @@
 /* The host engine of an engine pointer (an R error when it is not one, or
  * freed). */
 iclv_engine *engine_from(SEXP ptr);
+
+/* An element of a named list (an R error when it is missing). */
+SEXP list_get(SEXP list, const char *name);
 
 /* An R error unless theta is a finite double vector of length n_par. */
 void engine_check_theta(const iclv_engine *e, SEXP theta);

@@ -6,6 +6,7 @@
 #include "memmon_glue.h"
 #include "gpu_engine_glue.h"
 #include "quadrature_glue.h"
+#include "points_glue.h"
 
 #define CALLDEF(name, n) {#name, (DL_FUNC) &name, n}
 
@@ -35,6 +36,10 @@ static const R_CallMethodDef call_methods[] = {
   CALLDEF(quadrature_gauss_hermite, 1),
   CALLDEF(quadrature_genz_keister, 0),
   CALLDEF(quadrature_grid, 4),
+  CALLDEF(engine_set_points, 2),
+  CALLDEF(engine_point_moments, 3),
+  CALLDEF(engine_point_ess, 3),
+  CALLDEF(standardise_draws, 1),
   {NULL, NULL, 0}
 };
 

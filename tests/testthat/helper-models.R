@@ -211,7 +211,8 @@ attitude_price_model <- function(fixed = NULL) {
 attitude_price_draw_probabilities <- function(fit, data) {
   theta <- fit$theta_full
   ids <- sort(unique(data$id))
-  base <- iclv:::points_from_recipe(fit$draw_recipe, length(ids), 1L, adaptive = TRUE)$base
+  base <- iclv:::points_base(iclv:::points_from_recipe(fit$draw_recipe, length(ids), 1L,
+                                                       adaptive = TRUE))
   n_draws <- dim(base)[2L]
   out <- array(0, c(nrow(data), n_draws, 3L), dimnames = list(NULL, NULL, c("A", "B", "C")))
   for (i in seq_len(nrow(data))) {

@@ -34,24 +34,31 @@ test_that("the centre is the posterior: mean and full covariance against a fine 
 })
 
 
-test_that("centring frees each step's engine at once, and a released engine says so", {
+test_that("centring moves one engine's points in place, and a released engine says so", {
   case <- multi_case(2, n_indiv = 20, seed = 16, n_items = 5)
   built <- list()
-  build <- function(draws, weights) {
-    engine <- iclv:::engine_build(case$model, case$prepared, draws, weights, threads = 1)
+  build <- function(points) {
+    engine <- iclv:::engine_build(case$model, case$prepared, points, threads = 1)
     built[[length(built) + 1L]] <<- engine
     engine
   }
   settings <- resolve_integration("simulation", 2, NULL, TRUE, case$model)
   points <- iclv:::integration_points(case$model, settings, 50, "halton", 1L, 20)
   adapted <- iclv:::adapt_points(points, case$theta, build)
-  expect_gt(length(built), 2L)
-  alive <- vapply(built, function(e) !is.null(tryCatch(iclv:::engine_info(e),
-                                                       error = function(err) NULL)), NA)
-  expect_identical(alive, c(rep(FALSE, length(built) - 1L), TRUE))
-  expect_identical(built[[length(built)]], adapted$engine)
-  expect_error(iclv:::engine_info(built[[1]]), "has been freed")
-  expect_output(print(built[[1]]), "<iclv engine: freed>")
+  expect_gt(adapted$steps, 2L)
+  expect_length(built, 1L)
+  expect_identical(built[[1]], adapted$engine)
+  # Moved in place, the engine is the one built from the final centre.
+  again <- build(adapted$points)
+  expect_identical(engine_eval(again, case$theta), engine_eval(adapted$engine, case$theta))
+  # A later centring moves a given engine instead of building one.
+  points$centre <- adapted$points$centre
+  moved <- iclv:::adapt_points(points, case$theta * 1.01, build, engine = again)
+  expect_identical(moved$engine, again)
+  expect_length(built, 2L)
+  iclv:::engine_release(again)
+  expect_error(iclv:::engine_info(again), "has been freed")
+  expect_output(print(again), "<iclv engine: freed>")
 })
 
 

@@ -156,8 +156,8 @@ test_that("latent variables of new data: the prior without answers, the posterio
   # Given the answers (no choices): ordered probit likelihoods over the
   # same draws, in plain R.
   answers <- people[c("id", "age", "q1", "q2", "q3")]
-  base <- iclv:::points_from_recipe(predict_fit$draw_recipe, nrow(people), 1L,
-                                    adaptive = TRUE)$base[, , 1]
+  base <- iclv:::points_base(iclv:::points_from_recipe(predict_fit$draw_recipe, nrow(people),
+                                                       1L, adaptive = TRUE))[, , 1]
   attitude <- theta[["attitude~age"]] * people$age + base
   weight <- matrix(1, nrow(people), ncol(base))
   for (q in c("q1", "q2", "q3")) {
