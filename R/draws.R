@@ -82,9 +82,9 @@ iclv_draws <- function(n_indiv, n_draws, n_dim,
 
 # The arguments of iclv_draws() checked, as the C generator takes them.
 check_draw_args <- function(n_indiv, n_draws, n_dim, type, seed, antithetic, scramble) {
-  n_indiv <- check_draw_count(n_indiv, "n_indiv")
-  n_draws <- check_draw_count(n_draws, "n_draws")
-  n_dim <- check_draw_count(n_dim, "n_dim")
+  n_indiv <- check_whole(n_indiv, "n_indiv")
+  n_draws <- check_whole(n_draws, "n_draws")
+  n_dim <- check_whole(n_dim, "n_dim")
   type <- check_draw_type(type)
   seed <- check_draw_seed(seed)
   antithetic <- check_draw_flag(antithetic, "antithetic")
@@ -114,16 +114,6 @@ draw_types <- c("halton", "mlhs", "sobol", "pseudo")
 
 # Must equal ICLV_SOBOL_MAX_DIM in src/draws.h.
 sobol_max_dim <- 1111L
-
-# A positive whole number below 2^31, returned as an integer.
-check_draw_count <- function(x, name) {
-  ok <- is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) &&
-    x >= 1 && x == round(x) && x <= .Machine$integer.max
-  if (!ok) {
-    stop(name, " must be a positive whole number, got ", describe_draw_arg(x), call. = FALSE)
-  }
-  as.integer(x)
-}
 
 check_draw_seed <- function(seed) {
   ok <- is.numeric(seed) && length(seed) == 1L && !is.na(seed) && is.finite(seed) &&

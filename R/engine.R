@@ -17,7 +17,6 @@ engine_build <- function(model, prepared, draws, draw_weights = NULL, threads = 
     storage.mode(draw_weights) <- "double"
   }
   threads <- resolve_threads(threads)
-  plan <- engine_plan(model)
   data <- list(
     ind_cat = storage_int(prepared$ind_cat),
     ind_value = storage_dbl(prepared$ind_value),
@@ -27,7 +26,7 @@ engine_build <- function(model, prepared, draws, draw_weights = NULL, threads = 
     avail = storage_int(prepared$avail),
     term_value = storage_dbl(prepared$term_value)
   )
-  engine <- .Call(C_engine_create, plan, data, draws, draw_weights, threads)
+  engine <- .Call(C_engine_create, model$plan, data, draws, draw_weights, threads)
   # A fit that rebuilds its engine (adaptive quadrature) keeps one monitor.
   if (is.null(monitor)) monitor <- new_memory_monitor(limits = memory)
   attr(engine, "monitor") <- monitor
@@ -75,18 +74,6 @@ print.iclv_engine <- function(x, ...) {
   invisible(x)
 }
 
-# The plan of the model plus the counts the C side needs.
-engine_plan <- function(model) {
-  plan <- model$plan
-  is_index <- names(plan) != "ind_thr_sign"
-  plan[is_index] <- lapply(plan[is_index], storage_int)
-  plan$ind_thr_sign <- as.double(plan$ind_thr_sign)
-  plan$n_par <- nrow(model$params)
-  plan$n_cov <- length(model$covariates)
-  plan$n_alt <- length(model$alternatives)
-  plan
-}
-
 # Evaluates at theta_full (every row of the parameter table, natural scale):
 # list(loglik, gradient, loglik_indiv, scores, n_nonpositive, nonpositive),
 # the gradient over all of theta_full and the scores individuals x
@@ -114,10 +101,7 @@ engine_release <- function(engine) {
 
 resolve_threads <- function(threads) {
   if (is.null(threads)) return(default_threads())
-  if (!is.numeric(threads) || length(threads) != 1L || is.na(threads) || threads < 1 ||
-      threads != round(threads))
-    stop("`threads` must be a positive whole number, got ", format(threads), call. = FALSE)
-  as.integer(threads)
+  check_whole(threads, "`threads`")
 }
 
 storage_int <- function(x) {

@@ -34,8 +34,8 @@ resolve_integration <- function(integration = c("simulation", "quadrature", "aut
   if (!is.logical(adaptive) || length(adaptive) != 1L || is.na(adaptive))
     stop("`adaptive` must be TRUE, FALSE or NULL (automatic), got ",
          describe_draw_arg(adaptive), call. = FALSE)
-  n_dim <- check_quadrature_count(n_dim, "the number of latent variables")
-  if (!is.null(nodes)) nodes <- check_quadrature_count(nodes, "`nodes`")
+  n_dim <- check_whole(n_dim, "the number of latent variables")
+  if (!is.null(nodes)) nodes <- check_whole(nodes, "`nodes`")
 
   method <- integration
   if (method == "auto") method <- if (n_dim <= 3L) "quadrature" else "simulation"

@@ -177,7 +177,7 @@ iclv_model <- function(latent, utility = NULL, choice = NULL, id = "id",
   index <- function(name) table$slot_param[match(name, slots$name)] - 1L
   covariates <- unique(unlist(spec$covariate_paths[spec$latent], use.names = FALSE))
   if (is.null(covariates)) covariates <- character(0)
-  plan <- build_plan(spec, covariates, choice_part, index)
+  plan <- build_plan(spec, covariates, choice_part, index, n_par = nrow(params))
   threshold_sets <- build_threshold_sets(spec, plan)
   check_identification(spec, params, plan, choice_part$utility_terms, choice_part$alternatives)
 

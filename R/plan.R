@@ -1,10 +1,18 @@
 # The plan: the model as 0-based index arrays for the engine, and the
 # threshold sets the optimizer's working scale is built on.
 
-build_plan <- function(spec, covariates, choice_part, index) {
-  c(structural_plan(spec, covariates, index),
-    measurement_plan(spec, index),
-    choice_plan(choice_part, spec$latent, index))
+# The plan is the engine's final input, read by C as it is: index arrays
+# stored as integers, the threshold signs as doubles, and the counts
+# (parameters, covariates, alternatives) that size the engine.
+build_plan <- function(spec, covariates, choice_part, index, n_par) {
+  plan <- c(structural_plan(spec, covariates, index),
+            measurement_plan(spec, index),
+            choice_plan(choice_part, spec$latent, index))
+  is_index <- names(plan) != "ind_thr_sign"
+  plan[is_index] <- lapply(plan[is_index], as.integer)
+  plan$ind_thr_sign <- as.double(plan$ind_thr_sign)
+  c(plan, list(n_par = as.integer(n_par), n_cov = length(covariates),
+               n_alt = length(choice_part$alternatives)))
 }
 
 # CSR pointer from the lengths of consecutive groups.

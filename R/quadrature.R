@@ -116,6 +116,3 @@ gauss_hermite_rule <- function(n_nodes) {
 genz_keister_rules <- function() .Call(C_quadrature_genz_keister)
 
 format_count <- function(x) format(x, big.mark = ",", scientific = FALSE)
-
-# R/integration.R still calls it by this name.
-check_quadrature_count <- function(x, name) check_whole(x, name)

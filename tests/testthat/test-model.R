@@ -363,8 +363,11 @@ test_that("plan arrays are integer vectors (signs double), also when empty", {
   expect_named(plan, c("lv_alpha", "lv_sigma", "lv_cov_ptr", "lv_cov_col", "lv_cov_par",
                        "lv_path_ptr", "lv_path_from", "lv_path_par", "ind_family", "ind_ncat",
                        "ind_intercept", "ind_scale", "ind_load_ptr", "ind_load_lv", "ind_load_par",
-                       "ind_thr_ptr", "ind_thr_par", "ind_thr_sign", "util_alt", "util_par", "util_lv"))
+                       "ind_thr_ptr", "ind_thr_par", "ind_thr_sign", "util_alt", "util_par", "util_lv",
+                       "n_par", "n_cov", "n_alt"))
   for (name in setdiff(names(plan), "ind_thr_sign")) expect_type(plan[[name]], "integer")
+  # The counts that size the engine: the plan is C's final input.
+  expect_identical(c(plan$n_par, plan$n_cov, plan$n_alt), c(nrow(model$params), 0L, 0L))
   expect_type(plan$ind_thr_sign, "double")
   expect_length(plan$lv_cov_col, 0L)
   expect_length(plan$ind_thr_par, 0L)
