@@ -123,8 +123,8 @@ fit_cell <- function(cell, control) {
 }
 
 # A degenerate solution reported as converged would have code 0 with
-# findings; iclv() gives those code 3.
-degenerate_code <- 3L
+# findings; iclv() gives those code 3 (the package's degenerate_code).
+degenerate_code <- iclv:::degenerate_code
 reported_wrongly <- function(fit) fit$convergence$code == 0L && !is.null(fit$degenerate)
 
 rows <- lapply(cells, function(cell) {
