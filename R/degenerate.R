@@ -169,7 +169,7 @@ degenerate_convergence <- function(opt, findings) {
   opt
 }
 
-# A log-likelihood whose estimated integration error (fit$integration_error)
+# A log-likelihood whose estimated integration error (integration_error())
 # is more than this share of its value is no maximum of the model's
 # likelihood but of the approximation: plain nodes or few draws let an
 # optimizer pin the latent variables onto the points of a nearly error-free
@@ -178,23 +178,19 @@ degenerate_convergence <- function(opt, findings) {
 # the regular maximum -11152.3 (error below 1).
 unintegrated_share <- 0.1
 
-# The fit, with that finding added and code 3 when its log-likelihood is not
-# integrated.
-flag_unintegrated <- function(fit) {
-  error <- fit$integration_error$error
-  if (!isTRUE(error > unintegrated_share * abs(fit$loglik)) ||
-      !fit$convergence$code %in% c(0L, degenerate_code))
-    return(fit)
-  fit$degenerate <- rbind(fit$degenerate, finding(
+# The finding for a log-likelihood that is not integrated (its estimated
+# integration error, list(error, kind) as integration_error() gives it, above
+# unintegrated_share of its value), or NULL.
+unintegrated_finding <- function(loglik, integration) {
+  error <- integration$error
+  if (!isTRUE(error > unintegrated_share * abs(loglik))) return(NULL)
+  finding(
     sprintf(paste0("the log-likelihood %.4f is not integrated: its estimated integration ",
                    "error (%s) is %.3g, %.0f%% of its value; the estimates sit on a spike of ",
                    "the approximation, not at a maximum of the model's likelihood"),
-            fit$loglik, fit$integration_error$kind, error, 100 * error / abs(fit$loglik)),
+            loglik, integration$kind, error, 100 * error / abs(loglik)),
     paste0("use adaptive = TRUE (the default for models with indicators) or many more draws ",
-           "or nodes; check_integration(fit) compares rules")))
-  fit$convergence$code <- degenerate_code
-  fit$convergence$message <- "degenerate solution"
-  fit
+           "or nodes; check_integration(fit) compares rules"))
 }
 
 # Lines for print() and summary(): what was found and what to do.

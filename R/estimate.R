@@ -66,7 +66,18 @@
 #' at the draws or nodes: a higher value, but no usable maximum; summary()
 #' says it was set aside). If every run is degenerate, the best is reported
 #' as such: `fit$degenerate` lists what was
-#' found and what to do, and print() and summary() say so. `fit$starts` is a
+#' found and what to do, and print() and summary() say so.
+#'
+#' A regular maximum whose estimated integration error exceeds 10
+#' log-likelihood units (plain nodes or draws spread over the prior while each
+#' person's posterior is narrow) sits on a rough surface: as a parameter moves
+#' people's posteriors across the nodes, the approximation ripples, with
+#' maxima of its own. iclv() then scans each parameter over 8 standard errors
+#' either side (the others held, in half steps, the highest ripples refined)
+#' and estimates again from the best point that beats the maximum, while that
+#' gains (three rounds at most). On the Optima model with continuous items and
+#' 10 plain nodes this climbs from -11151.44 to -11151.33 in 0.8 s; adaptive
+#' integration avoids the ripples altogether. `fit$starts` is a
 #' data frame with every start tried (`kind`, log-likelihood at the start,
 #' after its short run and at convergence, whether degenerate, which gave the
 #' estimates). `fit$convergence$code`: 0 converged, 1 iteration limit, 3
@@ -176,13 +187,17 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   }
   timings[["setup"]] <- proc.time()[["elapsed"]] - t0
 
+  # The estimated integration error at a point, on the engine as it is.
+  integration_at <- function(theta_full, loglik)
+    integration_error_at(engine, model, prepared, settings, points, theta_full, loglik)
   t0 <- proc.time()[["elapsed"]]
   search <- NULL
   if (!is.null(checkpoint)) {
     theta_full <- fill_theta(model, map, checkpoint$theta)
     stages <- "resumed"
   } else {
-    search <- start_search(model, prepared, engine, map, start, control, bounds)
+    search <- start_search(model, prepared, engine, map, start, control, bounds,
+                           integration = integration_at)
     theta_full <- search$theta_full
     stages <- search$stages
   }
@@ -226,7 +241,9 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   # A degenerate solution is not converged: restart from alternatives first.
   t0 <- proc.time()[["elapsed"]]
   settled <- settle_fit(opt, se, search, model, prepared, function() engine, map, start,
-                        control, bounds, estimate_from)
+                        control, bounds, estimate_from,
+                        integration = function(opt)
+                          integration_at(opt$optimum$theta_full, opt$optimum$loglik))
   opt <- settled$opt
   se <- settled$se
   if (points$adaptive && (opt$interrupted || !identical(opt$centre, points$centre))) {
@@ -243,7 +260,6 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
                  integration = settings)
   fit$starts <- settled$starts
   fit$degenerate <- settled$findings
-  fit <- flag_unintegrated(fit)
   warn_fit(fit)
   if (control$se == "bootstrap" && !opt$interrupted) {
     refit <- function(sample_data, start, replicate_control)

@@ -35,6 +35,17 @@ integration_error <- function(fit, spend = FALSE) {
        min_ess = NA_real_)
 }
 
+# The estimated integration error at `theta_full` (log-likelihood `loglik`)
+# on an estimation's engine (its points as the estimation left them), before
+# the fit exists: what iclv() checks for spikes and rough surfaces.
+integration_error_at <- function(engine, model, prepared, settings, points, theta_full, loglik) {
+  integration_error(list(
+    model = model, prepared = prepared, integration = settings, engine = engine,
+    theta_full = theta_full, loglik = loglik, n_draws = points$n_draws,
+    n_indiv = nrow(prepared$ind_cat), centre = points$centre[c("mean", "chol")],
+    threads = engine_info(engine)$n_threads))
+}
+
 # Each person's effective sample size (sum v)^2 / sum v^2 of the weights
 # v_r = w_r p(y_n | eta_r) of the engine's points at theta_full (measured
 # by the engine, without a people x points matrix in R). With `spend`, an

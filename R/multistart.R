@@ -13,10 +13,25 @@ start_spread <- 2
 # Restarts tried after a degenerate solution, at most.
 restart_tries <- 3L
 
+# A regular solution whose estimated integration error exceeds this many
+# log-likelihood units sits on a rough surface (plain nodes or draws spread
+# over the prior while each person's posterior is narrow): as a parameter
+# moves people's posteriors across the nodes, the approximation ripples, with
+# maxima of its own. iclv() then scans each parameter over +-`scan_reach`
+# standard errors (the others held) and estimates again from the best point
+# that beats the maximum, `rough_rounds` times at most.
+rough_error <- 10
+scan_reach <- 8L
+scan_peaks <- 5L
+rough_rounds <- 3L
+
 # The start the estimation begins from, and what the restarts need:
 # list(theta_full, stages, starts (data frame), alternatives (the other
 # starts' working vectors, best first), default_u (the default start)).
-start_search <- function(model, prepared, engine, map, start, control, bounds) {
+# `integration(theta_full, loglik)` estimates the integration error at a
+# point (list(error, kind)), for the check of where each start ended.
+start_search <- function(model, prepared, engine, map, start, control, bounds,
+                         integration = function(theta_full, loglik) NULL) {
   theta_full <- starting_values(model, prepared, engine, start, control)
   u_default <- working_from_theta(model, map, theta_full)
   first_kind <- if (length(start)) "start given" else "default"
@@ -28,14 +43,32 @@ start_search <- function(model, prepared, engine, map, start, control, bounds) {
     return(list(theta_full = theta_full, stages = attr(theta_full, "stages"),
                 starts = start_rows(first_kind, NA_real_, NA_real_, 0L), alternatives = list(),
                 default_u = u_default))
-  runs <- lapply(candidates, function(candidate)
-    short_run(make_objective(engine, model, map), candidate$u, control, bounds))
-  loglik <- vapply(runs, function(run) -run$value, numeric(1))
   # Where each short run ended is checked for a degenerate point (the
-  # structural checks; no Hessian): a spike can have the highest
-  # log-likelihood, and is neither continued nor tried first again.
-  degenerate <- vapply(runs, function(run) is.finite(run$value) && !is.null(
-    degenerate_findings(model, prepared, theta_from_working(model, map, run$u))), logical(1))
+  # structural checks and the integration error; no Hessian): a spike can
+  # have the highest log-likelihood, and is neither continued nor tried
+  # first again.
+  ends_degenerate <- function(run) {
+    if (!is.finite(run$value)) return(FALSE)
+    theta_full <- theta_from_working(model, map, run$u)
+    !is.null(degenerate_findings(model, prepared, theta_full)) ||
+      !is.null(unintegrated_finding(-run$value, integration(theta_full, -run$value)))
+  }
+  run_all <- function(candidates)
+    lapply(candidates, function(candidate)
+      short_run(make_objective(engine, model, map), candidate$u, control, bounds))
+  runs <- run_all(candidates)
+  degenerate <- vapply(runs, ends_degenerate, logical(1))
+  if (degenerate[[1L]]) {
+    # The default start ran into a degenerate point: the starts a single
+    # start would restart from join in, as random starts around the default
+    # may run into the same.
+    fresh <- fresh_starts(model, prepared, engine, map, control)
+    fresh_runs <- run_all(fresh)
+    candidates <- c(candidates, fresh)
+    runs <- c(runs, fresh_runs)
+    degenerate <- c(degenerate, vapply(fresh_runs, ends_degenerate, logical(1)))
+  }
+  loglik <- vapply(runs, function(run) -run$value, numeric(1))
   ranking <- rank_starts(loglik, degenerate)
   best <- ranking[[1L]]
   order_rest <- ranking[-1L]
@@ -49,7 +82,8 @@ start_search <- function(model, prepared, engine, map, start, control, bounds) {
   starts$degenerate <- degenerate
   list(theta_full = theta_from_working(model, map, runs[[best]]$u),
        stages = c(attr(theta_full, "stages"), if (best > 1L) "multistart"), starts = starts,
-       alternatives = lapply(runs[order_rest], `[[`, "u"), default_u = u_default)
+       alternatives = lapply(runs[order_rest], `[[`, "u"),
+       alternatives_degenerate = degenerate[order_rest], default_u = u_default)
 }
 
 # The order in which starts are continued and then tried again: regular end
@@ -107,21 +141,42 @@ short_run <- function(objective, u, control, bounds) {
 # degenerate point may have the higher log-likelihood (a spike of the
 # simulated or quadrature likelihood at an indicator without error): it is not
 # a usable maximum, and the starts table and summary() show it was set aside.
+# When the solution is regular but `roughness(opt)` (its estimated integration
+# error) exceeds `rough_error`, `scan(opt)` looks for a higher point along
+# each parameter and the estimation goes on from there while that gains.
 # Returns list(opt, se, findings, starts).
-settle_solution <- function(result, search, estimate, errors, findings, alternatives) {
+settle_solution <- function(result, search, estimate, errors, findings, alternatives,
+                            roughness = function(opt) NA_real_, scan = function(opt) NULL) {
   result$findings <- findings(result$opt, result$se)
   runs <- list(result)
   kinds <- "continued"
-  if (!is.null(result$findings) && result$opt$code == 0L) {
+  add_run <- function(opt, kind) {
+    se <- errors(opt)
+    runs[[length(runs) + 1L]] <<- list(opt = opt, se = se, findings = findings(opt, se))
+    kinds[[length(kinds) + 1L]] <<- kind
+    runs[[length(runs)]]
+  }
+  converged <- result$opt$code == 0L
+  if (converged && !is.null(result$findings)) {
     for (next_start in utils::head(alternatives(), restart_tries)) {
       opt <- estimate(next_start$u)
       if (opt$interrupted) break
-      se <- errors(opt)
-      run <- list(opt = opt, se = se, findings = findings(opt, se))
-      runs <- c(runs, list(run))
-      kinds <- c(kinds, next_start$kind)
+      run <- add_run(opt, next_start$kind)
       if (is.null(run$findings) && opt$code == 0L && -opt$value >= -result$opt$value - 0.01)
         break
+    }
+  } else if (converged && isTRUE(roughness(result$opt) > rough_error)) {
+    # A regular maximum of a poorly integrated likelihood: climb over the
+    # ripples the scan finds, while they lead higher.
+    current <- result$opt
+    for (round in seq_len(rough_rounds)) {
+      u <- scan(current)
+      if (is.null(u)) break
+      opt <- estimate(u)
+      if (opt$interrupted) break
+      run <- add_run(opt, "scan of each parameter")
+      if (!is.null(run$findings) || opt$code != 0L || opt$value > current$value - 0.01) break
+      current <- opt
     }
   }
   loglik <- vapply(runs, function(run) -run$opt$value, numeric(1))
@@ -133,23 +188,77 @@ settle_solution <- function(result, search, estimate, errors, findings, alternat
   chosen
 }
 
-# settle_solution() for iclv(): the check at the estimates and, when they are
-# degenerate, the estimation again (`optimize_from`, iclv()'s) from the
-# alternatives, on the engine iclv() holds at the time (`engine_now()`:
-# adaptive points are re-centred by each estimation). An interrupted
-# estimation is left as it is.
+# settle_solution() for iclv(): the check at the estimates (the structural
+# checks of R/degenerate.R, and the integration error that `integration(opt)`
+# estimates: a log-likelihood dominated by it is degenerate, one above
+# rough_error sits on a rough surface) and, when they are degenerate, the
+# estimation again (`optimize_from`, iclv()'s) from the alternatives, on the
+# engine iclv() holds at the time (`engine_now()`: adaptive points are
+# re-centred by each estimation). An interrupted estimation is left as it is.
 settle_fit <- function(opt, se, search, model, prepared, engine_now, map, start, control,
-                       bounds, optimize_from) {
+                       bounds, optimize_from, integration) {
   if (opt$interrupted) return(list(opt = opt, se = se, starts = search$starts, findings = NULL))
+  # Each run's integration error is measured once, right after its
+  # estimation (while the engine's points are that run's).
+  measured <- list(u = NULL)
+  integration_of <- function(opt) {
+    if (!identical(measured$u, opt$u)) measured <<- list(u = opt$u, error = integration(opt))
+    measured$error
+  }
   settle_solution(
     list(opt = opt, se = se), search,
     estimate = function(u) optimize_from(u, 0L, extend_trace(NULL, control$maxit)),
     errors = function(opt) standard_errors(engine_now(), model, map, opt$optimum,
                                            control$hessian_step),
     findings = function(opt, se)
-      degenerate_findings(model, prepared, opt$optimum$theta_full, se$problems),
+      rbind(degenerate_findings(model, prepared, opt$optimum$theta_full, se$problems),
+            unintegrated_finding(opt$optimum$loglik, integration_of(opt))),
     alternatives = restart_alternatives(search, model, prepared, engine_now(), map, start,
-                                        control, bounds))
+                                        control, bounds),
+    roughness = function(opt) integration_of(opt)$error,
+    scan = function(opt) scan_parameters(engine_now(), model, map, opt$u, opt$value, bounds))
+}
+
+# The best point of a scan of each free parameter (working scale) over
+# +-scan_reach standard errors in half steps, the others held at u (standard
+# errors from the BHHH matrix at u), if it beats the objective `value` there
+# by more than 0.01; else NULL. The ripples of a rough surface are about as
+# narrow as the steps, so the `scan_peaks` highest peaks of the profiles
+# (grid points above both neighbours, away from u) are refined by a golden-
+# section search between their neighbours. Values only, no gradients.
+scan_parameters <- function(engine, model, map, u, value, bounds) {
+  a <- preconditioner(make_objective(engine, model, map), u)
+  step <- sqrt(rowSums(a^2))
+  at <- function(i, k) {
+    v <- u
+    v[i] <- min(max(u[i] + k * step[i], bounds$lower[i]), bounds$upper[i])
+    theta_full <- theta_from_working(model, map, v)
+    if (!all(is.finite(theta_full))) return(Inf)
+    loglik <- engine_eval(engine, theta_full, gradient = FALSE)$loglik
+    if (is.finite(loglik)) -loglik else Inf
+  }
+  offsets <- seq(-scan_reach, scan_reach, by = 0.5)
+  peaks <- NULL
+  for (i in seq_along(u)) {
+    profile <- vapply(offsets, function(k) if (k == 0) value else at(i, k), numeric(1))
+    inner <- seq(2L, length(offsets) - 1L)
+    is_peak <- profile[inner] <= profile[inner - 1L] & profile[inner] <= profile[inner + 1L] &
+      abs(offsets[inner]) > 0.5
+    if (any(is_peak)) peaks <- rbind(peaks, data.frame(i = i, k = offsets[inner][is_peak],
+                                                       value = profile[inner][is_peak]))
+  }
+  if (is.null(peaks)) return(NULL)
+  best <- list(u = NULL, value = value - 0.01)
+  for (row in utils::head(split(peaks, seq_len(nrow(peaks)))[order(peaks$value)], scan_peaks)) {
+    refined <- stats::optimize(function(k) at(row$i, k), row$k + c(-0.5, 0.5), tol = 0.01)
+    if (refined$objective < best$value) {
+      best$value <- refined$objective
+      best$u <- u
+      best$u[row$i] <- min(max(u[row$i] + refined$minimum * step[row$i], bounds$lower[row$i]),
+                           bounds$upper[row$i])
+    }
+  }
+  best$u
 }
 
 # The starts table with the runs to convergence: the continued start's
@@ -189,20 +298,16 @@ restart_alternatives <- function(search, model, prepared, engine, map, start, co
     staged_control <- control
     staged_control$start_stages <- TRUE
     working <- function(theta_full) working_from_theta(model, map, theta_full)
+    # Other starts whose short runs ended at a regular point come first;
+    # those that ended at a spike come last, after the fresh alternatives.
     others <- lapply(search$alternatives, function(u) list(kind = "other start", u = u))
+    spiked <- search$alternatives_degenerate %||% logical(length(others))
     staged <- if (is.null(start) && control$start_stages && !is.null(search$default_u))
       search$default_u else working(starting_values(model, prepared, engine, NULL, staged_control))
-    plain_control <- staged_control
-    plain_control$start_stages <- FALSE
-    candidates <- c(others, list(
-      list(kind = "staged start", u = staged),
-      list(kind = "user normalisation",
-           u = working(starting_values(model, prepared, engine, NULL, staged_control,
-                                       standardise = FALSE))),
-      list(kind = "data defaults",
-           u = working(starting_values(model, prepared, engine, NULL, plain_control)))),
+    candidates <- c(others[!spiked], list(list(kind = "staged start", u = staged)),
+      fresh_starts(model, prepared, engine, map, control),
       random_starts(make_objective(engine, model, map), staged, restart_tries,
-                    control$seed + 1L, bounds))
+                    control$seed + 1L, bounds), others[spiked])
     tried <- c(list(search$default_u), lapply(candidates, `[[`, "u"))
     distinct <- !duplicated(lapply(tried, function(u) if (!is.null(u)) round(u, 8)))[-1L]
     # A random step along a flat direction can overflow a scale or threshold.
@@ -210,6 +315,22 @@ restart_alternatives <- function(search, model, prepared, engine, map, start, co
                      logical(1))
     candidates[distinct & finite]
   }
+}
+
+# Starts made afresh, without the user's starting values: the latent stage
+# in the model's own normalisation, and the data-driven defaults without
+# stages.
+fresh_starts <- function(model, prepared, engine, map, control) {
+  staged_control <- control
+  staged_control$start_stages <- TRUE
+  plain_control <- staged_control
+  plain_control$start_stages <- FALSE
+  working <- function(theta_full) working_from_theta(model, map, theta_full)
+  list(list(kind = "user normalisation",
+            u = working(starting_values(model, prepared, engine, NULL, staged_control,
+                                        standardise = FALSE))),
+       list(kind = "data defaults",
+            u = working(starting_values(model, prepared, engine, NULL, plain_control))))
 }
 
 # A one-line note for summary() when the starts disagree: runs to
@@ -224,7 +345,12 @@ starts_note <- function(starts) {
   better <- chosen$loglik_short - starts$loglik_short[1L] > 0.01
   if (!restarts && !disagree && !isTRUE(better)) return(character())
   set_aside <- starts$degenerate %in% TRUE & starts$loglik > chosen$loglik + 0.01
-  what <- if (restarts) sprintf("%d restart(s) after a degenerate solution%s", restarts,
+  # Restarts follow a degenerate solution, or a regular one on a rough
+  # (poorly integrated) likelihood.
+  first_run <- which(!grepl("^restart", starts$kind) & is.finite(starts$loglik))[1L]
+  after <- if (isTRUE(starts$degenerate[first_run])) "a degenerate solution" else
+    "a maximum of a poorly integrated likelihood (whose ripples have maxima of their own)"
+  what <- if (restarts) sprintf("%d restart(s) after %s%s", restarts, after,
                                 if (any(set_aside) && !isTRUE(chosen$degenerate))
                                   sprintf(" (a degenerate one at %.4f set aside)",
                                           max(starts$loglik[set_aside])) else "") else

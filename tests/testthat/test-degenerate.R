@@ -116,20 +116,12 @@ test_that("a weakly identified fit gets its own convergence code and says so", {
 
 test_that("a log-likelihood dominated by its integration error is a degenerate solution", {
   # The figures of the Optima model with continuous items at 20 plain nodes.
-  spike <- list(loglik = -9172.986, convergence = list(code = 0L, message = "converged"),
-                integration_error = list(error = 14599.9,
-                                         kind = "difference to 24 nodes per latent variable"))
-  flagged <- iclv:::flag_unintegrated(spike)
-  expect_identical(flagged$convergence$code, 3L)
-  expect_match(flagged$degenerate$problem,
+  spike <- list(error = 14599.9, kind = "difference to 24 nodes per latent variable")
+  found <- iclv:::unintegrated_finding(-9172.986, spike)
+  expect_match(found$problem,
                "the log-likelihood -9172.9860 is not integrated: .* is 1.46e\\+04, 159% of its value")
-  expect_match(flagged$degenerate$advice, "adaptive = TRUE")
-  # An ordinary error, or a fit that did not converge, is left alone.
-  regular <- spike
-  regular$loglik <- -11152.341
-  regular$integration_error$error <- 0.4
-  expect_identical(iclv:::flag_unintegrated(regular), regular)
-  unfinished <- spike
-  unfinished$convergence$code <- 1L
-  expect_identical(iclv:::flag_unintegrated(unfinished), unfinished)
+  expect_match(found$advice, "adaptive = TRUE")
+  # An ordinary error, or none estimated, is no finding.
+  expect_null(iclv:::unintegrated_finding(-11152.341, list(error = 0.4, kind = "x")))
+  expect_null(iclv:::unintegrated_finding(-11152.341, list(error = NA_real_, kind = "x")))
 })

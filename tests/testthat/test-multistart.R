@@ -136,6 +136,115 @@ test_that("a regular solution is kept over a degenerate one with a higher log-li
   expect_identical(all_spikes$opt$code, 3L)
 })
 
+test_that("a maximum of a rough likelihood is followed up the ripples the scan finds", {
+  # Stand-ins: the default run ends at a regular maximum with an integration
+  # error of 136 (Optima, continuous items, 10 plain nodes); the scan finds a
+  # higher ripple, and from there nothing more.
+  ends <- c(default = -11151.44, ripple = -11151.33)
+  run_to <- function(end) list(value = -ends[[end]], code = 0L, u = end, interrupted = FALSE,
+                               iterations = 5L, trace = list(loglik = 0))
+  scanned <- character()
+  scan <- function(opt) {
+    scanned <<- c(scanned, opt$u)
+    if (opt$u == "default") "ripple"
+  }
+  search <- list(starts = iclv:::start_rows("default", -11186.8, NA_real_, 0L))
+  settle <- function(error) iclv:::settle_solution(
+    list(opt = run_to("default"), se = NULL), search, estimate = run_to,
+    errors = function(opt) NULL, findings = function(opt, se) NULL,
+    alternatives = function() stop("no restarts from alternatives for a regular maximum"),
+    roughness = function(opt) error, scan = scan)
+  settled <- settle(136)
+  expect_identical(settled$opt$u, "ripple")
+  expect_identical(settled$opt$code, 0L)
+  expect_identical(scanned, c("default", "ripple"))
+  expect_identical(settled$starts$kind, c("default", "restart: scan of each parameter"))
+  expect_identical(settled$starts$chosen, c(FALSE, TRUE))
+  expect_match(iclv:::starts_note(settled$starts),
+               "1 restart\\(s\\) after a maximum of a poorly integrated likelihood")
+  # A well integrated maximum is not scanned.
+  scanned <- character()
+  smooth <- settle(0.4)
+  expect_identical(smooth$opt$u, "default")
+  expect_length(scanned, 0L)
+  expect_identical(nrow(smooth$starts), 1L)
+})
+
+# A latent variable with a nearly error-free reference item whose answers
+# are whole numbers, as the Optima model's continuous items: 10 plain nodes
+# let the optimizer pin the latent variable onto them.
+spike_model <- iclv_model("
+    att =~ 1*q1 + q2 + q3 + q4 + q5
+    att ~ 1 + female
+    att ~~ att
+    q1 ~ 0*1",
+  utility = list(A = ~ asc_A + b_price * price_A + b_att * att,
+                 B = ~ asc_B + b_price * price_B, C = ~ 0),
+  choice = "choice", id = "id", indicators = "continuous")
+spike_theta <- local({
+  theta <- attr(iclv_simulate(spike_model, n_indiv = 5, n_tasks = 1, seed = 1), "theta")
+  theta[grepl("^q[2-5]~~", names(theta))] <- 1
+  theta[grepl("^q[2-5]~1", names(theta))] <- 3
+  theta[grepl("^att=~q[2-5]", names(theta))] <- 0.3
+  theta[c("q1~~q1", "att~1", "att~female", "att~~att")] <- c(0.3, -3, 0.1, 1.3)
+  theta
+})
+spike_data <- iclv_simulate(spike_model, theta = spike_theta, n_indiv = 600, n_tasks = 1,
+                            seed = 2)
+for (item in paste0("q", 1:5)) spike_data[[item]] <- round(spike_data[[item]])
+
+test_that("a spike only the integration error shows is restarted to the regular maximum", {
+  fit <- suppressWarnings(iclv(spike_model, spike_data, integration = "quadrature", nodes = 10,
+                               adaptive = FALSE, control = iclv_control(threads = 1)))
+  starts <- fit$starts
+  # The default start ended at a spike of the 10-node rule: its
+  # log-likelihood far above the regular maximum, and flagged.
+  expect_true(starts$degenerate[1])
+  expect_gt(starts$loglik[1], fit$loglik + 100)
+  expect_match(starts$kind[-1], "^restart", all = TRUE)
+  # A restart reached the regular maximum, which the accurate (adaptive)
+  # rule confirms.
+  expect_identical(fit$convergence$code, 0L)
+  expect_null(fit$degenerate)
+  expect_lt(fit$integration_error$error, 1)
+  accurate <- iclv(spike_model, spike_data, integration = "quadrature", nodes = 20,
+                   control = iclv_control(threads = 1))
+  # (10 plain nodes still bias the log-likelihood by a few units.)
+  expect_lt(abs(fit$loglik - accurate$loglik), 5)
+  expect_match(iclv:::fit_notes(fit), "restart\\(s\\) after a degenerate solution \\(a degenerate one at",
+               all = FALSE)
+
+  # With several starts, the default start's run ends at the spike too, so
+  # the fresh starts a single start restarts from join the short runs, and
+  # a regular one is continued.
+  multi <- suppressWarnings(iclv(spike_model, spike_data, integration = "quadrature",
+                                 nodes = 10, adaptive = FALSE,
+                                 control = iclv_control(threads = 1, starts = 3,
+                                                        start_iterations = 200)))
+  expect_true(multi$starts$degenerate[1])
+  expect_true(all(c("user normalisation", "data defaults") %in% multi$starts$kind))
+  expect_false(multi$starts$degenerate[multi$starts$chosen])
+  expect_identical(multi$convergence$code, 0L)
+  expect_lt(abs(multi$loglik - accurate$loglik), 5)
+
+  # The scan of each parameter: at the maximum no point along any parameter
+  # beats it; from a point moved 3 standard errors along the intercept of
+  # `q2` it finds the way back along that parameter alone.
+  engine <- iclv:::fit_engine(fit)
+  map <- fit$map
+  objective <- iclv:::make_objective(engine, spike_model, map)
+  free <- list(lower = rep(-Inf, length(fit$u)), upper = rep(Inf, length(fit$u)))
+  expect_null(iclv:::scan_parameters(engine, spike_model, map, fit$u, objective$fn(fit$u), free))
+  j <- match("q2~1", map$names)
+  step <- sqrt(rowSums(iclv:::preconditioner(objective, fit$u)^2))
+  moved <- fit$u
+  moved[j] <- moved[j] + 3 * step[j]
+  found <- iclv:::scan_parameters(engine, spike_model, map, moved, objective$fn(moved), free)
+  expect_identical(which(found != moved), j)
+  expect_lt(abs(found[j] - fit$u[j]), 0.5 * step[j])
+  expect_lt(objective$fn(found), objective$fn(moved) - 1)
+})
+
 test_that("bad multi-start settings are refused with the argument's name", {
   expect_error(iclv_control(starts = 0), "`starts` must be a whole number >= 1, got 0")
   expect_error(iclv_control(starts = 2.5), "`starts`")
