@@ -418,7 +418,8 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
     block_indicators(c, nb);
     if (with_choice) block_choices(c, nb, keep_prob);
     if (pred && pred->loglik_draw)
-      memcpy(pred->loglik_draw + (size_t) c->n * R + r0, ws->loglik_draw, sizeof(double) * nb);
+      memcpy(pred->loglik_draw + (size_t) (c->n - pred->loglik_draw_first) * R + r0,
+             ws->loglik_draw, sizeof(double) * nb);
 
     if (pred && pred->prob && with_choice) {
       /* Average probabilities over the draws with the prior weights. */
@@ -536,15 +537,19 @@ double iclv_engine_eval(iclv_engine *e, const double *theta, int gradient, int c
 
 void iclv_engine_predict(iclv_engine *e, const double *theta, int n_threads,
                          iclv_predict_out *out) {
-  const int N = e->data.n_indiv;
+  if (out->prob) memset(out->prob, 0, sizeof(double) * e->data.n_tasks * e->plan.n_alt);
+  iclv_engine_predict_people(e, theta, n_threads, out, 0, e->data.n_indiv);
+}
+
+void iclv_engine_predict_people(iclv_engine *e, const double *theta, int n_threads,
+                                iclv_predict_out *out, int first, int count) {
   if (n_threads < 1 || n_threads > e->n_threads) n_threads = e->n_threads;
   const iclv_inputs in = iclv_engine_inputs(e, theta);
   iclv_fill_view(&in, 0, 1);
-  if (out->prob) memset(out->prob, 0, sizeof(double) * e->data.n_tasks * e->plan.n_alt);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
 #endif
-  for (int n = 0; n < N; n++) {
+  for (int n = first; n < first + count; n++) {
     indiv_ctx c = {e, &in, e->ws + iclv_thread_num(), n, 0, 1, NULL};
     e->loglik_indiv[n] = evaluate_individual(&c, out);
   }

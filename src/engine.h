@@ -74,6 +74,8 @@ typedef struct iclv_predict_out {
   double *loglik_draw; /* n_indiv x n_draws: log(|w_r| p(y_n | eta_nr)) of every point,
                           for the posterior weights of adaptive integration */
   double *prob;            /* n_tasks x n_alt: choice probabilities over draws */
+  int loglik_draw_first;   /* the person in loglik_draw's first row (0, or the first
+                              of a range of people predicted in chunks) */
 } iclv_predict_out;
 
 typedef struct iclv_engine {
@@ -121,5 +123,10 @@ double iclv_engine_eval(iclv_engine *e, const double *theta, int gradient, int c
  * probabilities at theta_full. */
 void iclv_engine_predict(iclv_engine *e, const double *theta, int n_threads,
                          iclv_predict_out *out);
+
+/* The same for people first .. first + count - 1 only (out->prob, when
+ * wanted, is added to, not cleared). */
+void iclv_engine_predict_people(iclv_engine *e, const double *theta, int n_threads,
+                                iclv_predict_out *out, int first, int count);
 
 #endif

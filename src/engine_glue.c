@@ -262,7 +262,7 @@ SEXP engine_predict(SEXP engine, SEXP theta, SEXP type) {
   const int N = e->data.n_indiv, L = e->plan.n_lv;
   const char *what = CHAR(asChar(type));
   const int want_lv = strcmp(what, "lv") == 0, want_eta = strcmp(what, "eta") == 0;
-  iclv_predict_out pred = {NULL, NULL, NULL, NULL, NULL, NULL};
+  iclv_predict_out pred = {NULL, NULL, NULL, NULL, NULL, NULL, 0};
   SEXP out;
   if (want_lv || want_eta) {
     const char *names[] = {"mean", "sd", ""};

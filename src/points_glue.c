@@ -167,7 +167,7 @@ SEXP engine_point_moments(SEXP engine, SEXP theta, SEXP target) {
   double *work = malloc(sizeof(double) * per_thread * (size_t) n_threads);
   if (work == NULL) error("out of memory measuring the posterior moments of the points");
   double *loglik = e->draws.log_weight;
-  iclv_predict_out pred = {NULL, NULL, NULL, NULL, NULL, NULL};
+  iclv_predict_out pred = {NULL, NULL, NULL, NULL, NULL, NULL, 0};
   pred.loglik_draw = loglik;
   iclv_engine_predict(e, REAL(theta), n_threads, &pred);
 #pragma omp parallel for num_threads(n_threads) schedule(static)
@@ -188,21 +188,32 @@ SEXP engine_point_moments(SEXP engine, SEXP theta, SEXP target) {
 /* With `spend` and moved points, the log weights go into the engine's own
  * (as in engine_point_moments(), which says why that works), whose points
  * are then spent: for an engine that is freed next. */
+/* People measured at a time when the engine's own weights may not be spent:
+ * a chunk's log weights (ess_chunk x n_draws) instead of everyone's, which
+ * at 3,260 people x 1,000 draws would be 26 MB next to the engine. */
+#define ESS_CHUNK 256
+
 SEXP engine_point_ess(SEXP engine, SEXP theta, SEXP spend) {
   iclv_engine *e = engine_from(engine);
   engine_check_theta(e, theta);
   const int N = e->data.n_indiv, R = e->draws.n_draws;
   const int in_place = asLogical(spend) == TRUE && e->draws.weight_stride == (size_t) R;
+  const int chunk = in_place ? N : (N < ESS_CHUNK ? N : ESS_CHUNK);
   SEXP out = PROTECT(allocVector(REALSXP, N));
   double *ess = REAL(out);
   /* No R call from here until the buffer is freed. */
-  double *loglik = in_place ? e->draws.log_weight : malloc(sizeof(double) * (size_t) N * R);
+  double *loglik = in_place ? e->draws.log_weight : malloc(sizeof(double) * (size_t) chunk * R);
   if (loglik == NULL) error("out of memory measuring the effective sample sizes");
-  iclv_predict_out pred = {NULL, NULL, NULL, NULL, NULL, NULL};
+  iclv_predict_out pred = {NULL, NULL, NULL, NULL, NULL, NULL, 0};
   pred.loglik_draw = loglik;
-  iclv_engine_predict(e, REAL(theta), e->n_threads, &pred);
+  for (int first = 0; first < N; first += chunk) {
+    const int count = N - first < chunk ? N - first : chunk;
+    pred.loglik_draw_first = first;
+    iclv_engine_predict_people(e, REAL(theta), e->n_threads, &pred, first, count);
 #pragma omp parallel for num_threads(e->n_threads) schedule(static)
-  for (int n = 0; n < N; n++) ess[n] = iclv_points_ess(loglik + (size_t) n * R, R);
+    for (int n = first; n < first + count; n++)
+      ess[n] = iclv_points_ess(loglik + (size_t) (n - first) * R, R);
+  }
   if (!in_place) free(loglik);
   UNPROTECT(1);
   return out;
