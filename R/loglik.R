@@ -84,7 +84,8 @@ iclv_loglik <- function(model, data, theta, draws = 100, draw_type = "halton", s
 iclv_engine_eval <- function(engine, model, theta, gradient = TRUE, scores = FALSE) {
   theta_full <- theta_full_from(model, theta)
   free <- model$params$free
-  res <- engine_eval(engine, theta_full, gradient = gradient, scores = scores)
+  res <- engine_eval(engine, theta_full, gradient = gradient, scores = scores,
+                     columns = which(free))
   if (res$n_nonpositive > 0L) {
     individuals <- nonpositive_individuals(engine, theta_full)
     warn_nonpositive(individuals, seq_len(max(individuals)), "at `theta`")
@@ -93,7 +94,7 @@ iclv_engine_eval <- function(engine, model, theta, gradient = TRUE, scores = FAL
   grad <- if (gradient || scores) stats::setNames(res$gradient[free], names_free)
   score_matrix <- NULL
   if (scores) {
-    score_matrix <- res$scores[, free, drop = FALSE]
+    score_matrix <- res$scores
     colnames(score_matrix) <- names_free
   }
   list(loglik = res$loglik, gradient = grad, scores = score_matrix,

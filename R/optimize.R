@@ -56,12 +56,13 @@ make_objective <- function(engine, model, map, choice = TRUE) {
 # jacobian is d theta / d u.
 evaluate_at <- function(engine, model, map, u, choice = TRUE) {
   theta_full <- theta_from_working(model, map, u)
-  res <- engine_eval(engine, theta_full, gradient = TRUE, scores = TRUE, choice = choice)
+  res <- engine_eval(engine, theta_full, gradient = TRUE, scores = TRUE, choice = choice,
+                     columns = map$free)
   gradient <- res$gradient[map$free]
   list(u = u, theta_full = theta_full, loglik = res$loglik, loglik_indiv = res$loglik_indiv,
        n_nonpositive = res$n_nonpositive, gradient = gradient,
        gradient_working = gradient_to_working(map, u, gradient),
-       scores = res$scores[, map$free, drop = FALSE], jacobian = working_jacobian(map, u))
+       scores = res$scores, jacobian = working_jacobian(map, u))
 }
 
 # An objective over a subset of the working vector.

@@ -30,10 +30,10 @@ probability_jacobian <- function(fit, prepared, points) {
       engine <- engine_build(model, chooser,
                              base[task_indiv[tasks], , , drop = FALSE],
                              points$weights, threads = fit$threads)
-      res <- engine_eval(engine, fit$theta_full, gradient = TRUE, scores = TRUE)
+      res <- engine_eval(engine, fit$theta_full, gradient = TRUE, scores = TRUE,
+                         columns = which(free))
       engine_release(engine)
-      jacobian[(j - 1L) * n_tasks + tasks, ] <-
-        exp(res$loglik_indiv) * res$scores[, free, drop = FALSE]
+      jacobian[(j - 1L) * n_tasks + tasks, ] <- exp(res$loglik_indiv) * res$scores
     }
   }
   jacobian

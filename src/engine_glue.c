@@ -202,7 +202,24 @@ void engine_check_theta(const iclv_engine *e, SEXP theta) {
     if (!R_FINITE(REAL(theta)[i])) error("theta[%d] is not finite", i + 1);
 }
 
-SEXP engine_result(const iclv_engine *e, double loglik, SEXP grad, int want_scores) {
+/* The 1-based score columns an evaluation returns: `columns` as R gives it
+ * (NULL: every parameter), checked. */
+SEXP score_columns(const iclv_engine *e, SEXP columns) {
+  const int P = e->plan.n_par;
+  if (columns == R_NilValue) {
+    SEXP all = PROTECT(allocVector(INTSXP, P));
+    for (int i = 0; i < P; i++) INTEGER(all)[i] = i + 1;
+    UNPROTECT(1);
+    return all;
+  }
+  if (TYPEOF(columns) != INTSXP) error("score columns must be integer");
+  for (R_xlen_t k = 0; k < XLENGTH(columns); k++)
+    if (INTEGER(columns)[k] < 1 || INTEGER(columns)[k] > P)
+      error("score column %d is not a parameter (1..%d)", INTEGER(columns)[k], P);
+  return columns;
+}
+
+SEXP engine_result(const iclv_engine *e, double loglik, SEXP grad, SEXP columns) {
   const int N = e->data.n_indiv, P = e->plan.n_par;
   const char *names[] = {"loglik", "gradient", "loglik_indiv", "scores", "n_nonpositive",
                          "nonpositive", ""};
@@ -218,11 +235,17 @@ SEXP engine_result(const iclv_engine *e, double loglik, SEXP grad, int want_scor
   SEXP ll_indiv = allocVector(REALSXP, N);
   SET_VECTOR_ELT(out, 2, ll_indiv);
   memcpy(REAL(ll_indiv), e->loglik_indiv, sizeof(double) * N);
-  if (want_scores) {
-    SEXP s = allocMatrix(REALSXP, N, P);
+  if (columns != R_NilValue) {
+    /* Only the columns asked for: at 3,260 people x 202 parameters each
+     * copy of the scores is 5 MB. */
+    const int K = LENGTH(columns);
+    const int *col = INTEGER(columns);
+    SEXP s = allocMatrix(REALSXP, N, K);
     SET_VECTOR_ELT(out, 3, s);
-    for (int n = 0; n < N; n++)
-      for (int i = 0; i < P; i++) REAL(s)[n + (size_t) N * i] = e->grad_indiv[(size_t) n * P + i];
+    for (int n = 0; n < N; n++) {
+      const double *row = e->grad_indiv + (size_t) n * P;
+      for (int k = 0; k < K; k++) REAL(s)[n + (size_t) N * k] = row[col[k] - 1];
+    }
   }
   UNPROTECT(1);
   return out;
@@ -230,8 +253,10 @@ SEXP engine_result(const iclv_engine *e, double loglik, SEXP grad, int want_scor
 
 /* One evaluation path: on the device engine when `engine` is one or has one
  * attached, on the CPU otherwise. Either backend leaves the per-individual
- * results in the host engine's arrays, and the list is built from there. */
-SEXP engine_eval(SEXP engine, SEXP theta, SEXP gradient, SEXP scores, SEXP choice) {
+ * results in the host engine's arrays, and the list is built from there.
+ * `columns`: the scores' columns wanted (1-based; NULL for all). */
+SEXP engine_eval(SEXP engine, SEXP theta, SEXP gradient, SEXP scores, SEXP choice,
+                 SEXP columns) {
   SEXP host = engine;
   cuda_engine *device = gpu_engine_attached(engine, &host);
   iclv_engine *e = engine_from(host);
@@ -239,6 +264,7 @@ SEXP engine_eval(SEXP engine, SEXP theta, SEXP gradient, SEXP scores, SEXP choic
   const int want_scores = asLogical(scores) == TRUE;
   const int want_grad = asLogical(gradient) == TRUE || want_scores;
   const int with_choice = asLogical(choice) != FALSE;
+  SEXP wanted = PROTECT(want_scores ? score_columns(e, columns) : R_NilValue);
   SEXP grad = PROTECT(want_grad ? allocVector(REALSXP, e->plan.n_par) : R_NilValue);
   double *grad_out = want_grad ? REAL(grad) : NULL;
   double loglik = 0.0;
@@ -251,8 +277,8 @@ SEXP engine_eval(SEXP engine, SEXP theta, SEXP gradient, SEXP scores, SEXP choic
   } else {
     loglik = iclv_engine_eval(e, REAL(theta), want_grad, with_choice, e->n_threads, grad_out);
   }
-  SEXP out = engine_result(e, loglik, grad, want_scores);
-  UNPROTECT(1);
+  SEXP out = engine_result(e, loglik, grad, wanted);
+  UNPROTECT(2);
   return out;
 }
 

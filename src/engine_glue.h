@@ -21,6 +21,7 @@ void engine_check_theta(const iclv_engine *e, SEXP theta);
  * from the engine's per-individual arrays (loglik_indiv, nonpositive and
  * n_nonpositive; with `want_scores`, the row-major scores in grad_indiv,
  * returned individuals x parameters). `grad` is the gradient or NULL. */
-SEXP engine_result(const iclv_engine *e, double loglik, SEXP grad, int want_scores);
+SEXP score_columns(const iclv_engine *e, SEXP columns);
+SEXP engine_result(const iclv_engine *e, double loglik, SEXP grad, SEXP columns);
 
 #endif

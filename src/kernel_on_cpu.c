@@ -107,7 +107,7 @@ SEXP kernel_on_cpu_eval(SEXP engine, SEXP theta, SEXP choice, SEXP lanes) {
     e->n_nonpositive += e->nonpositive[n];
     for (int i = 0; i < P; i++) REAL(grad)[i] += row[i];
   }
-  SEXP out = engine_result(e, loglik, grad, 1);
-  UNPROTECT(1);
+  SEXP out = engine_result(e, loglik, grad, PROTECT(score_columns(e, R_NilValue)));
+  UNPROTECT(2);
   return out;
 }

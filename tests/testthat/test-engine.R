@@ -47,6 +47,20 @@ test_that("scores are per-individual gradients that sum to the gradient", {
   expect_equal(unname(res$scores[4, ]), numDeriv::grad(f, case$theta[free]), tolerance = 1e-6)
 })
 
+test_that("the scores of chosen parameters are those columns of all the scores", {
+  case <- build_case(engine_models$probit_paths, seed = 3)
+  res <- iclv_loglik_plain(case$model, case$data, case$theta[case$model$params$free],
+                           draws = 10, threads = 1)
+  theta_full <- iclv:::theta_full_from(case$model, case$theta[case$model$params$free])
+  all <- engine_eval(res$engine, theta_full, scores = TRUE)
+  columns <- c(5L, 2L, 9L)
+  some <- engine_eval(res$engine, theta_full, scores = TRUE, columns = columns)
+  expect_identical(some$scores, all$scores[, columns])
+  expect_identical(some$gradient, all$gradient)
+  expect_error(engine_eval(res$engine, theta_full, scores = TRUE, columns = 0L),
+               "score column 0 is not a parameter \\(1..")
+})
+
 test_that("one and two threads give bitwise identical results", {
   case <- build_case(engine_models$shared_symmetric, n_indiv = 60, seed = 4)
   model <- case$model
