@@ -160,6 +160,12 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   points <- integration_points(model, settings, draws, draw_type, control$seed, n_indiv)
   backend <- resolve_backend(backend, n_indiv, points$n_draws)
   monitor <- new_memory_monitor(limits = control$memory)
+  # With points of more than 16 MB, what the data checks and the optimizer
+  # leave behind is handed back before the engine is built and before the
+  # standard errors, so that it is not resident next to the points.
+  large <- 8 * n_indiv * points$n_draws * max(1L, length(model$latent)) > 2^24
+  release_memory <- function() if (large) release_unused_memory()
+  release_memory()
   build <- function(points)
     engine_build(model, prepared, points, threads = control$threads,
                  memory = control$memory, backend = backend, monitor = monitor)
@@ -234,6 +240,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   timings[["estimation"]] <- proc.time()[["elapsed"]] - t0
 
   t0 <- proc.time()[["elapsed"]]
+  release_memory()
   se <- if (opt$interrupted) NULL else
     standard_errors(engine, model, map, opt$optimum, control$hessian_step)
   timings[["standard_errors"]] <- proc.time()[["elapsed"]] - t0

@@ -238,3 +238,10 @@ print.iclv_memmon <- function(x, ...) {
 
 # The process's resident memory in MB (/proc/self/statm on Linux).
 process_rss_mb <- function() .Call(C_memmon_rss)$rss_mb
+
+# Runs R's garbage collector and hands the freed heap back to the system
+# (glibc keeps it resident otherwise): between the stages of a fit, so that
+# the temporaries of one stage (the data checks, the start) are not resident
+# next to the engine. Returns the MB of resident memory released (NA where
+# the resident size cannot be read).
+release_unused_memory <- function() .Call(C_memmon_release_unused)

@@ -14,8 +14,12 @@ data <- seed_scale_data(model, n_indiv = n_indiv)
 theta <- attr(data, "theta")
 free <- iclv_parameters(model)$free
 draws_mb <- n_indiv * n_draws * length(model$latent) * 8 / 2^20
-invisible(gc())
-base_mb <- peak_rss_mb()
+# The base: what the process holds once the data are made, with R's garbage
+# collected and the freed heap handed back (as iclv() does before it builds
+# the engine), the peak counted from there.
+iclv:::release_unused_memory()
+writeLines("5", "/proc/self/clear_refs")
+base_mb <- current_rss_mb()
 seconds <- system.time({
   result <- switch(what,
     # The engine of the log-likelihood, centred on the posteriors at theta.

@@ -26,6 +26,7 @@ static const R_CallMethodDef call_methods[] = {
   CALLDEF(memmon_check, 3),
   CALLDEF(memmon_records, 1),
   CALLDEF(memmon_rss, 0),
+  CALLDEF(memmon_release_unused, 0),
   CALLDEF(gpu_engine_new, 2),
   CALLDEF(gpu_engine_attach, 2),
   CALLDEF(gpu_engine_info, 1),

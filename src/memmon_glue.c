@@ -4,6 +4,9 @@
 #include <Rinternals.h>
 #include <limits.h>
 #include <math.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include "memmon_glue.h"
 
 static SEXP memmon_tag(void) { return install("iclv_memmon"); }
@@ -16,11 +19,31 @@ static void memmon_finalize(SEXP x) {
   memmon_free(mon);
 }
 
+/* R's garbage collector, then (with glibc) the freed heap handed back to
+ * the system: R frees its vectors with free(), and glibc keeps freed heap
+ * memory in the process unless asked (the data preparation's temporaries
+ * would otherwise stay resident next to the engine). */
+static void release_unused(void) {
+  R_gc();
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
 int iclv_r_gc_callback(void *ctx, double *freed_mb) {
   (void) ctx;
-  R_gc();
+  release_unused();
   if (freed_mb) *freed_mb = NAN;
   return 0;
+}
+
+SEXP memmon_release_unused(void) {
+  memmon_rss_kind kind;
+  const double before = memmon_rss_read(&kind);
+  release_unused();
+  const double after = memmon_rss_read(&kind);
+  return ScalarReal(kind == MEMMON_RSS_CURRENT && !isnan(before) && !isnan(after) ?
+                    before - after : NA_REAL);
 }
 
 memmon *memmon_from_sexp(SEXP x) {

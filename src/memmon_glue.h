@@ -14,6 +14,7 @@ SEXP memmon_usage(SEXP mon, SEXP host_bytes, SEXP device_bytes, SEXP device_free
 SEXP memmon_check(SEXP mon, SEXP phase, SEXP iteration);
 SEXP memmon_records(SEXP mon);
 SEXP memmon_rss(void);
+SEXP memmon_release_unused(void);
 
 /* The gc callback for memmon_set_callbacks(): runs R_gc() so that dead R
  * objects, and the finalizers of dead engines (which free their device

@@ -179,3 +179,17 @@ test_that("10,000 checks are cheap and do not grow RSS", {
   expect_identical(nrow(memory_summary(monitor)), 4096L)
   expect_lt(elapsed, 5) # microseconds per check; a generous bound for slow machines
 })
+
+test_that("freed memory is handed back to the system, not only collected", {
+  skip_if_not(file.exists("/proc/self/statm") && grepl("linux", R.version$os),
+              "resident memory is read from /proc on Linux only")
+  iclv:::release_unused_memory()
+  # 200,000 small vectors: R keeps them in heap pages that glibc keeps
+  # resident after R's garbage collector has freed them.
+  garbage <- lapply(seq_len(2e5), function(i) runif(8))
+  with_garbage <- iclv:::process_rss_mb()
+  rm(garbage)
+  released <- iclv:::release_unused_memory()
+  expect_gt(released, 20)
+  expect_lt(iclv:::process_rss_mb(), with_garbage - 20)
+})
