@@ -29,11 +29,9 @@ typedef struct iclv_data {
 
 typedef struct iclv_draws {
   int n_draws, n_dim;
-  double *eta;        /* [individual][dimension][draw] */
-  double *log_weight; /* [individual][draw], or one row shared by all... */
-  size_t weight_stride; /* ...when this is 0 (otherwise n_draws) */
-  double *weight_sign;  /* NULL when every weight is positive; else +-1, laid out as log_weight
-                           (sparse grids have negative weights) */
+  size_t weight_stride; /* n_draws when each person has own weights, else 0 */
+  int signed_weights;   /* some weight is negative: weight_sign holds the signs */
+  ICLV_DRAWS_ARRAYS(ICLV_ARRAY_MEMBER) /* eta, log_weight, weight_sign (NULL if unsigned) */
 } iclv_draws;
 
 /* Quantities derived from theta once per evaluation (not per individual). */
@@ -99,6 +97,10 @@ typedef struct iclv_engine {
 iclv_engine *iclv_engine_new(int n_threads);
 /* Allocation owned by the engine (zeroed); NULL when out of memory. */
 void *iclv_engine_alloc(iclv_engine *e, size_t count, size_t size);
+
+/* Allocates the points' arrays (ICLV_DRAWS_ARRAYS) for the engine's people,
+ * e->draws' counts set. 0, or 1 with the reason in err. */
+int iclv_draws_alloc(iclv_engine *e, char *err, size_t errlen);
 /* Sizes the derived arrays and the workspaces once plan, data and draws are
  * filled in; 0 on success. */
 int iclv_engine_finish(iclv_engine *e, int n_threads, char *err, size_t errlen);

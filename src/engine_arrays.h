@@ -68,6 +68,21 @@
   X(double, ind_load, p->ind_load_ptr[p->n_ind])            \
   X(double, ind_tau, p->ind_tau_ptr[p->n_ind]) /* per indicator: -inf, tau_1..tau_{J-1}, +inf */
 
+/* The integration points, made by src/points.c or copied from R's arrays
+ * (engine_glue.c): X(type, name, length), the lengths in `dr` (the
+ * engine's iclv_draws, its counts set) and `N` (its people). An array of
+ * length 0 is not allocated (NULL). Expanded by engine.h (the struct
+ * members), engine_setup.c (their allocation) and cuda/engine_cuda.cu (the
+ * device copies). */
+#define ICLV_DRAWS_N_WEIGHTS(dr, N) \
+  ((dr)->weight_stride ? (size_t) (N) * (dr)->n_draws : (size_t) (dr)->n_draws)
+#define ICLV_DRAWS_ARRAYS(X)                                                         \
+  X(double, eta, (size_t) (N) * (dr)->n_dim * (dr)->n_draws) /* [person][dim][point] */ \
+  /* log |w_r|: per person and point, or one row shared by all (weight_stride 0) */  \
+  X(double, log_weight, ICLV_DRAWS_N_WEIGHTS(dr, N))                                 \
+  /* +-1, laid out as log_weight, when some weight is negative (sparse grids) */     \
+  X(double, weight_sign, (dr)->signed_weights ? ICLV_DRAWS_N_WEIGHTS(dr, N) : 0)
+
 /* Struct members: one pointer per array. */
 #define ICLV_ARRAY_MEMBER(type, name, ...) type *name;
 

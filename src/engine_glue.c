@@ -136,17 +136,6 @@ static void read_draws(iclv_engine *e, SEXP draws, SEXP draw_weights) {
                         N > 1;
   if (TYPEOF(draw_weights) != REALSXP || (XLENGTH(draw_weights) != R && !per_indiv))
     error("draw weights must be a double vector of length %d or a %d x %d matrix", R, N, R);
-  dr->n_draws = R;
-  dr->n_dim = D;
-  dr->weight_stride = per_indiv ? (size_t) R : 0;
-  dr->eta = iclv_engine_alloc(e, (size_t) N * R * D, sizeof(double));
-  dr->log_weight = iclv_engine_alloc(e, per_indiv ? (size_t) N * R : (size_t) R, sizeof(double));
-  if (dr->eta == NULL || dr->log_weight == NULL) alloc_failed(e);
-  const double *x = REAL(draws);
-  for (int n = 0; n < N; n++)
-    for (int d = 0; d < D; d++)
-      for (int r = 0; r < R; r++)
-        dr->eta[((size_t) n * D + d) * R + r] = x[n + (size_t) N * r + (size_t) N * R * d];
   /* Weights: a vector per draw, or an R matrix individuals x draws; signed
    * weights (sparse grids) keep their signs apart. */
   const double *w = REAL(draw_weights);
@@ -157,10 +146,17 @@ static void read_draws(iclv_engine *e, SEXP draws, SEXP draw_weights) {
       error("draw weight %lld is zero or not finite", (long long) (i + 1));
     any_negative |= w[i] < 0.0;
   }
-  if (any_negative) {
-    dr->weight_sign = iclv_engine_alloc(e, (size_t) n_weights, sizeof(double));
-    if (dr->weight_sign == NULL) alloc_failed(e);
-  }
+  dr->n_draws = R;
+  dr->n_dim = D;
+  dr->weight_stride = per_indiv ? (size_t) R : 0;
+  dr->signed_weights = any_negative;
+  char msg[256];
+  if (iclv_draws_alloc(e, msg, sizeof msg) != 0) error("%s", msg);
+  const double *x = REAL(draws);
+  for (int n = 0; n < N; n++)
+    for (int d = 0; d < D; d++)
+      for (int r = 0; r < R; r++)
+        dr->eta[((size_t) n * D + d) * R + r] = x[n + (size_t) N * r + (size_t) N * R * d];
   for (int n = 0; n < (per_indiv ? N : 1); n++)
     for (int r = 0; r < R; r++) {
       double value = per_indiv ? w[n + (size_t) N * r] : w[r];

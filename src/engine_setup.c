@@ -152,6 +152,17 @@ int iclv_engine_validate(const iclv_engine *e, char *err, size_t errlen) {
     }                                                                  \
   } while (0)
 
+int iclv_draws_alloc(iclv_engine *e, char *err, size_t errlen) {
+  iclv_draws *dr = &e->draws;
+  const int N = e->data.n_indiv;
+#define ALLOC_DRAWS(type, name, count) \
+  dr->name = NULL;                     \
+  if ((count) > 0) ALLOC(dr->name, (count));
+  ICLV_DRAWS_ARRAYS(ALLOC_DRAWS)
+#undef ALLOC_DRAWS
+  return 0;
+}
+
 int iclv_engine_finish(iclv_engine *e, int n_threads, char *err, size_t errlen) {
   iclv_plan *p = &e->plan;
   iclv_data *d = &e->data;

@@ -113,17 +113,9 @@ void points_read(iclv_engine *e, SEXP input, int n_threads) {
   dr->n_draws = R;
   dr->n_dim = D;
   dr->weight_stride = per_person ? (size_t) R : 0;
-  const size_t n_weights = per_person ? (size_t) N * R : (size_t) R;
-  dr->eta = iclv_engine_alloc(e, (size_t) N * R * D, sizeof(double));
-  dr->log_weight = iclv_engine_alloc(e, n_weights, sizeof(double));
-  if (dr->eta != NULL && dr->log_weight != NULL && any_negative(source.weights, R))
-    dr->weight_sign = iclv_engine_alloc(e, n_weights, sizeof(double));
-  if (dr->eta == NULL || dr->log_weight == NULL ||
-      (any_negative(source.weights, R) && dr->weight_sign == NULL)) {
-    char msg[256];
-    iclv_engine_alloc_message(e, msg, sizeof msg);
-    error("%s", msg);
-  }
+  dr->signed_weights = any_negative(source.weights, R);
+  char msg[256];
+  if (iclv_draws_alloc(e, msg, sizeof msg) != 0) error("%s", msg);
   fill_or_fail(e, &source, &centre, n_threads);
 }
 
@@ -136,7 +128,7 @@ SEXP engine_set_points(SEXP engine, SEXP input) {
   const int R = parse_points(input, e->data.n_indiv, e->plan.n_lv, &source, &centre,
                              &per_person);
   if (R != dr->n_draws || (per_person != 0) != (dr->weight_stride != 0) ||
-      (any_negative(source.weights, R) && dr->weight_sign == NULL))
+      (any_negative(source.weights, R) && !dr->signed_weights))
     error("new points must have the engine's number of points, weights and signs");
   fill_or_fail(e, &source, &centre, e->n_threads);
   return R_NilValue;

@@ -480,7 +480,7 @@ extern "C" int cuda_engine_create(const iclv_engine *host, double max_mb, cuda_e
   const iclv_data *d = &host->data;
   const iclv_draws *dr = &host->draws;
   const int N = d->n_indiv, L = p->n_lv, J = p->n_alt;
-  const int P = p->n_par, R = dr->n_draws, T = d->n_tasks;
+  const int P = p->n_par, T = d->n_tasks;
   if (dr->n_dim != L) {
     snprintf(err, errlen, "the draws have %d dimensions for %d latent variables", dr->n_dim, L);
     return 1;
@@ -526,18 +526,12 @@ extern "C" int cuda_engine_create(const iclv_engine *host, double max_mb, cuda_e
   ICLV_DATA_ARRAYS(UPLOAD_DATA)
   ICLV_DATA_DERIVED_ARRAYS(UPLOAD_DATA_DERIVED)
 #undef UPLOAD
-  {
-    const size_t n_weights = dr->weight_stride ? (size_t) N * R : (size_t) R;
-    if (upload(g, (void **) &m.draws.eta, dr->eta, (size_t) N * L * R, sizeof(double), "eta",
-               err, errlen) ||
-        upload(g, (void **) &m.draws.log_weight, dr->log_weight, n_weights, sizeof(double),
-               "log_weight", err, errlen))
-      goto fail;
-    if (dr->weight_sign != NULL &&
-        upload(g, (void **) &m.draws.weight_sign, dr->weight_sign, n_weights, sizeof(double),
-               "weight_sign", err, errlen))
-      goto fail;
-  }
+#define UPLOAD_DRAWS(type, name, count)                                                \
+  if ((count) > 0 && upload(g, (void **) &m.draws.name, dr->name, (size_t) (count),   \
+                            sizeof(type), #name, err, errlen))                         \
+    goto fail;
+  ICLV_DRAWS_ARRAYS(UPLOAD_DRAWS)
+#undef UPLOAD_DRAWS
 
   /* Per-evaluation buffers: theta, its view, the reduction levels, results. */
 #define ALLOC_VIEW(type, name, count)                                                    \
