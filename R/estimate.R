@@ -163,8 +163,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   # With points of more than 16 MB, what the data checks and the optimizer
   # leave behind is handed back before the engine is built and before the
   # standard errors, so that it is not resident next to the points.
-  large <- 8 * n_indiv * points$n_draws * max(1L, length(model$latent)) > 2^24
-  release_memory <- function() if (large) release_unused_memory()
+  release_memory <- function() release_for_points(n_indiv, points$n_draws, length(model$latent))
   release_memory()
   build <- function(points)
     engine_build(model, prepared, points, threads = control$threads,

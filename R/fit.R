@@ -67,6 +67,8 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
   fit$loglik_choice <- choice_loglik(fit)
   # An interrupted fit has no estimates to describe, and its user wants it back now.
   if (!opt$interrupted) fit$loglik_parts <- part_logliks(model, prepared, draws, theta_full, fit$threads)
+  # What the measures left behind goes back before the engine is built again.
+  release_for_points(fit$n_indiv, fit$n_draws, length(model$latent))
   fit$engine <- engine_build(model, prepared, draws, threads = fit$threads, backend = backend)
   class(fit) <- "iclv_fit"
   fit

@@ -245,3 +245,11 @@ process_rss_mb <- function() .Call(C_memmon_rss)$rss_mb
 # next to the engine. Returns the MB of resident memory released (NA where
 # the resident size cannot be read).
 release_unused_memory <- function() .Call(C_memmon_release_unused)
+
+# The same, only where the integration points (people x points x
+# dimensions doubles) exceed 16 MB: a small fit is not worth a full garbage
+# collection.
+release_for_points <- function(n_indiv, n_points, n_dim) {
+  if (8 * n_indiv * n_points * max(1, n_dim) > 2^24) release_unused_memory()
+  invisible()
+}
