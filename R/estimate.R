@@ -172,7 +172,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   # stage starts from, in the engine (when there is one already); plain
   # points are built once.
   adapt_at <- function(theta_full, engine = NULL) {
-    adapted <- adapt_points(points, theta_full, build, engine)
+    adapted <- adapt_points(points, theta_full, build, engine, tidy = release_memory)
     points <<- adapted$points
     adapted$engine
   }
