@@ -160,9 +160,9 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   points <- integration_points(model, settings, draws, draw_type, control$seed, n_indiv)
   backend <- resolve_backend(backend, n_indiv, points$n_draws)
   monitor <- new_memory_monitor(limits = control$memory)
-  # With points of more than 16 MB, what the data checks and the optimizer
-  # leave behind is handed back before the engine is built and before the
-  # standard errors, so that it is not resident next to the points.
+  # With points of more than 16 MB, what the data checks, the centring
+  # steps, the start and the optimizer leave behind is handed back at each
+  # stage's end, so that it is not resident next to the points.
   release_memory <- function() release_for_points(n_indiv, points$n_draws, length(model$latent))
   release_memory()
   build <- function(points)
@@ -206,6 +206,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
     theta_full <- search$theta_full
     stages <- search$stages
   }
+  release_memory()
   timings[["start"]] <- proc.time()[["elapsed"]] - t0
 
   t0 <- proc.time()[["elapsed"]]
@@ -246,6 +247,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
 
   # A degenerate solution is not converged: restart from alternatives first.
   t0 <- proc.time()[["elapsed"]]
+  release_memory()
   settled <- settle_fit(opt, se, search, model, prepared, function() engine, map, start,
                         control, bounds, estimate_from,
                         integration = function(opt)
