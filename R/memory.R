@@ -253,3 +253,10 @@ release_for_points <- function(n_indiv, n_points, n_dim) {
   if (8 * n_indiv * n_points * max(1, n_dim) > 2^24) release_unused_memory()
   invisible()
 }
+
+# The same for the points an engine holds.
+release_for_engine <- function(engine) {
+  bytes <- if (!is.null(engine)) tryCatch(engine_info(engine)$host_bytes, error = function(e) 0)
+  if (isTRUE(bytes > 2^24)) release_unused_memory()
+  invisible()
+}

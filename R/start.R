@@ -35,6 +35,9 @@ starting_values <- function(model, prepared, engine, start, control, standardise
     list(model = model, rescaled = list())
   theta_std <- data_start(standardised$model, prepared, standardised$model$params$start,
                           references = reference_rows(standardised))
+  # Its correlations and factor scores leave some 20 MB of garbage at 3,260
+  # people, resident next to a large engine unless handed back.
+  release_for_engine(engine)
   theta_std[user_rows] <- start
   stages <- "defaults"
   run_stages <- control$start_stages && length(user_rows) < sum(params$free)
