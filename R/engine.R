@@ -75,12 +75,16 @@ print.iclv_engine <- function(x, ...) {
 }
 
 # Evaluates at theta_full (every row of the parameter table, natural scale):
-# list(loglik, gradient, loglik_indiv, scores, n_nonpositive, nonpositive),
-# the gradient over all of theta_full and the scores individuals x
+# list(loglik, gradient, loglik_indiv, scores, n_nonpositive, nonpositive,
+# hessian), the gradient over all of theta_full and the scores individuals x
 # parameters. On the device when `engine` has a GPU engine attached (or is
-# one), on the CPU otherwise: the C side chooses.
-engine_eval <- function(engine, theta_full, gradient = TRUE, scores = FALSE, choice = TRUE) {
-  .Call(C_engine_eval, engine, as.double(theta_full), gradient, scores, choice)
+# one), on the CPU otherwise: the C side chooses. `hessian`, a logical vector
+# over theta_full (the free parameters, say), adds the analytic Hessian of
+# those parameters (natural scale, in table order; always on the CPU: the
+# kernels compute none); NULL without.
+engine_eval <- function(engine, theta_full, gradient = TRUE, scores = FALSE, choice = TRUE,
+                        hessian = NULL) {
+  .Call(C_engine_eval, engine, as.double(theta_full), gradient, scores, choice, hessian)
 }
 
 # type "draws": the log weight log(|w_r| p(y_n | eta_nr)) of every point
