@@ -85,6 +85,7 @@ typedef struct iclv_hess_workspace {
   int *slots;    /* n_par: the person's slots' parameters, ascending */
   int m;         /* the number of slots */
   double *acc;   /* m x m (upper triangle): sum_r w_r (g_r g_r' + H_r), then H_n */
+  double *chunk; /* n_want x n_want (upper triangle): the sum of H_n over a chunk of persons */
   double *g, *wg; /* n_par x block: each point's gradient over the slots, and weighted */
   double *d_lv;  /* n_lv x n_struct x block: d LV_l / d structural parameter */
   double *rows;  /* (n_alt + 1) x n_rows x block: gradients of mu_k or of the utilities */
