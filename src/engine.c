@@ -516,13 +516,11 @@ double iclv_engine_eval(iclv_engine *e, const double *theta, int gradient, int c
   return sum_individuals(e, gradient, grad);
 }
 
-/* Persons per chunk of the Hessian: each thread sums the persons' Hessians
- * of a chunk in person order, and the chunks' sums are added to the total
- * in chunk order (the ordered region), so the total is the same bits for
- * any thread count, with one synchronisation per chunk rather than per
- * person. */
-#define ICLV_HESSIAN_CHUNK 8
-
+/* The persons go in chunks of ICLV_HESSIAN_CHUNK: a thread sums a chunk's
+ * persons' Hessians in person order, and the chunks' sums are added to the
+ * total in chunk order (engine_hessian.c), so the total is the same bits for
+ * any thread count; a thread that finishes a chunk ahead of an earlier one
+ * goes on with the next instead of waiting for it. */
 double iclv_engine_eval_hessian(iclv_engine *e, const double *theta, int choice, int n_threads,
                                 double *grad, double *hessian) {
   const int N = e->data.n_indiv, P = e->plan.n_par;
@@ -531,25 +529,26 @@ double iclv_engine_eval_hessian(iclv_engine *e, const double *theta, int choice,
   if (n_threads < 1 || n_threads > e->n_threads) n_threads = e->n_threads;
   const iclv_inputs in = iclv_engine_inputs(e, theta);
   iclv_fill_view(&in, 0, 1);
-  memset(h->total, 0, sizeof(double) * W * W);
-  for (int t = 0; t < e->n_threads; t++) memset(h->ws[t].chunk, 0, sizeof(double) * W * W);
+  iclv_hessian_reset(h, n_chunks);
 
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1) ordered
+#pragma omp parallel num_threads(n_threads)
 #endif
-  for (int chunk = 0; chunk < n_chunks; chunk++) {
+  {
     const int thread = iclv_thread_num();
-    const int last = (chunk + 1) * ICLV_HESSIAN_CHUNK < N ? (chunk + 1) * ICLV_HESSIAN_CHUNK : N;
-    for (int n = chunk * ICLV_HESSIAN_CHUNK; n < last; n++) {
-      indiv_ctx c = {e, &in, e->ws + thread, n, 1, choice, e->grad_indiv + (size_t) n * P,
-                     h->ws + thread};
-      e->loglik_indiv[n] = evaluate_individual(&c, NULL);
-      iclv_hessian_person_add(e, c.hess);
+    double *buffer;
+    int chunk;
+    while ((chunk = iclv_hessian_next_chunk(h, n_chunks, &buffer)) >= 0) {
+      const int first = chunk * ICLV_HESSIAN_CHUNK;
+      const int last = first + ICLV_HESSIAN_CHUNK < N ? first + ICLV_HESSIAN_CHUNK : N;
+      for (int n = first; n < last; n++) {
+        indiv_ctx c = {e, &in, e->ws + thread, n, 1, choice, e->grad_indiv + (size_t) n * P,
+                       h->ws + thread};
+        e->loglik_indiv[n] = evaluate_individual(&c, NULL);
+        iclv_hessian_person_add(e, c.hess, buffer);
+      }
+      iclv_hessian_chunk_done(h, n_chunks, chunk, buffer);
     }
-#ifdef _OPENMP
-#pragma omp ordered
-#endif
-    iclv_hessian_chunk_add(e, h->ws + thread);
   }
 
   for (int i = 0; i < W; i++)

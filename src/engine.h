@@ -85,7 +85,6 @@ typedef struct iclv_hess_workspace {
   int *slots;    /* n_par: the person's slots' parameters, ascending */
   int m;         /* the number of slots */
   double *acc;   /* m x m (upper triangle): sum_r w_r (g_r g_r' + H_r), then H_n */
-  double *chunk; /* n_want x n_want (upper triangle): the sum of H_n over a chunk of persons */
   double *g, *wg; /* n_par x block: each point's gradient over the slots, and weighted */
   double *d_lv;  /* n_lv x n_struct x block: d LV_l / d structural parameter */
   double *rows;  /* (n_alt + 1) x n_rows x block: gradients of mu_k or of the utilities */
@@ -108,6 +107,13 @@ typedef struct iclv_hessian {
   int *want;      /* n_par: position among the wanted parameters, or -1 */
   int n_want;
   double *total;  /* n_want x n_want: the Hessian of the wanted parameters */
+  /* Persons go in chunks; each chunk's sum of H_n is made in a buffer of the
+   * pool and added to the total in chunk order (engine.c). */
+  int n_pool;     /* buffers: twice the threads */
+  double *pool;   /* n_pool x n_want x n_want (upper triangles) */
+  int *pool_free, n_free; /* the free buffers (a stack) */
+  int *chunk_buf; /* per chunk: the buffer holding its finished sum, or -1 */
+  int next_chunk, next_merge; /* the next chunk to hand out, and to add */
   iclv_hess_workspace *ws; /* one per thread */
 } iclv_hessian;
 

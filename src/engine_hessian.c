@@ -122,7 +122,6 @@ int iclv_engine_hessian_setup(iclv_engine *e, const int *want, char *err, size_t
       for (int i = 0; i < P; i++) w->slot[i] = -1;
       ICLV_ENGINE_ALLOC(e, w->slots, P, err, errlen);
       ICLV_ENGINE_ALLOC(e, w->acc, (size_t) P * P, err, errlen);
-      ICLV_ENGINE_ALLOC(e, w->chunk, (size_t) P * P, err, errlen);
       ICLV_ENGINE_ALLOC(e, w->g, (size_t) P * B, err, errlen);
       ICLV_ENGINE_ALLOC(e, w->wg, (size_t) P * B, err, errlen);
       ICLV_ENGINE_ALLOC(e, w->d_lv, (size_t) L * S * B, err, errlen);
@@ -130,6 +129,11 @@ int iclv_engine_hessian_setup(iclv_engine *e, const int *want, char *err, size_t
       ICLV_ENGINE_ALLOC(e, w->row_slot, rows, err, errlen);
       ICLV_ENGINE_ALLOC(e, w->coef, 12 * B, err, errlen);
     }
+    h->n_pool = 2 * e->n_threads;
+    ICLV_ENGINE_ALLOC(e, h->pool, (size_t) h->n_pool * P * P, err, errlen);
+    ICLV_ENGINE_ALLOC(e, h->pool_free, h->n_pool, err, errlen);
+    ICLV_ENGINE_ALLOC(e, h->chunk_buf, (e->data.n_indiv + ICLV_HESSIAN_CHUNK - 1) / ICLV_HESSIAN_CHUNK,
+                      err, errlen);
     /* Published last: a failure above leaves no half-built Hessian behind
      * (its arrays are the engine's, freed with it). */
     e->hess = h;
@@ -218,26 +222,77 @@ void iclv_hessian_person_end(iclv_hess_workspace *hw, const double *score, doubl
   }
 }
 
-void iclv_hessian_person_add(const iclv_engine *e, iclv_hess_workspace *hw) {
+void iclv_hessian_person_add(const iclv_engine *e, iclv_hess_workspace *hw, double *chunk) {
   const iclv_hessian *h = e->hess;
   const int m = hw->m, W = h->n_want;
   for (int i = 0; i < m; i++) {
-    double *chunk = hw->chunk + (size_t) h->want[hw->slots[i]] * W;
+    double *sum = chunk + (size_t) h->want[hw->slots[i]] * W;
     const double *row = hw->acc + (size_t) i * m;
-    for (int j = i; j < m; j++) chunk[h->want[hw->slots[j]]] += row[j];
+    for (int j = i; j < m; j++) sum[h->want[hw->slots[j]]] += row[j];
   }
   for (int i = 0; i < m; i++) hw->slot[hw->slots[i]] = -1;
   hw->m = 0;
 }
 
-void iclv_hessian_chunk_add(const iclv_engine *e, iclv_hess_workspace *hw) {
-  const iclv_hessian *h = e->hess;
+/* ---- the persons' sum, in chunk order ------------------------------------------ */
+
+static double *pool_buffer(const iclv_hessian *h, int index) {
+  return h->pool + (size_t) index * h->n_want * h->n_want;
+}
+
+void iclv_hessian_reset(iclv_hessian *h, int n_chunks) {
+  const size_t W2 = (size_t) h->n_want * h->n_want;
+  memset(h->total, 0, sizeof(double) * W2);
+  memset(h->pool, 0, sizeof(double) * W2 * h->n_pool);
+  for (int i = 0; i < h->n_pool; i++) h->pool_free[i] = i;
+  h->n_free = h->n_pool;
+  for (int c = 0; c < n_chunks; c++) h->chunk_buf[c] = -1;
+  h->next_chunk = h->next_merge = 0;
+}
+
+int iclv_hessian_next_chunk(iclv_hessian *h, int n_chunks, double **buffer) {
+  for (;;) {
+    int chunk = -2, index = -1;
+#ifdef _OPENMP
+#pragma omp critical(iclv_hessian_pool)
+#endif
+    {
+      if (h->next_chunk >= n_chunks) {
+        chunk = -1;
+      } else if (h->n_free > 0) {
+        chunk = h->next_chunk++;
+        index = h->pool_free[--h->n_free];
+      }
+    }
+    if (chunk == -1) return -1;
+    if (chunk >= 0) {
+      *buffer = pool_buffer(h, index);
+      return chunk;
+    }
+    /* Every buffer holds a finished chunk waiting for an earlier one, whose
+     * thread holds a buffer of its own: wait for it to finish. */
+  }
+}
+
+void iclv_hessian_chunk_done(iclv_hessian *h, int n_chunks, int chunk, double *buffer) {
   const int W = h->n_want;
-  for (int i = 0; i < W; i++) {
-    double *total = h->total + (size_t) i * W, *chunk = hw->chunk + (size_t) i * W;
-    for (int j = i; j < W; j++) {
-      total[j] += chunk[j];
-      chunk[j] = 0.0;
+#ifdef _OPENMP
+#pragma omp critical(iclv_hessian_pool)
+#endif
+  {
+    h->chunk_buf[chunk] = (int) ((buffer - h->pool) / ((size_t) W * W));
+    while (h->next_merge < n_chunks && h->chunk_buf[h->next_merge] >= 0) {
+      const int index = h->chunk_buf[h->next_merge];
+      double *sum = pool_buffer(h, index);
+      for (int i = 0; i < W; i++) {
+        double *total = h->total + (size_t) i * W, *row = sum + (size_t) i * W;
+        for (int j = i; j < W; j++) {
+          total[j] += row[j];
+          row[j] = 0.0;
+        }
+      }
+      h->pool_free[h->n_free++] = index;
+      h->next_merge++;
     }
   }
 }
@@ -455,13 +510,9 @@ ICLV_ALWAYS_INLINE void ordered_coefs(int logit, int has_lo, int has_hi, int nb,
                                       int B) {
 #pragma omp simd
   for (int r = 0; r < nb; r++) {
-    iclv_cell first;
-    first.logp = first.d_mu = first.d_scale = 0.0;
-    first.d_tau_hi = d_hi[r];
-    first.d_tau_lo = d_lo[r];
     const double lo = iclv_cell_bound(logit, has_lo, tau_lo, mu[r], inv_scale);
     const double hi = iclv_cell_bound(logit, has_hi, tau_hi, mu[r], inv_scale);
-    const iclv_cell2 c = iclv_ordered_cell_second(logit, lo, hi, first, inv_scale);
+    const iclv_cell2 c = iclv_ordered_cell_second(logit, lo, hi, d_lo[r], d_hi[r], inv_scale);
     coef[r] = w[r] * c.mm;
     coef[B + r] = w[r] * c.ms;
     coef[2 * B + r] = w[r] * c.ss;
@@ -473,6 +524,21 @@ ICLV_ALWAYS_INLINE void ordered_coefs(int logit, int has_lo, int has_hi, int nb,
     coef[8 * B + r] = w[r] * c.ll;
     coef[9 * B + r] = w[r] * c.hl;
   }
+}
+
+/* ordered_coefs() with the kind of category (first, last, inner) as a
+ * constant too, so that the loop has no branch on it and vectorises. */
+ICLV_ALWAYS_INLINE void category_coefs(int logit, int answer, int n_cat, int nb, const double *tau,
+                                       double inv_scale, const double *restrict w,
+                                       const double *restrict mu, const double *restrict d_hi,
+                                       const double *restrict d_lo, double *restrict coef, int B) {
+  const double tau_lo = tau[answer - 1], tau_hi = tau[answer];
+  if (answer == 1)
+    ordered_coefs(logit, 0, 1, nb, tau_lo, tau_hi, inv_scale, w, mu, d_hi, d_lo, coef, B);
+  else if (answer == n_cat)
+    ordered_coefs(logit, 1, 0, nb, tau_lo, tau_hi, inv_scale, w, mu, d_hi, d_lo, coef, B);
+  else
+    ordered_coefs(logit, 1, 1, nb, tau_lo, tau_hi, inv_scale, w, mu, d_hi, d_lo, coef, B);
 }
 
 enum { C_MM, C_MS, C_SS, C_MH, C_ML, C_SH, C_SL, C_HH, C_LL, C_HL, C_MU };
@@ -493,7 +559,8 @@ ICLV_ALWAYS_INLINE void indicator_curvature(const hblock *b, int k) {
   const double inv_scale = v->ind_inv_scale[k];
 
   /* mu_k at the block's points (as block_mu() of engine.c) */
-  for (int r = 0; r < nb; r++) mu[r] = v->ind_intercept[k];
+  const double intercept = v->ind_intercept[k];
+  for (int r = 0; r < nb; r++) mu[r] = intercept;
   ICLV_CSR_FOR(i, p->ind_load_ptr, k) add_to(mu, v->ind_load[i], lv_row(b, p->ind_load_lv[i]), nb);
 
   int s_hi = -1, s_lo = -1;
@@ -509,14 +576,11 @@ ICLV_ALWAYS_INLINE void indicator_curvature(const hblock *b, int k) {
     }
   } else {
     const double *tau = v->ind_tau + p->ind_tau_ptr[k];
-    const int has_lo = answer > 1, has_hi = answer < p->ind_ncat[k];
     const double *d_hi = b->ws->d_tau_hi + at, *d_lo = b->ws->d_tau_lo + at;
     if (p->ind_family[k] == ICLV_FAMILY_LOGIT)
-      ordered_coefs(1, has_lo, has_hi, nb, tau[answer - 1], tau[answer], inv_scale, w, mu, d_hi,
-                    d_lo, coef, B);
+      category_coefs(1, answer, p->ind_ncat[k], nb, tau, inv_scale, w, mu, d_hi, d_lo, coef, B);
     else
-      ordered_coefs(0, has_lo, has_hi, nb, tau[answer - 1], tau[answer], inv_scale, w, mu, d_hi,
-                    d_lo, coef, B);
+      category_coefs(0, answer, p->ind_ncat[k], nb, tau, inv_scale, w, mu, d_hi, d_lo, coef, B);
     const iclv_cell_thresholds thr = iclv_cell_thresholds_of(p, k, answer);
     if (thr.hi >= 0) {
       s_hi = slot_of(hw, p->ind_thr_par[thr.hi]);

@@ -27,12 +27,27 @@ void iclv_hessian_rescale(iclv_hess_workspace *hw, double factor);
 void iclv_hessian_person_end(iclv_hess_workspace *hw, const double *score, double sum,
                              int nonpositive);
 
-/* Adds H_n to the thread's sum over its chunk of persons and clears the
- * person's slots. */
-void iclv_hessian_person_add(const iclv_engine *e, iclv_hess_workspace *hw);
+/* Persons per chunk: the unit of the Hessian's work and of its ordered sum. */
+#define ICLV_HESSIAN_CHUNK 8
 
-/* Adds the thread's chunk sum to the engine's total (called in chunk
- * order) and clears it. */
-void iclv_hessian_chunk_add(const iclv_engine *e, iclv_hess_workspace *hw);
+/* Adds H_n to `chunk` (n_want x n_want, upper triangle: the sum over the
+ * person's chunk) and clears the person's slots. */
+void iclv_hessian_person_add(const iclv_engine *e, iclv_hess_workspace *hw, double *chunk);
+
+/* The next chunk of persons to evaluate (-1: none left) and a buffer of the
+ * pool for its sum (*buffer, zeroed); waits while the pool is empty. Chunks
+ * and buffers are handed out together, in chunk order, so the lowest
+ * unfinished chunk always holds a buffer and the pool cannot run dry for
+ * good. Any thread; n_chunks = chunks in all. */
+int iclv_hessian_next_chunk(iclv_hessian *h, int n_chunks, double **buffer);
+
+/* Marks chunk `chunk` finished (its sum in `buffer`) and adds every finished
+ * chunk that is next in order to the total, freeing their buffers: the
+ * total is summed in chunk order whichever thread finishes first, so it is
+ * the same bits for any thread count. Any thread. */
+void iclv_hessian_chunk_done(iclv_hessian *h, int n_chunks, int chunk, double *buffer);
+
+/* Empties the total and the pool before an evaluation. */
+void iclv_hessian_reset(iclv_hessian *h, int n_chunks);
 
 #endif

@@ -10,8 +10,8 @@
 #define ICLV_BLOCK 64
 
 /* Arrays an engine owns: plan, data, draws and view (under 64) and the
- * Hessian's (engine_hessian.c, 12), plus the workspace arrays of each
- * thread (16, and 10 for the Hessian). */
+ * Hessian's (engine_hessian.c, 15), plus the workspace arrays of each
+ * thread (16, and 9 for the Hessian). */
 #define ICLV_FIXED_ALLOCS 80
 #define ICLV_THREAD_ALLOCS 28
 

@@ -176,8 +176,9 @@ ICLV_INLINE_HOST_DEVICE double iclv_pdf_slope(int logit, double x) {
 }
 
 /* Ordered cell P = F(hi) - F(lo) from its standardised bounds (clamped, 0
- * where missing: iclv_cell_bound()) and its first derivatives (`first`, as
- * iclv_ordered_cell_bounds() gives them). With u = f(hi)/P and v = f(lo)/P,
+ * where missing: iclv_cell_bound()) and its first derivatives in the
+ * thresholds (d_tau_hi and d_tau_lo of iclv_ordered_cell_bounds()). With
+ * u = f(hi)/P and v = f(lo)/P,
  * log P has derivatives u and -v in hi and lo, and
  *   d2/dhi2 = psi(hi) u - u^2,  d2/dlo2 = -psi(lo) v - v^2,  d2/dhi dlo = u v
  * (psi = f'/f); hi = (tau_hi - mu)/s and lo = (tau_lo - mu)/s carry them to
@@ -185,8 +186,9 @@ ICLV_INLINE_HOST_DEVICE double iclv_pdf_slope(int logit, double x) {
  * A missing bound has f = 0, and a floored cell zero first derivatives, so
  * their terms vanish. */
 ICLV_INLINE_HOST_DEVICE iclv_cell2 iclv_ordered_cell_second(int logit, double lo, double hi,
-                                                            iclv_cell first, double inv_scale) {
-  const double u = first.d_tau_hi / inv_scale, v = -first.d_tau_lo / inv_scale;
+                                                            double d_tau_lo, double d_tau_hi,
+                                                            double inv_scale) {
+  const double u = d_tau_hi / inv_scale, v = -d_tau_lo / inv_scale;
   const double l_b = u, l_a = -v;
   const double l_bb = iclv_pdf_slope(logit, hi) * u - u * u;
   const double l_aa = -iclv_pdf_slope(logit, lo) * v - v * v;
