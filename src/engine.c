@@ -1,5 +1,7 @@
 /* The CPU evaluation of the simulated log-likelihood, its gradient and the
- * per-individual scores (vignette "likelihood", sections 2-5).
+ * per-individual scores (vignette "likelihood", sections 2-5), and on
+ * request its Hessian (section 7: engine_hessian.c does the per-person work
+ * between the blocks of evaluate_individual()).
  *
  * Layout of the work: OpenMP over individuals; inside an individual, draws go
  * in blocks, and every inner loop runs over the draws of a block, so gcc turns
