@@ -208,3 +208,26 @@ test_that("the working-scale Hessian is J'HJ plus the curvature of the transform
     expect_gt(relative_difference(plain, differences), 1e-6)
   }
 })
+
+test_that("the analytic Hessian handles free scales and intercepts of ordered items", {
+  # Ordered logit items with free scales and intercepts, thresholds shared
+  # across items in symmetric sets, a latent intercept, covariates and a free
+  # latent scale, a reference loading fixed at -1; on its working scale too.
+  model <- reference_model()
+  data <- iclv_simulate(model, theta = reference_truth, n_indiv = 40, n_tasks = 2, seed = 4)
+  theta_full <- attr(data, "theta")
+  free <- model$params$free
+  expect_true(any(free & model$params$type == "scale" & model$params$name != "att~~att"))
+  draws <- iclv_draws(40, 12, 1, seed = 6)
+  engine <- iclv:::engine_build(model, iclv:::prepare_data(model, data), draws, threads = 2)
+  analytic <- iclv:::engine_eval(engine, theta_full, hessian = free)$hessian
+  expect_lt(relative_difference(analytic, gradient_differences(engine, theta_full, free)), 1e-6)
+  map <- iclv:::working_map(model)
+  optimum <- iclv:::evaluate_at(engine, model, map, iclv:::working_from_theta(model, map,
+                                                                            theta_full))
+  expect_lt(relative_difference(iclv:::working_hessian(engine, model, map, optimum),
+                                iclv:::differences_hessian(engine, model, map, optimum$u,
+                                                           optimum$scores %*% optimum$jacobian,
+                                                           1e-5)),
+            1e-6)
+})
