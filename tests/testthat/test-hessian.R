@@ -10,7 +10,7 @@
 
 # Central differences of the analytic gradient (natural scale) in the free
 # parameters, symmetrised.
-gradient_differences <- function(engine, theta_full, free, step = 1e-5) {
+gradient_differences <- function(engine, theta_full, free, step = 1e-5, choice = TRUE) {
   idx <- which(free)
   out <- vapply(idx, function(i) {
     h <- step * max(1, abs(theta_full[i]))
@@ -18,8 +18,8 @@ gradient_differences <- function(engine, theta_full, free, step = 1e-5) {
     down <- theta_full
     up[i] <- up[i] + h
     down[i] <- down[i] - h
-    (iclv:::engine_eval(engine, up)$gradient[idx] -
-       iclv:::engine_eval(engine, down)$gradient[idx]) / (2 * h)
+    (iclv:::engine_eval(engine, up, choice = choice)$gradient[idx] -
+       iclv:::engine_eval(engine, down, choice = choice)$gradient[idx]) / (2 * h)
   }, numeric(length(idx)))
   (out + t(out)) / 2
 }
@@ -150,6 +150,20 @@ test_that("the Hessian leaves the evaluation alone and is the same bits for any 
   # Evaluating again gives the same (the workspaces are reused).
   expect_identical(iclv_engine_eval(two$engine, model, case$theta[free], hessian = TRUE)$hessian,
                    two$hessian)
+})
+
+test_that("the Hessian without the choice part is that of the latent part alone", {
+  case <- build_case(engine_models$probit_paths, seed = 7, availability = TRUE)
+  model <- case$model
+  free <- model$params$free
+  draws <- iclv_draws(25, 12, 2, seed = 4)
+  engine <- iclv:::engine_build(model, iclv:::prepare_data(model, case$data), draws, threads = 1)
+  theta_full <- unname(case$theta)
+  latent <- iclv:::engine_eval(engine, theta_full, choice = FALSE, hessian = free)$hessian
+  expect_lt(relative_difference(latent, gradient_differences(engine, theta_full, free,
+                                                             choice = FALSE)), 1e-6)
+  choice_rows <- model$params$block[free] == "choice"
+  expect_true(all(latent[choice_rows, ] == 0))
 })
 
 test_that("the Hessian of some of the parameters is that block of the whole", {
