@@ -35,6 +35,13 @@ check_whole <- function(x, name, min = NULL, max = .Machine$integer.max) {
   as.integer(x)
 }
 
+# A single TRUE or FALSE; `name` is the argument's name (shown in backticks).
+check_flag <- function(x, name) {
+  if (!is.logical(x) || length(x) != 1L || is.na(x))
+    stop("`", name, "` must be TRUE or FALSE, got ", format_value(x), call. = FALSE)
+  x
+}
+
 # A value as an error message shows it: numbers as they print, text quoted,
 # anything longer than one value by its class and length.
 format_value <- function(x) {

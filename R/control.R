@@ -12,7 +12,12 @@
 #'   gradient norm, elapsed seconds, RSS in MB)?
 #' @param se Standard errors reported by `summary()` and `vcov()`:
 #'   `"robust"` (sandwich), `"classical"` (inverse Hessian) or `"bhhh"` (outer
-#'   product of the scores). All three are stored in the fit. `"bootstrap"`
+#'   product of the scores). With `"robust"` or `"classical"` all three are
+#'   stored in the fit. `"bhhh"` computes no Hessian (the fit's `hessian` is
+#'   `NULL`): `vcov(fit, type = "classical")` or `"robust"` then computes it
+#'   on demand (and says so), and the check for a degenerate solution (see
+#'   [iclv()]) cannot include its Hessian part (a Hessian that is not
+#'   negative definite); its structural checks still run. `"bootstrap"`
 #'   adds a fourth: individuals are resampled with replacement `bootstrap`
 #'   times (the samples drawn from `seed`), the model is refitted to each
 #'   sample from the estimates (one replicate per thread at a time), and the
@@ -30,8 +35,13 @@
 #' @param lower,upper Named bounds for free parameters (natural scale); when
 #'   given, the optimizer is L-BFGS-B. Only parameters the optimizer sees on
 #'   their natural scale (not scales or monotone thresholds) can be bounded.
-#' @param hessian_step Relative step of the central differences of the
-#'   gradient that give the Hessian.
+#' @param hessian How the Hessian of the standard errors is computed:
+#'   `"analytic"` (the default: the engine's second derivatives, about the
+#'   cost of a few evaluations; see `vignette("likelihood")`, section 7) or
+#'   `"differences"` (central differences of the analytic gradient on the
+#'   optimizer's working scale, two evaluations per free parameter).
+#' @param hessian_step Relative step of the central differences of
+#'   `hessian = "differences"`.
 #' @param start_stages Compute starting values in stages (latent part, then a
 #'   plain MNL) when the user gives none?
 #' @param adapt_tol,adapt_rounds,adapt_every The schedule of adaptive
@@ -62,7 +72,8 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
                          se = c("robust", "classical", "bhhh", "bootstrap"), bootstrap = 200L,
                          bootstrap_checkpoint = NULL,
                          checkpoint = NULL, checkpoint_every = 5L, memory = memory_limits(),
-                         lower = NULL, upper = NULL, hessian_step = 1e-5,
+                         lower = NULL, upper = NULL,
+                         hessian = c("analytic", "differences"), hessian_step = 1e-5,
                          start_stages = TRUE, starts = 1L, start_iterations = 5L,
                          adapt_tol = 1e-8, adapt_rounds = 10L, adapt_every = NULL) {
   se <- match_choice(se, c("robust", "classical", "bhhh", "bootstrap"), "se")
@@ -87,6 +98,7 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
   for (b in list(list(lower, "lower"), list(upper, "upper")))
     if (!is.null(b[[1]]) && (!is.numeric(b[[1]]) || is.null(names(b[[1]]))))
       stop("`", b[[2]], "` must be a named numeric vector of bounds", call. = FALSE)
+  hessian <- match_choice(hessian, c("analytic", "differences"), "hessian")
   check_positive(hessian_step, "hessian_step")
   check_positive(adapt_tol, "adapt_tol")
   check_whole(adapt_rounds, "`adapt_rounds`", min = 1)
@@ -99,7 +111,8 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
                  seed = as.integer(seed), threads = threads, trace = trace, se = se,
                  bootstrap = as.integer(bootstrap), bootstrap_checkpoint = bootstrap_checkpoint,
                  checkpoint = checkpoint, checkpoint_every = as.integer(checkpoint_every),
-                 memory = memory, lower = lower, upper = upper, hessian_step = hessian_step,
+                 memory = memory, lower = lower, upper = upper, hessian = hessian,
+                 hessian_step = hessian_step,
                  start_stages = start_stages, starts = as.integer(starts),
                  start_iterations = as.integer(start_iterations), adapt_tol = adapt_tol,
                  adapt_rounds = as.integer(adapt_rounds),

@@ -75,15 +75,19 @@ print.iclv_engine <- function(x, ...) {
 }
 
 # Evaluates at theta_full (every row of the parameter table, natural scale):
-# list(loglik, gradient, loglik_indiv, scores, n_nonpositive, nonpositive),
-# the gradient over all of theta_full and the scores individuals x
+# list(loglik, gradient, loglik_indiv, scores, n_nonpositive, nonpositive,
+# hessian), the gradient over all of theta_full and the scores individuals x
 # parameters (only the parameters `columns`, indices into theta_full, when
-# given: each copy of the scores is as large as the data). On the device when `engine` has a GPU engine attached (or is
-# one), on the CPU otherwise: the C side chooses.
+# given: each copy of the scores is as large as the data). On the device
+# when `engine` has a GPU engine attached (or is one), on the CPU otherwise:
+# the C side chooses. `hessian`, a logical vector over theta_full (the free
+# parameters, say), adds the analytic Hessian of those parameters (natural
+# scale, in table order; always on the CPU: the kernels compute none); NULL
+# without.
 engine_eval <- function(engine, theta_full, gradient = TRUE, scores = FALSE, choice = TRUE,
-                        columns = NULL) {
+                        columns = NULL, hessian = NULL) {
   .Call(C_engine_eval, engine, as.double(theta_full), gradient, scores, choice,
-        if (!is.null(columns)) as.integer(columns))
+        if (!is.null(columns)) as.integer(columns), hessian)
 }
 
 # type "draws": the log weight log(|w_r| p(y_n | eta_nr)) of every point

@@ -242,7 +242,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   t0 <- proc.time()[["elapsed"]]
   release_memory()
   se <- if (opt$interrupted) NULL else
-    standard_errors(engine, model, map, opt$optimum, control$hessian_step)
+    standard_errors(engine, model, map, opt$optimum, control)
   timings[["standard_errors"]] <- proc.time()[["elapsed"]] - t0
 
   # A degenerate solution is not converged: restart from alternatives first.

@@ -180,7 +180,7 @@ part_logliks <- function(model, prepared, points, theta_full, threads) {
 
 # The individuals (indices) whose integral is not positive at theta_full.
 nonpositive_individuals <- function(engine, theta_full) {
-  .Call(C_engine_eval, engine, as.double(theta_full), FALSE, FALSE, TRUE)$nonpositive
+  .Call(C_engine_eval, engine, as.double(theta_full), FALSE, FALSE, TRUE, NULL)$nonpositive
 }
 
 # The warning for individuals whose integral is not positive.

@@ -17,9 +17,11 @@ gpu_engine_build <- function(engine, max_mb = 1500) {
 }
 
 # engine_eval() on this device engine, whether or not it is attached to its
-# host engine (the tests compare the two backends on one host engine).
-gpu_engine_eval <- function(gpu, theta_full, gradient = TRUE, scores = FALSE, choice = TRUE) {
-  engine_eval(gpu, theta_full, gradient, scores, choice)
+# host engine (the tests compare the two backends on one host engine). A
+# Hessian is computed by the host engine on the CPU (src/engine_glue.c).
+gpu_engine_eval <- function(gpu, theta_full, gradient = TRUE, scores = FALSE, choice = TRUE,
+                            hessian = NULL) {
+  engine_eval(gpu, theta_full, gradient, scores, choice, hessian = hessian)
 }
 
 # The CUDA kernels' logic run serially on the CPU (src/kernel_on_cpu.c), for

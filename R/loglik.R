@@ -21,6 +21,11 @@
 #' @param seed Seed of the draws (they do not use R's random number stream).
 #' @param gradient Compute the gradient?
 #' @param scores Return the N x P matrix of per-individual scores?
+#' @param hessian Compute the analytic Hessian of the free parameters
+#'   (natural scale)? It costs about as much as a few evaluations with the
+#'   gradient (vignette "likelihood", section 7); it is computed on the CPU
+#'   whatever the backend. With adaptive points it is the Hessian at fixed
+#'   points (centred at `theta`), as the gradient is.
 #' @param backend `"cpu"`, `"gpu"` or `"auto"`, as in [iclv()].
 #' @param threads CPU threads (default: all cores, at most 2 under R CMD
 #'   check; `OMP_THREAD_LIMIT` is respected).
@@ -30,8 +35,8 @@
 #'   or nodes (as other software does, for comparisons on identical draws).
 #' @return A list with `loglik`, `gradient` (named, one entry per free
 #'   parameter), `scores` (individuals x free parameters, or `NULL`),
-#'   `loglik_indiv` and `engine` (the compiled engine, reusable with
-#'   [iclv_engine_eval()]).
+#'   `hessian` (free x free parameters, named, or `NULL`), `loglik_indiv` and
+#'   `engine` (the compiled engine, reusable with [iclv_engine_eval()]).
 #' @export
 #' @examples
 #' model <- iclv_model("attitude =~ q1 + q2 + q3",
@@ -44,11 +49,16 @@
 #' res <- iclv_loglik(model, data, theta[free], draws = 50, threads = 1)
 #' res$loglik
 #' head(res$gradient)
+#' # Standard errors from the Hessian at theta (at the estimates, they are
+#' # the classical ones):
+#' h <- iclv_loglik(model, data, theta[free], draws = 50, threads = 1, hessian = TRUE)$hessian
+#' head(sqrt(diag(solve(-h))))
 iclv_loglik <- function(model, data, theta, draws = 100, draw_type = "halton", seed = 1L,
                         gradient = TRUE, scores = FALSE, backend = c("cpu", "gpu", "auto"),
                         threads = NULL, integration = c("simulation", "quadrature", "auto"),
-                        nodes = NULL, adaptive = NULL) {
+                        nodes = NULL, adaptive = NULL, hessian = FALSE) {
   check_model(model)
+  check_flag(hessian, "hessian")
   backend <- backend[1L]
   theta_full <- theta_full_from(model, theta)
   prepared <- prepare_data(model, data)
@@ -60,7 +70,7 @@ iclv_loglik <- function(model, data, theta, draws = 100, draw_type = "halton", s
                                draws = draws, draw_type = draw_type, seed = seed,
                                backend = backend)$engine
   iclv_engine_eval(engine, model, theta_full[model$params$free], gradient = gradient,
-                   scores = scores)
+                   scores = scores, hessian = hessian)
 }
 
 #' Evaluate a compiled engine again
@@ -81,11 +91,13 @@ iclv_loglik <- function(model, data, theta, draws = 100, draw_type = "halton", s
 #' theta <- attr(data, "theta")[free]
 #' res <- iclv_loglik(model, data, theta, draws = 20, threads = 1)
 #' iclv_engine_eval(res$engine, model, theta * 1.01)$loglik
-iclv_engine_eval <- function(engine, model, theta, gradient = TRUE, scores = FALSE) {
+iclv_engine_eval <- function(engine, model, theta, gradient = TRUE, scores = FALSE,
+                             hessian = FALSE) {
+  check_flag(hessian, "hessian")
   theta_full <- theta_full_from(model, theta)
   free <- model$params$free
   res <- engine_eval(engine, theta_full, gradient = gradient, scores = scores,
-                     columns = which(free))
+                     columns = which(free), hessian = if (hessian) free)
   if (res$n_nonpositive > 0L) {
     individuals <- nonpositive_individuals(engine, theta_full)
     warn_nonpositive(individuals, seq_len(max(individuals)), "at `theta`")
@@ -97,7 +109,9 @@ iclv_engine_eval <- function(engine, model, theta, gradient = TRUE, scores = FAL
     score_matrix <- res$scores
     colnames(score_matrix) <- names_free
   }
-  list(loglik = res$loglik, gradient = grad, scores = score_matrix,
+  hessian_matrix <- res$hessian
+  if (hessian) dimnames(hessian_matrix) <- list(names_free, names_free)
+  list(loglik = res$loglik, gradient = grad, scores = score_matrix, hessian = hessian_matrix,
        loglik_indiv = res$loglik_indiv, engine = engine)
 }
 

@@ -6,7 +6,10 @@
 #'
 #' @param object,x An `iclv_fit` from [iclv()].
 #' @param type For `vcov()`: `"robust"` (default of the fit), `"classical"`
-#'   or `"bhhh"`. For `plot()`: `"trace"` (convergence), `"memory"`, `"lv"`
+#'   or `"bhhh"`; a fit estimated with `iclv_control(se = "bhhh")` has no
+#'   Hessian, and `vcov()` of `"classical"` or `"robust"` computes it on
+#'   demand (with a message; about the cost of a few evaluations of the
+#'   likelihood). For `plot()`: `"trace"` (convergence), `"memory"`, `"lv"`
 #'   (for each latent variable, a histogram of the individuals' posterior
 #'   means with the density of its prior, the structural equations' normal
 #'   distribution mixed over the individuals' covariates) or `"shares"`
@@ -77,6 +80,12 @@ vcov.iclv_fit <- function(object, type = object$se_type, ...) {
   if (type == "bootstrap" && is.null(object$vcov$bootstrap))
     stop("vcov(): the fit has no bootstrap; fit with iclv_control(se = \"bootstrap\")",
          call. = FALSE)
+  if (is.null(object$vcov[[type]])) {
+    # se = "bhhh": the Hessian was not computed with the fit; an interrupted
+    # fit has no estimates to compute it at.
+    if (object$convergence$interrupted) return(na_matrix(names(coef(object))))
+    return(fit_hessian_vcov(object, type))
+  }
   object$vcov[[type]]
 }
 
@@ -169,6 +178,7 @@ summary.iclv_fit <- function(object, ...) {
     parts = object$loglik_parts,
     fixed = stats::setNames(params$start[fixed], params$name[fixed]),
     hessian = hessian_status(object),
+    hessian_computed = !is.null(object$vcov$classical),
     n_indiv = n, n_tasks = object$n_tasks, n_draws = object$n_draws,
     draw_type = object$draw_type, n_par = k, convergence = object$convergence,
     timings = object$timings, backend = object$backend, threads = object$threads,
@@ -202,8 +212,10 @@ hessian_status <- function(fit) {
         "(vcov(fit, type = \"bhhh\")) do not use the Hessian.")))
   }
   if (is.null(fit$hessian)) {
-    return(list(status = "not computed (the estimation was interrupted): no standard errors",
-                problem = NULL))
+    status <- if (isTRUE(fit$convergence$interrupted))
+      "not computed (the estimation was interrupted): no standard errors" else
+        "not computed (se = \"bhhh\"; vcov(fit, type = \"classical\") computes it)"
+    return(list(status = status, problem = NULL))
   }
   eigenvalues <- eigen(-fit$hessian, symmetric = TRUE, only.values = TRUE)$values
   list(status = sprintf("negative definite (condition number %.3g)",
@@ -239,12 +251,17 @@ print.summary.iclv_fit <- function(x, digits = 4, ...) {
     rows <- est[est$block == block, , drop = FALSE]
     if (!nrow(rows)) next
     cat(block_titles[[block]], "\n", sep = "")
-    table <- data.frame(
-      Estimate = rows$estimate, `Std. Error` = rows$classical.std.error,
-      `Robust SE` = rows$robust.std.error, `z value` = rows$statistic,
-      `Pr(>|z|)` = rows$p.value, check.names = FALSE, row.names = rows$term)
+    # Without a Hessian (se = "bhhh") the BHHH standard errors stand in for
+    # the classical and robust ones.
+    errors <- if (!x$hessian_computed)
+      data.frame(`BHHH SE` = rows$bhhh.std.error, check.names = FALSE) else
+        data.frame(`Std. Error` = rows$classical.std.error,
+                   `Robust SE` = rows$robust.std.error, check.names = FALSE)
+    table <- data.frame(Estimate = rows$estimate, errors, `z value` = rows$statistic,
+                        `Pr(>|z|)` = rows$p.value, check.names = FALSE, row.names = rows$term)
     stats::printCoefmat(as.matrix(table), digits = digits, has.Pvalue = TRUE, P.values = TRUE,
-                        cs.ind = 1:3, tst.ind = 4, signif.legend = FALSE)
+                        cs.ind = seq_len(1L + ncol(errors)), tst.ind = 2L + ncol(errors),
+                        signif.legend = FALSE)
     cat("\n")
   }
   cat(sprintf("z and p use %s standard errors.\n", x$se_type))
@@ -296,7 +313,10 @@ print_part_logliks <- function(parts) {
 #' One row per free parameter with broom's columns (`term`, `estimate`,
 #' `std.error`, `statistic`, `p.value`, `conf.low`, `conf.high`) plus `block`,
 #' `robust.std.error`, `classical.std.error` and `bhhh.std.error`.
-#' `std.error` is the fit's default type (`iclv_control(se =)`). A fit with
+#' `std.error` is the fit's default type (`iclv_control(se =)`). A fit
+#' estimated with `iclv_control(se = "bhhh")` has no Hessian, and its
+#' `robust.std.error` and `classical.std.error` are `NA` (`vcov(fit, type =
+#' "robust")` computes them on demand). A fit with
 #' a bootstrap has `bootstrap.std.error` too, and with
 #' `iclv_control(se = "bootstrap")` its intervals are the bootstrap's
 #' percentile intervals.
@@ -313,7 +333,10 @@ print_part_logliks <- function(parts) {
 estimates <- function(fit, level = 0.95) {
   if (!inherits(fit, "iclv_fit")) stop("`fit` must be an iclv_fit from iclv()", call. = FALSE)
   est <- coef(fit)
-  se_of <- function(type) sqrt(pmax(diag(fit$vcov[[type]]), 0))
+  se_of <- function(type) {
+    v <- fit$vcov[[type]]
+    if (is.null(v)) rep(NA_real_, length(est)) else sqrt(pmax(diag(v), 0))
+  }
   se <- se_of(fit$se_type)
   z <- est / se
   q <- stats::qnorm(1 - (1 - level) / 2)

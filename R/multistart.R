@@ -208,8 +208,7 @@ settle_fit <- function(opt, se, search, model, prepared, engine_now, map, start,
   settle_solution(
     list(opt = opt, se = se), search,
     estimate = function(u) optimize_from(u, 0L, extend_trace(NULL, control$maxit)),
-    errors = function(opt) standard_errors(engine_now(), model, map, opt$optimum,
-                                           control$hessian_step),
+    errors = function(opt) standard_errors(engine_now(), model, map, opt$optimum, control),
     findings = function(opt, se)
       rbind(degenerate_findings(model, prepared, opt$optimum$theta_full, se$problems),
             unintegrated_finding(opt$optimum$loglik, integration_of(opt))),

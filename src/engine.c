@@ -1,5 +1,7 @@
 /* The CPU evaluation of the simulated log-likelihood, its gradient and the
- * per-individual scores (vignette "likelihood", sections 2-5).
+ * per-individual scores (vignette "likelihood", sections 2-5), and on
+ * request its Hessian (section 7: engine_hessian.c does the per-person work
+ * between the blocks of evaluate_individual()).
  *
  * Layout of the work: OpenMP over individuals; inside an individual, draws go
  * in blocks, and every inner loop runs over the draws of a block, so gcc turns
@@ -15,18 +17,10 @@
 #include <math.h>
 #include <string.h>
 #include "engine.h"
+#include "engine_block.h"
+#include "engine_hessian.h"
 #include "engine_person.h"
 #include "omp_compat.h"
-
-/* The per-individual work is compiled twice, for the x86-64 baseline and for
- * AVX2 + FMA (4 draws per vector instruction, glibc's 4-wide erfc/exp/log),
- * and the loader picks the one the CPU runs. configure defines
- * ICLV_HAVE_TARGET_CLONES when the compiler and the C library support it. */
-#ifdef ICLV_HAVE_TARGET_CLONES
-#define ICLV_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define ICLV_TARGET_CLONES
-#endif
 
 /* ---- the inputs of an evaluation ---------------------------------------- */
 
@@ -43,6 +37,7 @@ typedef struct indiv_ctx {
   iclv_workspace *ws;
   int n, gradient, choice;
   double *grad_row; /* n_par, or NULL */
+  iclv_hess_workspace *hess; /* the Hessian's (with the gradient), or NULL */
 } indiv_ctx;
 
 /* Latent variables of one block: structural equations, forward in order. */
@@ -231,27 +226,6 @@ ICLV_ALWAYS_INLINE void block_choices(const indiv_ctx *c, int nb, int keep_prob)
 
 /* ---- the gradient of one block -------------------------------------------- */
 
-ICLV_ALWAYS_INLINE double weighted_sum(const double *restrict w, const double *restrict x, int nb) {
-  double s = 0.0;
-#pragma omp simd reduction(+ : s)
-  for (int r = 0; r < nb; r++) s += w[r] * x[r];
-  return s;
-}
-
-ICLV_ALWAYS_INLINE double weighted_sum2(const double *restrict w, const double *restrict x,
-                                        const double *restrict y, int nb) {
-  double s = 0.0;
-#pragma omp simd reduction(+ : s)
-  for (int r = 0; r < nb; r++) s += w[r] * x[r] * y[r];
-  return s;
-}
-
-ICLV_ALWAYS_INLINE void add_to(double *restrict acc, double coef, const double *restrict x,
-                               int nb) {
-#pragma omp simd
-  for (int r = 0; r < nb; r++) acc[r] += coef * x[r];
-}
-
 ICLV_ALWAYS_INLINE void grad_add(double *grad, int index, double value) {
   if (index >= 0) grad[index] += value;
 }
@@ -405,6 +379,7 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
 
   individual_means(c);
   if (with_choice) task_base_utilities(c);
+  if (c->hess) iclv_hessian_person_begin(e, c->hess, c->n, with_choice);
   if (c->gradient) memset(c->grad_row, 0, sizeof(double) * P);
   if (pred) memset(ws->post, 0, sizeof(double) * 4 * L);
   const double *log_weight = e->draws.log_weight + (size_t) c->n * e->draws.weight_stride;
@@ -442,6 +417,7 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
       run_sum *= rescale;
       if (c->gradient)
         for (int i = 0; i < P; i++) c->grad_row[i] *= rescale;
+      if (c->hess) iclv_hessian_rescale(c->hess, rescale);
       if (pred)
         for (int i = 0; i < 4 * L; i++) ws->post[i] *= rescale;
       run_max = block_max;
@@ -467,6 +443,7 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
       gradient_indicators(c, nb);
       if (with_choice) gradient_choices(c, nb);
       gradient_latent(c, r0, nb);
+      if (c->hess) iclv_hessian_block(e, c->in, ws, c->hess, c->n, r0, nb, with_choice);
     }
     if (pred) {
       for (int l = 0; l < L; l++) {
@@ -483,6 +460,7 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
   e->nonpositive[c->n] = iclv_weights_nonpositive(run_sum);
   if (e->nonpositive[c->n]) {
     if (c->gradient) memset(c->grad_row, 0, sizeof(double) * P);
+    if (c->hess) iclv_hessian_person_end(c->hess, c->grad_row, run_sum, 1);
     if (pred) {
       /* No posterior to report: NaN tells the caller to fall back. */
       for (int l = 0; l < L; l++) {
@@ -495,6 +473,7 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
   }
   if (c->gradient)
     for (int i = 0; i < P; i++) c->grad_row[i] /= run_sum;
+  if (c->hess) iclv_hessian_person_end(c->hess, c->grad_row, run_sum, 0);
   if (pred && pred->lv_mean) posterior_moments(ws->post, run_sum, L, c->n, pred->lv_mean, pred->lv_sd);
   if (pred && pred->eta_mean)
     posterior_moments(ws->post + 2 * L, run_sum, L, c->n, pred->eta_mean, pred->eta_sd);
@@ -503,22 +482,9 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
 
 /* ---- the public entry points ---------------------------------------------- */
 
-double iclv_engine_eval(iclv_engine *e, const double *theta, int gradient, int choice,
-                        int n_threads, double *grad) {
+/* The totals from the per-individual rows, summed in individual order. */
+static double sum_individuals(iclv_engine *e, int gradient, double *grad) {
   const int N = e->data.n_indiv, P = e->plan.n_par;
-  if (n_threads < 1 || n_threads > e->n_threads) n_threads = e->n_threads;
-  const iclv_inputs in = iclv_engine_inputs(e, theta);
-  iclv_fill_view(&in, 0, 1);
-
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
-#endif
-  for (int n = 0; n < N; n++) {
-    indiv_ctx c = {e, &in, e->ws + iclv_thread_num(), n, gradient, choice,
-                   gradient ? e->grad_indiv + (size_t) n * P : NULL};
-    e->loglik_indiv[n] = evaluate_individual(&c, NULL);
-  }
-
   double loglik = 0.0;
   e->n_nonpositive = 0;
   for (int n = 0; n < N; n++) {
@@ -533,6 +499,65 @@ double iclv_engine_eval(iclv_engine *e, const double *theta, int gradient, int c
     }
   }
   return loglik;
+}
+
+double iclv_engine_eval(iclv_engine *e, const double *theta, int gradient, int choice,
+                        int n_threads, double *grad) {
+  const int N = e->data.n_indiv, P = e->plan.n_par;
+  if (n_threads < 1 || n_threads > e->n_threads) n_threads = e->n_threads;
+  const iclv_inputs in = iclv_engine_inputs(e, theta);
+  iclv_fill_view(&in, 0, 1);
+
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
+#endif
+  for (int n = 0; n < N; n++) {
+    indiv_ctx c = {e, &in, e->ws + iclv_thread_num(), n, gradient, choice,
+                   gradient ? e->grad_indiv + (size_t) n * P : NULL, NULL};
+    e->loglik_indiv[n] = evaluate_individual(&c, NULL);
+  }
+  return sum_individuals(e, gradient, grad);
+}
+
+/* The persons go in chunks of ICLV_HESSIAN_CHUNK: a thread sums a chunk's
+ * persons' Hessians in person order, and the chunks' sums are added to the
+ * total in chunk order (engine_hessian.c), so the total is the same bits for
+ * any thread count; a thread that finishes a chunk ahead of an earlier one
+ * goes on with the next instead of waiting for it. */
+double iclv_engine_eval_hessian(iclv_engine *e, const double *theta, int choice, int n_threads,
+                                double *grad, double *hessian) {
+  const int N = e->data.n_indiv, P = e->plan.n_par;
+  iclv_hessian *h = e->hess;
+  const int W = h->n_want, n_chunks = (N + ICLV_HESSIAN_CHUNK - 1) / ICLV_HESSIAN_CHUNK;
+  if (n_threads < 1 || n_threads > e->n_threads) n_threads = e->n_threads;
+  const iclv_inputs in = iclv_engine_inputs(e, theta);
+  iclv_fill_view(&in, 0, 1);
+  iclv_hessian_reset(h, n_chunks);
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(n_threads)
+#endif
+  {
+    const int thread = iclv_thread_num();
+    double *buffer;
+    int chunk;
+    while ((chunk = iclv_hessian_next_chunk(h, n_chunks, &buffer)) >= 0) {
+      const int first = chunk * ICLV_HESSIAN_CHUNK;
+      const int last = first + ICLV_HESSIAN_CHUNK < N ? first + ICLV_HESSIAN_CHUNK : N;
+      for (int n = first; n < last; n++) {
+        indiv_ctx c = {e, &in, e->ws + thread, n, 1, choice, e->grad_indiv + (size_t) n * P,
+                       h->ws + thread};
+        e->loglik_indiv[n] = evaluate_individual(&c, NULL);
+        iclv_hessian_person_add(e, c.hess, buffer);
+      }
+      iclv_hessian_chunk_done(h, n_chunks, chunk, buffer);
+    }
+  }
+
+  for (int i = 0; i < W; i++)
+    for (int j = i; j < W; j++)
+      hessian[(size_t) i * W + j] = hessian[(size_t) j * W + i] = h->total[(size_t) i * W + j];
+  return sum_individuals(e, 1, grad);
 }
 
 void iclv_engine_predict(iclv_engine *e, const double *theta, int n_threads,
@@ -550,7 +575,7 @@ void iclv_engine_predict_people(iclv_engine *e, const double *theta, int n_threa
 #pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
 #endif
   for (int n = first; n < first + count; n++) {
-    indiv_ctx c = {e, &in, e->ws + iclv_thread_num(), n, 0, 1, NULL};
+    indiv_ctx c = {e, &in, e->ws + iclv_thread_num(), n, 0, 1, NULL, NULL};
     e->loglik_indiv[n] = evaluate_individual(&c, out);
   }
 }

@@ -76,6 +76,47 @@ typedef struct iclv_predict_out {
                               of a range of people predicted in chunks) */
 } iclv_predict_out;
 
+/* One thread's scratch space for the Hessian (engine_hessian.c), allocated
+ * on the first request. A person's "slots" are the wanted parameters its
+ * log-likelihood depends on, in ascending order; the per-point work runs
+ * over them only. */
+typedef struct iclv_hess_workspace {
+  int *slot;     /* n_par: a parameter's slot for this person, or -1 */
+  int *slots;    /* n_par: the person's slots' parameters, ascending */
+  int m;         /* the number of slots */
+  double *acc;   /* m x m (upper triangle): sum_r w_r (g_r g_r' + H_r), then H_n */
+  double *g, *wg; /* n_par x block: each point's gradient over the slots, and weighted */
+  double *d_lv;  /* n_lv x n_struct x block: d LV_l / d structural parameter */
+  double *rows;  /* (n_alt + 1) x n_rows x block: gradients of mu_k or of the utilities */
+  int *row_slot; /* n_rows: the slot of each row */
+  double *coef;  /* 10 x block: one cell's weighted second derivatives */
+} iclv_hess_workspace;
+
+/* What the Hessian needs beyond the engine (engine_hessian.c): the
+ * structural parameters and which latent variables each moves, the wanted
+ * parameters, the result and the threads' workspaces. */
+typedef struct iclv_hessian {
+  int n_struct;   /* distinct structural parameters (alpha, gamma, sigma, B)... */
+  int *struct_par; /* ...their indices into theta_full */
+  int *lv_alpha_s, *lv_sigma_s; /* n_lv: the ordinal (0..n_struct-1) of each, or -1 */
+  int *lv_cov_s, *lv_path_s;    /* per covariate and path entry of the plan */
+  int *reach_ptr, *reach;       /* CSR per latent variable: the ordinals that move it */
+  int n_choice;   /* distinct utility coefficients... */
+  int *choice_par; /* ...their indices into theta_full */
+  int n_rows;     /* rows of the scratch gradients: the most of any mu_k or utility */
+  int *want;      /* n_par: position among the wanted parameters, or -1 */
+  int n_want;
+  double *total;  /* n_want x n_want: the Hessian of the wanted parameters */
+  /* Persons go in chunks; each chunk's sum of H_n is made in a buffer of the
+   * pool and added to the total in chunk order (engine.c). */
+  int n_pool;     /* buffers: twice the threads */
+  double *pool;   /* n_pool x n_want x n_want (upper triangles) */
+  int *pool_free, n_free; /* the free buffers (a stack) */
+  int *chunk_buf; /* per chunk: the buffer holding its finished sum, or -1 */
+  int next_chunk, next_merge; /* the next chunk to hand out, and to add */
+  iclv_hess_workspace *ws; /* one per thread */
+} iclv_hessian;
+
 typedef struct iclv_engine {
   iclv_plan plan;
   iclv_data data;
@@ -87,10 +128,22 @@ typedef struct iclv_engine {
   int *nonpositive;     /* n_indiv: 1 when signed weights summed to <= 0 */
   int n_nonpositive;    /* their count in the last evaluation */
   double *grad_indiv;   /* n_indiv x n_par: the scores */
+  iclv_hessian *hess;   /* NULL until a Hessian is asked for */
   size_t host_bytes;
   int n_allocs, max_allocs;
   void **allocs; /* everything the engine owns, freed by iclv_engine_free */
 } iclv_engine;
+
+/* Allocates `count` elements for `ptr` from the engine (iclv_engine_alloc()),
+ * or writes why it failed into err and returns 1 from the calling function. */
+#define ICLV_ENGINE_ALLOC(e, ptr, count, err, errlen)                  \
+  do {                                                                 \
+    (ptr) = iclv_engine_alloc((e), (count), sizeof(*(ptr)));           \
+    if ((ptr) == NULL) {                                               \
+      iclv_engine_alloc_message((e), (err), (errlen));                 \
+      return 1;                                                        \
+    }                                                                  \
+  } while (0)
 
 /* An empty engine that can own the arrays of n_threads workspaces; NULL when
  * out of memory. */
@@ -120,6 +173,20 @@ iclv_inputs iclv_engine_inputs(const iclv_engine *e, const double *theta);
  * off. Allocates nothing. Returns the log-likelihood. */
 double iclv_engine_eval(iclv_engine *e, const double *theta, int gradient, int choice,
                         int n_threads, double *grad);
+
+/* Prepares the Hessian of the parameters with want[i] != 0 (length n_par):
+ * allocates its workspaces on the first call (owned by the engine, kept for
+ * the next). 0 on success; else a message in err (out of memory). */
+int iclv_engine_hessian_setup(iclv_engine *e, const int *want, char *err, size_t errlen);
+
+/* As iclv_engine_eval() with the gradient, and the Hessian of the
+ * log-likelihood in the parameters set up by iclv_engine_hessian_setup()
+ * into `hessian` (n_want x n_want, ascending parameter order), by the
+ * missing-information identity per person (vignette "likelihood",
+ * section 7). Allocates nothing; bitwise the same for any thread count.
+ * The log-likelihood, gradient and scores are those of iclv_engine_eval(). */
+double iclv_engine_eval_hessian(iclv_engine *e, const double *theta, int choice, int n_threads,
+                                double *grad, double *hessian);
 
 /* Posterior moments of the latent variables and/or average choice
  * probabilities at theta_full. */

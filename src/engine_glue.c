@@ -218,7 +218,7 @@ SEXP score_columns(const iclv_engine *e, SEXP columns) {
 SEXP engine_result(const iclv_engine *e, double loglik, SEXP grad, SEXP columns) {
   const int N = e->data.n_indiv, P = e->plan.n_par;
   const char *names[] = {"loglik", "gradient", "loglik_indiv", "scores", "n_nonpositive",
-                         "nonpositive", ""};
+                         "nonpositive", "hessian", ""};
   SEXP out = PROTECT(mkNamed(VECSXP, names));
   SET_VECTOR_ELT(out, 1, grad);
   SET_VECTOR_ELT(out, 0, ScalarReal(loglik));
@@ -247,23 +247,64 @@ SEXP engine_result(const iclv_engine *e, double loglik, SEXP grad, SEXP columns)
   return out;
 }
 
+/* The parameters whose Hessian is wanted, from R's `hessian` (NULL or
+ * FALSE: none; a logical vector over theta_full: those that are TRUE), into
+ * `want` (R_alloc'ed); the number wanted, or 0. */
+static int hessian_wanted(const iclv_engine *e, SEXP hessian, int **want) {
+  const int P = e->plan.n_par;
+  if (isNull(hessian) || (isLogical(hessian) && XLENGTH(hessian) == 1 &&
+                          LOGICAL(hessian)[0] == FALSE))
+    return 0;
+  if (!isLogical(hessian) || XLENGTH(hessian) != P)
+    error("`hessian` must be NULL, FALSE or a logical vector of length %d (one per parameter)",
+          P);
+  *want = (int *) R_alloc(P, sizeof(int));
+  int count = 0;
+  for (int i = 0; i < P; i++) {
+    const int flag = LOGICAL(hessian)[i];
+    if (flag == NA_LOGICAL) error("`hessian` has NA at position %d", i + 1);
+    (*want)[i] = flag;
+    count += flag;
+  }
+  return count;
+}
+
 /* One evaluation path: on the device engine when `engine` is one or has one
  * attached, on the CPU otherwise. Either backend leaves the per-individual
  * results in the host engine's arrays, and the list is built from there.
- * `columns`: the scores' columns wanted (1-based; NULL for all). */
+ * `columns`: the scores' columns wanted (1-based; NULL for all). `hessian`
+ * (see hessian_wanted()) adds the Hessian of those parameters (element
+ * "hessian", in their order). */
 SEXP engine_eval(SEXP engine, SEXP theta, SEXP gradient, SEXP scores, SEXP choice,
-                 SEXP columns) {
+                 SEXP columns, SEXP hessian) {
   SEXP host = engine;
   cuda_engine *device = gpu_engine_attached(engine, &host);
   iclv_engine *e = engine_from(host);
   engine_check_theta(e, theta);
+  int *want = NULL;
+  const int n_want = hessian_wanted(e, hessian, &want);
   const int want_scores = asLogical(scores) == TRUE;
-  const int want_grad = asLogical(gradient) == TRUE || want_scores;
+  const int want_grad = asLogical(gradient) == TRUE || want_scores || n_want > 0;
   const int with_choice = asLogical(choice) != FALSE;
   SEXP wanted = PROTECT(want_scores ? score_columns(e, columns) : R_NilValue);
   SEXP grad = PROTECT(want_grad ? allocVector(REALSXP, e->plan.n_par) : R_NilValue);
   double *grad_out = want_grad ? REAL(grad) : NULL;
   double loglik = 0.0;
+  if (n_want > 0) {
+    /* The CUDA kernels compute no Hessian: a Hessian is always computed by
+     * the host engine on the CPU, device engine attached or not (the host
+     * engine holds the same points: engine_set_points() moves both). */
+    char err[512];
+    if (iclv_engine_hessian_setup(e, want, err, sizeof err) != 0)
+      error("cannot compute the Hessian: %s", err);
+    SEXP hess = PROTECT(allocMatrix(REALSXP, n_want, n_want));
+    loglik = iclv_engine_eval_hessian(e, REAL(theta), with_choice, e->n_threads, grad_out,
+                                      REAL(hess));
+    SEXP out = PROTECT(engine_result(e, loglik, grad, wanted));
+    SET_VECTOR_ELT(out, 6, hess);
+    UNPROTECT(4);
+    return out;
+  }
   if (device != NULL) {
     char err[512] = "";
     if (cuda_engine_eval(device, REAL(theta), want_grad, with_choice, want_scores, &loglik,

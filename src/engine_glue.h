@@ -17,7 +17,8 @@ SEXP list_get(SEXP list, const char *name);
 /* An R error unless theta is a finite double vector of length n_par. */
 void engine_check_theta(const iclv_engine *e, SEXP theta);
 
-/* list(loglik, gradient, loglik_indiv, scores, n_nonpositive, nonpositive)
+/* list(loglik, gradient, loglik_indiv, scores, n_nonpositive, nonpositive,
+ * hessian = NULL)
  * from the engine's per-individual arrays (loglik_indiv, nonpositive and
  * n_nonpositive; with `want_scores`, the row-major scores in grad_indiv,
  * returned individuals x parameters). `grad` is the gradient or NULL. */

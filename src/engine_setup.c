@@ -9,10 +9,11 @@
  * workspace stays in cache. */
 #define ICLV_BLOCK 64
 
-/* Arrays an engine owns: plan, data, draws and view (under 64), plus the
- * workspace arrays of each thread. */
-#define ICLV_FIXED_ALLOCS 64
-#define ICLV_THREAD_ALLOCS 20
+/* Arrays an engine owns: plan, data, draws and view (under 64) and the
+ * Hessian's (engine_hessian.c, 15), plus the workspace arrays of each
+ * thread (16, and 9 for the Hessian). */
+#define ICLV_FIXED_ALLOCS 80
+#define ICLV_THREAD_ALLOCS 28
 
 iclv_engine *iclv_engine_new(int n_threads) {
   iclv_engine *e = calloc(1, sizeof(iclv_engine));
@@ -143,14 +144,7 @@ int iclv_engine_validate(const iclv_engine *e, char *err, size_t errlen) {
   return 0;
 }
 
-#define ALLOC(ptr, count)                                              \
-  do {                                                                 \
-    (ptr) = iclv_engine_alloc(e, (count), sizeof(*(ptr)));             \
-    if ((ptr) == NULL) {                                               \
-      iclv_engine_alloc_message(e, err, errlen);                       \
-      return 1;                                                        \
-    }                                                                  \
-  } while (0)
+#define ALLOC(ptr, count) ICLV_ENGINE_ALLOC(e, ptr, count, err, errlen)
 
 int iclv_draws_alloc(iclv_engine *e, char *err, size_t errlen) {
   iclv_draws *dr = &e->draws;

@@ -7,7 +7,7 @@
 /* engine_glue.c */
 SEXP engine_create(SEXP plan, SEXP data, SEXP draws, SEXP draw_weights, SEXP n_threads);
 SEXP engine_eval(SEXP engine, SEXP theta, SEXP gradient, SEXP scores, SEXP choice,
-                 SEXP columns);
+                 SEXP columns, SEXP hessian);
 SEXP engine_predict(SEXP engine, SEXP theta, SEXP type);
 SEXP engine_info(SEXP engine);
 SEXP engine_free(SEXP engine);

@@ -101,10 +101,17 @@ typedef struct iclv_cell {
  * cancellation. The first category has no lower bound (has_lo = 0: P = F(hi))
  * and the last no upper bound (has_hi = 0: P = F(-lo)); passed as constants,
  * these flags leave one CDF and one density instead of two. */
+/* A cell's standardised bound (tau - mu) / s, clamped; 0 when the bound is
+ * missing (has = 0: the first category's lower, the last one's upper). */
+ICLV_INLINE_HOST_DEVICE double iclv_cell_bound(int logit, int has, double tau, double mu,
+                                               double inv_scale) {
+  return has ? iclv_clamp_bound(logit, (tau - mu) * inv_scale) : 0.0;
+}
+
 ICLV_INLINE_HOST_DEVICE iclv_cell iclv_ordered_cell_bounds(int logit, int has_lo, int has_hi, double tau_lo,
                                            double tau_hi, double mu, double inv_scale) {
-  double lo = has_lo ? iclv_clamp_bound(logit, (tau_lo - mu) * inv_scale) : 0.0;
-  double hi = has_hi ? iclv_clamp_bound(logit, (tau_hi - mu) * inv_scale) : 0.0;
+  double lo = iclv_cell_bound(logit, has_lo, tau_lo, mu, inv_scale);
+  double hi = iclv_cell_bound(logit, has_hi, tau_hi, mu, inv_scale);
   double p, f_lo = 0.0, f_hi = 0.0;
   if (has_lo && has_hi) {
     int upper = lo > 0.0;
@@ -147,6 +154,69 @@ ICLV_INLINE_HOST_DEVICE iclv_cell iclv_normal_density(double y, double mu, doubl
   c.d_tau_lo = 0.0;
   c.d_mu = z * inv_scale;
   c.d_scale = (z * z - 1.0) * inv_scale;
+  return c;
+}
+
+/* ---- second derivatives (vignette "likelihood", section 7) ------------------ */
+
+/* The second derivatives of one cell's log probability (ordered) or log
+ * density (continuous) with respect to mu, the scale s and the upper and
+ * lower thresholds: mm = d2/dmu2, ms = d2/dmu ds, ..., hl = d2/dtau_hi
+ * dtau_lo. */
+typedef struct iclv_cell2 {
+  double mm, ms, ss, mh, ml, sh, sl, hh, ll, hl;
+} iclv_cell2;
+
+/* f'(x) / f(x) for the density f of F: -x (normal), -tanh(x / 2) (logistic,
+ * from exp(-|x|) so that it neither overflows nor calls tanh). */
+ICLV_INLINE_HOST_DEVICE double iclv_pdf_slope(int logit, double x) {
+  if (!logit) return -x;
+  const double e = exp(-fabs(x)), t = (1.0 - e) / (1.0 + e);
+  return x > 0.0 ? -t : t;
+}
+
+/* Ordered cell P = F(hi) - F(lo) from its standardised bounds (clamped, 0
+ * where missing: iclv_cell_bound()) and its first derivatives in the
+ * thresholds (d_tau_hi and d_tau_lo of iclv_ordered_cell_bounds()). With
+ * u = f(hi)/P and v = f(lo)/P,
+ * log P has derivatives u and -v in hi and lo, and
+ *   d2/dhi2 = psi(hi) u - u^2,  d2/dlo2 = -psi(lo) v - v^2,  d2/dhi dlo = u v
+ * (psi = f'/f); hi = (tau_hi - mu)/s and lo = (tau_lo - mu)/s carry them to
+ * mu, s and the thresholds, with the second derivatives of hi and lo in s.
+ * A missing bound has f = 0, and a floored cell zero first derivatives, so
+ * their terms vanish. */
+ICLV_INLINE_HOST_DEVICE iclv_cell2 iclv_ordered_cell_second(int logit, double lo, double hi,
+                                                            double d_tau_lo, double d_tau_hi,
+                                                            double inv_scale) {
+  const double u = d_tau_hi / inv_scale, v = -d_tau_lo / inv_scale;
+  const double l_b = u, l_a = -v;
+  const double l_bb = iclv_pdf_slope(logit, hi) * u - u * u;
+  const double l_aa = -iclv_pdf_slope(logit, lo) * v - v * v;
+  const double l_ab = u * v;
+  const double k2 = inv_scale * inv_scale;
+  iclv_cell2 c;
+  c.mm = k2 * (l_bb + l_aa + 2.0 * l_ab);
+  c.ms = k2 * (hi * l_bb + lo * l_aa + (lo + hi) * l_ab + l_b + l_a);
+  c.ss = k2 * (hi * hi * l_bb + lo * lo * l_aa + 2.0 * lo * hi * l_ab + 2.0 * (hi * l_b + lo * l_a));
+  c.mh = -k2 * (l_bb + l_ab);
+  c.ml = -k2 * (l_aa + l_ab);
+  c.sh = -k2 * (hi * l_bb + lo * l_ab + l_b);
+  c.sl = -k2 * (lo * l_aa + hi * l_ab + l_a);
+  c.hh = k2 * l_bb;
+  c.ll = k2 * l_aa;
+  c.hl = k2 * l_ab;
+  return c;
+}
+
+/* Continuous indicator, z = (y - mu)/s: d2/dmu2 = -1/s^2, d2/dmu ds =
+ * -2z/s^2, d2/ds2 = (1 - 3z^2)/s^2; no thresholds. */
+ICLV_INLINE_HOST_DEVICE iclv_cell2 iclv_normal_density_second(double z, double inv_scale) {
+  const double k2 = inv_scale * inv_scale;
+  iclv_cell2 c;
+  c.mm = -k2;
+  c.ms = -2.0 * z * k2;
+  c.ss = (1.0 - 3.0 * z * z) * k2;
+  c.mh = c.ml = c.sh = c.sl = c.hh = c.ll = c.hl = 0.0;
   return c;
 }
 

@@ -12,7 +12,7 @@
 
 static const R_CallMethodDef call_methods[] = {
   CALLDEF(engine_create, 5),
-  CALLDEF(engine_eval, 6),
+  CALLDEF(engine_eval, 7),
   CALLDEF(engine_predict, 3),
   CALLDEF(engine_info, 1),
   CALLDEF(engine_free, 1),

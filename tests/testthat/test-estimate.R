@@ -78,12 +78,44 @@ test_that("the three covariance matrices are consistent with the stored Hessian 
   expect_true(all(ratio > 0.7 & ratio < 1.4))
 })
 
+test_that("the analytic Hessian gives the standard errors of central differences", {
+  differences <- iclv(small_model, small_data, draws = 50,
+                      control = iclv_control(threads = 2, reltol = 1e-12, gradtol = 1e-9,
+                                             hessian = "differences"))
+  expect_identical(coef(differences), coef(small_fit))
+  expect_lt(max(abs(small_fit$hessian - differences$hessian)) / max(abs(differences$hessian)),
+            1e-6)
+  for (type in c("classical", "robust")) {
+    se_analytic <- sqrt(diag(vcov(small_fit, type)))
+    se_differences <- sqrt(diag(vcov(differences, type)))
+    expect_lt(max(abs(se_analytic / se_differences - 1)), 1e-5)
+  }
+  expect_identical(vcov(small_fit, "bhhh"), vcov(differences, "bhhh"))
+})
+
 test_that("the default standard error type follows iclv_control(se =)", {
   expect_identical(vcov(small_fit), small_fit$vcov$robust)
   fit_bhhh <- iclv(small_model, small_data, draws = 20,
                    control = iclv_control(threads = 2, se = "bhhh"))
   expect_identical(vcov(fit_bhhh), fit_bhhh$vcov$bhhh)
   expect_equal(estimates(fit_bhhh)$std.error, unname(sqrt(diag(fit_bhhh$vcov$bhhh))))
+  # se = "bhhh" computes no Hessian; vcov() of another type computes it on
+  # demand, and says so: the same as a fit that computed it.
+  expect_null(fit_bhhh$hessian)
+  expect_null(fit_bhhh$vcov$classical)
+  expect_true(all(is.na(estimates(fit_bhhh)$classical.std.error)))
+  expect_match(summary(fit_bhhh)$hessian$status, "not computed \\(se = \"bhhh\"")
+  fit_robust <- iclv(small_model, small_data, draws = 20, control = iclv_control(threads = 2))
+  expect_identical(coef(fit_bhhh), coef(fit_robust))
+  for (type in c("classical", "robust")) {
+    expect_message(v <- vcov(fit_bhhh, type), "se = \"bhhh\", which computes no Hessian")
+    expect_equal(v, vcov(fit_robust, type), tolerance = 1e-10)
+  }
+  expect_message(interval <- confint(fit_bhhh, type = "classical"), "computes no Hessian")
+  expect_equal(interval, confint(fit_robust, type = "classical"), tolerance = 1e-10)
+  printed <- capture.output(print(summary(fit_bhhh)))
+  expect_true(any(grepl("BHHH SE", printed)))
+  expect_false(any(grepl("Robust SE", printed)))
 })
 
 test_that("starting values given by the user are used and the stages are recorded", {
@@ -237,6 +269,7 @@ test_that("bad arguments to iclv_control() raise clear errors", {
   expect_error(iclv_control(lower = 3), "`lower` must be a named numeric vector")
   expect_error(iclv_control(upper = c(b = "x")), "`upper` must be a named numeric vector")
   expect_error(iclv_control(hessian_step = 0), "`hessian_step`")
+  expect_error(iclv_control(hessian = "numerical"), "`hessian` must be one of \"analytic\", \"differences\"")
 })
 
 test_that("backend = \"gpu\" says why it cannot run where there is no usable GPU", {

@@ -46,6 +46,18 @@ for (name in names(gpu_models)) {
   })
 }
 
+test_that("a Hessian asked of a device engine is the host engine's, computed on the CPU", {
+  skip_if_no_gpu()
+  case <- gpu_case(gpu_models$probit_paths, availability = TRUE)
+  free <- case$model$params$free
+  gpu <- iclv:::gpu_engine_build(case$engine)
+  cpu_res <- iclv:::engine_eval(case$engine, case$theta_full, scores = TRUE, hessian = free)
+  gpu_res <- iclv:::gpu_engine_eval(gpu, case$theta_full, scores = TRUE, hessian = free)
+  expect_identical(gpu_res$hessian, cpu_res$hessian)
+  expect_identical(gpu_res$gradient, cpu_res$gradient)
+  expect_equal(dim(gpu_res$hessian), rep(sum(free), 2L))
+})
+
 test_that("GPU agrees with the CPU over several rounds of draws per thread block", {
   skip_if_no_gpu()
   # 600 draws: rounds of 256 draws, the last one partial.
