@@ -28,7 +28,7 @@ prior_centre <- function(n_indiv, n_dim) {
 # covariance is not positive definite keep their centre. Returns the centre
 # with `step` (the move of each mean) and `moved` (person_change()) added.
 next_centre <- function(engine, theta_full, centre, target) {
-  moments <- .Call(C_engine_point_moments, engine, as.double(theta_full), as.double(target))
+  moments <- engine_point_moments(engine, theta_full, target)
   mean <- moments$mean
   cov <- moments$cov
   factor <- cholesky_rows(cov)
@@ -48,6 +48,13 @@ next_centre <- function(engine, theta_full, centre, target) {
   out$step <- out$mean - centre$mean
   out$moved <- person_change(out, centre)
   out
+}
+
+# The moments next_centre() takes, measured by the engine over its points
+# (src/points_glue.c; by each worker over its people for a sharded engine).
+engine_point_moments <- function(engine, theta_full, target) {
+  if (is_sharded(engine)) return(sharded_point_moments(engine, theta_full, target))
+  .Call(C_engine_point_moments, engine, as.double(theta_full), as.double(target))
 }
 
 # The effective sample size the tempered weights keep: enough points to

@@ -158,7 +158,12 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   n_indiv <- nrow(prepared$ind_cat)
   settings <- resolve_integration(integration, length(model$latent), nodes, adaptive, model)
   points <- integration_points(model, settings, draws, draw_type, control$seed, n_indiv)
-  backend <- resolve_backend(backend, n_indiv, points$n_draws)
+  # With a cluster, every engine is built on its workers, one shard of the
+  # people each, until iclv() returns (R/cluster.R); each resolves `backend`.
+  session <- cluster_open(control$cluster, control$cluster_timeout, control$memory)
+  on.exit(cluster_close(session), add = TRUE)
+  backend <- if (is.null(session)) resolve_backend(backend, n_indiv, points$n_draws) else
+    match_choice(backend, c("auto", "cpu", "gpu"), "backend")
   monitor <- new_memory_monitor(limits = control$memory)
   # With points of more than 16 MB, what the data checks and the optimizer
   # leave behind is handed back before the engine is built and before the
@@ -180,6 +185,10 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   checkpoint <- if (!is.null(resume)) read_checkpoint(resume, model, n_indiv) else NULL
   map <- working_map(model)
   bounds <- working_bounds(model, map, control)
+  # A worker lost: the state of the last iteration goes to the checkpoint.
+  last_iteration <- NULL
+  cluster_on_fault(session, function()
+    fault_checkpoint(control$checkpoint, model, n_indiv, map, last_iteration, points$centre))
   engine <- if (!points$adaptive) {
     build(points)
   } else if (!is.null(checkpoint)) {
@@ -211,6 +220,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
 
   t0 <- proc.time()[["elapsed"]]
   on_iteration <- function(u, iteration, trace) {
+    last_iteration <<- list(u = u, iteration = iteration, trace = trace)
     engine_memory_check(engine, "iteration", iteration)
     if (!is.null(control$checkpoint) && iteration %% control$checkpoint_every == 0L)
       write_checkpoint(control$checkpoint, model, n_indiv, map, u, iteration, trace,
@@ -267,6 +277,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
                  integration = settings)
   fit$starts <- settled$starts
   fit$degenerate <- settled$findings
+  if (!is.null(session)) fit <- cluster_fit(fit, session)
   warn_fit(fit)
   if (control$se == "bootstrap" && !opt$interrupted) {
     refit <- function(sample_data, start, replicate_control)

@@ -67,7 +67,10 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
   fit$loglik_choice <- choice_loglik(fit)
   # An interrupted fit has no estimates to describe, and its user wants it back now.
   if (!opt$interrupted) fit$loglik_parts <- part_logliks(model, prepared, draws, theta_full, fit$threads)
-  fit$engine <- engine_build(model, prepared, draws, threads = fit$threads, backend = backend)
+  # On a cluster the fit keeps no engine (that of a large sample may not fit
+  # in this process): fit_engine() builds one here when a method needs it.
+  fit$engine <- if (is.null(active_session()))
+    engine_build(model, prepared, draws, threads = fit$threads, backend = backend)
   class(fit) <- "iclv_fit"
   fit
 }
@@ -87,6 +90,7 @@ fit_engine <- function(fit, plain = FALSE) {
 
 # Whether an engine can still be evaluated (not freed, not from a saved fit).
 engine_alive <- function(engine) {
+  if (is.null(engine)) return(FALSE)
   tryCatch({
     engine_info(engine)
     TRUE
@@ -178,7 +182,7 @@ part_logliks <- function(model, prepared, points, theta_full, threads) {
 
 # The individuals (indices) whose integral is not positive at theta_full.
 nonpositive_individuals <- function(engine, theta_full) {
-  .Call(C_engine_eval, engine, as.double(theta_full), FALSE, FALSE, TRUE)$nonpositive
+  engine_eval(engine, theta_full, gradient = FALSE)$nonpositive
 }
 
 # The warning for individuals whose integral is not positive.

@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "engine_person.h"
 #include "omp_compat.h"
+#include "shard.h"
 
 /* The per-individual work is compiled twice, for the x86-64 baseline and for
  * AVX2 + FMA (4 draws per vector instruction, glibc's 4-wide erfc/exp/log),
@@ -519,19 +520,12 @@ double iclv_engine_eval(iclv_engine *e, const double *theta, int gradient, int c
     e->loglik_indiv[n] = evaluate_individual(&c, NULL);
   }
 
+  /* Sums in blocks of people (src/shard.h), as a cluster's shards sum them. */
   double loglik = 0.0;
   e->n_nonpositive = 0;
-  for (int n = 0; n < N; n++) {
-    loglik += e->loglik_indiv[n];
-    e->n_nonpositive += e->nonpositive[n];
-  }
-  if (gradient) {
-    memset(grad, 0, sizeof(double) * P);
-    for (int n = 0; n < N; n++) {
-      const double *row = e->grad_indiv + (size_t) n * P;
-      for (int i = 0; i < P; i++) grad[i] += row[i];
-    }
-  }
+  for (int n = 0; n < N; n++) e->n_nonpositive += e->nonpositive[n];
+  iclv_blocked_total(e->loglik_indiv, 1, 1, N, &loglik);
+  if (gradient) iclv_blocked_total(e->grad_indiv, (size_t) P, P, N, grad);
   return loglik;
 }
 
