@@ -161,14 +161,16 @@ worker_label <- function(session, k) {
 # ---- requests --------------------------------------------------------------
 
 # The function every request runs on a worker: an operation of iclv's
-# namespace by name. Its environment is the base namespace, so what is sent
-# is this small function, not iclv's namespace (which the worker loads by
-# name when it runs it).
-remote_call <- function(op, args) {
-  fun <- get(op, envir = asNamespace("iclv"), inherits = FALSE)
-  do.call(fun, args, quote = TRUE)
+# namespace by name. What is sent is this small function (made anew, without
+# the byte code the installation gives it: 374 bytes rather than 1,455, so
+# that a request with theta stays within one write of 4,096 bytes), in the
+# base namespace; the worker finds iclv's namespace by name.
+remote_function <- function() {
+  as.function(alist(op = , args = , {
+    fun <- get(op, envir = asNamespace("iclv"), inherits = FALSE)
+    do.call(fun, args, quote = TRUE)
+  }), envir = baseenv())
 }
-environment(remote_call) <- baseenv()
 
 # parallel's node protocol (what clusterCall() does in two halves): send one
 # call to a node, and read one answer from it, with its tag. These are not
@@ -215,6 +217,7 @@ cluster_run <- function(session, op, args, workers = seq_along(args), what = op,
     failed[[length(failed) + 1L]] <<- sprintf("%s %s %s", worker_label(session, k), why, what)
   }
   t0 <- proc.time()[["elapsed"]]
+  remote_call <- remote_function()
   pending <- integer()
   for (i in seq_along(workers)) {
     k <- workers[i]
@@ -291,7 +294,7 @@ shard_bounds <- function(prepared, n_workers) {
   alternatives <- c(0, cumsum(rowSums(prepared$avail)))
   choices <- diff(alternatives[prepared$task_ptr + 1L])
   work <- cumsum(1 + ncol(prepared$ind_cat) + choices)
-  used <- min(n_workers, n)
+  used <- as.integer(min(n_workers, n))
   ends <- integer()
   if (used > 1L) {
     targets <- work[n] * seq_len(used - 1L) / used
@@ -302,6 +305,7 @@ shard_bounds <- function(prepared, n_workers) {
     for (i in seq_along(ends)) ends[i] <- max(ends[i], if (i > 1L) ends[i - 1L] + 1L else 1L)
     for (i in rev(seq_along(ends))) ends[i] <- min(ends[i], n - (used - i))
   }
+  ends <- as.integer(ends)
   data.frame(worker = seq_len(used), first = c(1L, ends + 1L), last = c(ends, n))
 }
 
@@ -495,9 +499,10 @@ print.iclv_sharded_engine <- function(x, ...) {
 # ---- the fit ---------------------------------------------------------------
 
 # What a fit on a cluster adds: the workers' memory records in
-# fit$memory (column `worker`, 0 for this process), the backend each used,
-# and fit$cluster (one row per worker: host, pid, its people, backend).
-cluster_fit <- function(fit, session, engine_infos = NULL) {
+# fit$memory (column `worker`, 0 for this process), the backends in
+# fit$backend, and fit$cluster (one row per worker: host, pid, its people,
+# backend).
+cluster_fit <- function(fit, session) {
   records <- tryCatch(
     cluster_run(session, "worker_records", rep(list(list(session$id)), session$n),
                 what = "while reporting its memory"),
@@ -522,7 +527,8 @@ cluster_fit <- function(fit, session, engine_infos = NULL) {
                             last = shards$last[match(seq_len(session$n), shards$worker)],
                             backend = backends[seq_len(session$n)],
                             stringsAsFactors = FALSE)
-  if (length(unique(stats::na.omit(backends))) == 1L) fit$backend <- backends[[1L]]
-  else if (length(stats::na.omit(backends))) fit$backend <- "cpu+gpu"
+  used <- backends[!is.na(backends)]
+  fit$backend <- sprintf("%d cluster workers (%s)", length(used),
+                         paste(unique(used), collapse = " and "))
   fit
 }
