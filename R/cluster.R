@@ -38,10 +38,12 @@ cluster_state$sessions <- 0L
 sum_block <- 64L
 
 # Shards are aligned to the blocks of the sums (their pieces are then one
-# row per block) when each holds at least this many blocks (the imbalance is
-# then at most half a block in this many); smaller shards end anywhere and
-# send the rows of the blocks they share.
-aligned_blocks <- 4L
+# row per block) when each holds at least this many blocks; smaller shards
+# end anywhere and send the rows of the people of the blocks they share. A
+# shard of 156 people (10,000 on 64 hosts) aligned holds 128 or 192 of them
+# (23% over the mean), which costs less than sending most of its people's
+# gradients (1.6 kB each at 202 parameters): notes/architecture.md, section 9.
+aligned_blocks <- 2L
 
 check_cluster <- function(cluster) {
   if (is.null(cluster)) return(invisible(NULL))
@@ -76,6 +78,8 @@ cluster_open <- function(cluster, timeout = Inf, memory = memory_limits()) {
   }, "")
   session$pids <- rep(NA_integer_, session$n)
   session$on_fault <- NULL
+  session$engines <- 0L
+  session$live <- character()
   session$open <- TRUE
   probes <- cluster_run(session, NULL, rep(list(load_request()), session$n), what = "while loading iclv")
   version <- as.character(utils::packageVersion("iclv"))
@@ -115,6 +119,7 @@ load_request <- function() {
 cluster_close <- function(session) {
   if (is.null(session) || !isTRUE(session$open)) return(invisible())
   session$open <- FALSE
+  session$live <- character()
   cluster_state$active <- Filter(function(s) !identical(s, session), cluster_state$active)
   ok <- which(session$status == "ok")
   if (length(ok))
@@ -352,7 +357,7 @@ centre_slice <- function(centre, first, last) {
 sharded_build <- function(session, model, prepared, points, threads, backend, monitor) {
   shards <- shard_bounds(prepared, session$n)
   n_indiv <- nrow(prepared$ind_cat)
-  session$engines <- (session$engines %||% 0L) + 1L
+  session$engines <- session$engines + 1L
   key <- paste0("engine-", session$engines)
   args <- lapply(seq_len(nrow(shards)), function(k) {
     first <- shards$first[k]
@@ -370,7 +375,8 @@ sharded_build <- function(session, model, prepared, points, threads, backend, mo
                       class = "iclv_sharded_engine")
   session$live <- c(session$live, key)
   attr(engine, "monitor") <- monitor
-  engine_memory_check(engine, "setup")
+  # Each worker checked its own memory as it built its engine.
+  sharded_memory_check(engine, "setup", workers = FALSE)
   engine
 }
 
@@ -450,7 +456,7 @@ sharded_set_points <- function(engine, points) {
     list(session$id, engine$key, centre_slice(points$centre, shards$first[k], shards$last[k])))
   cluster_run(session, "worker_set_points", args, workers = shards$worker,
               what = "while moving its points")
-  engine_memory_check(engine, "setup")
+  sharded_memory_check(engine, "setup", workers = FALSE)
   engine
 }
 
@@ -466,13 +472,15 @@ sharded_info <- function(engine) {
 }
 
 # The memory check of a sharded engine: the master's own process (it holds
-# no engine), and each worker's check with its engine, in its own monitor.
-sharded_memory_check <- function(engine, phase, iteration) {
+# no engine), and (`workers`) each worker's check with its engine, in its
+# own monitor.
+sharded_memory_check <- function(engine, phase, iteration = NA_integer_, workers = TRUE) {
   monitor <- attr(engine, "monitor")
   memory_set_usage(monitor, host_bytes = 0, device_bytes = NA_real_)
   memory_check(monitor, phase, iteration)
-  sharded_run(engine, "worker_memory_check", list(phase, iteration),
-              what = "while checking its memory")
+  if (workers)
+    sharded_run(engine, "worker_memory_check", list(phase, iteration),
+                what = "while checking its memory")
   invisible()
 }
 

@@ -96,6 +96,27 @@
 #' cleanly: the fit returned holds the last accepted parameters (no standard
 #' errors), and the checkpoint is written.
 #'
+#' @section Estimation on a cluster:
+#' With `iclv_control(cluster = cl)` (a cluster of the parallel package, on
+#' one host or many) the individuals are split into contiguous shards
+#' balanced by work, one per worker; each worker loads iclv, builds the
+#' engine of its shard once (its draws made there from the recipe, never
+#' sent) and evaluates it; per evaluation only the parameters go out and the
+#' shard's sums come back. The optimizer, the standard errors, the centring
+#' of adaptive points, the summaries and the bootstrap replicates all run on
+#' the cluster, and the results equal those of one process bitwise (with CPU
+#' workers: the log-likelihood and gradient are summed over fixed blocks of
+#' 64 individuals, in order, on every path). The fit keeps no engine; the
+#' methods that need one (predict(), elasticities(), check_integration())
+#' build it in this process. `fit$cluster` lists the workers and their
+#' individuals; memory_summary() has a row per check of every worker.
+#' A worker that dies or stops answering (`iclv_control(cluster_timeout =)`)
+#' ends the estimation with an error (class `iclv_cluster_error`) that names
+#' it, after the state of the last iteration is written to the checkpoint;
+#' `resume =` continues on a new cluster of any size. An error inside a
+#' worker comes back with its message. The workers' engines are freed when
+#' iclv() returns or fails.
+#'
 #' @param model An [iclv_model()].
 #' @param data A data frame in wide format (one row per choice task).
 #' @param draws Number of draws per individual, or an array individuals x
