@@ -81,7 +81,8 @@ cluster_open <- function(cluster, timeout = Inf, memory = memory_limits()) {
   session$engines <- 0L
   session$live <- character()
   session$open <- TRUE
-  probes <- cluster_run(session, NULL, rep(list(load_request()), session$n), what = "while loading iclv")
+  probes <- cluster_run(session, NULL, rep(list(load_request()), session$n),
+                        what = "while loading iclv")
   version <- as.character(utils::packageVersion("iclv"))
   for (k in seq_len(session$n)) {
     probe <- probes[[k]]
@@ -249,7 +250,8 @@ cluster_run <- function(session, op, args, workers = seq_along(args), what = op,
                       error = function(e) rep(TRUE, length(pending)))
     if (!any(ready)) {
       for (i in pending)
-        fail(workers[i], sprintf("did not answer within %s seconds (iclv_control(cluster_timeout =))",
+        fail(workers[i], sprintf(paste("did not answer within %s seconds",
+                                       "(iclv_control(cluster_timeout =))"),
                                  format(session$timeout)), "stuck")
       break
     }
@@ -276,8 +278,10 @@ cluster_run <- function(session, op, args, workers = seq_along(args), what = op,
                    list(message = paste0(paste(failed, collapse = "; "), ". ",
                                          paste(note, collapse = " "),
                                          if (length(note)) " " else "",
-                                         "Stop this cluster (parallel::stopCluster()) and make ",
-                                         "a new one."),
+                                         "Stop this cluster worker by worker (parallel's ",
+                                         "stopCluster() gives up at a lost one: ",
+                                         "for (k in seq_along(cl)) try(stopCluster(cl[k]))) ",
+                                         "and make a new one."),
                         call = NULL)))
   }
   for (i in seq_along(workers))

@@ -155,8 +155,9 @@ projection$seconds <- mapply(function(n, hosts) {
   at <- scale[scale$n == n & scale$hosts == hosts, ]
   compute + (trip[[1]] + trip[[2]] * (hosts - 1L) + at$ms) / 1000 + at$mb * 2^20 / 1e9
 }, projection$n, projection$hosts)
-cat(sprintf(paste0("\nProjection (%d points per person, hosts of %d cores): %.3g us per person and point ",
-                   "on one thread, parallel efficiency %.2f, round trip %.2f ms + %.3f ms per further worker\n"),
+cat(sprintf(paste0("\nProjection (%d points per person, hosts of %d cores): %.3g us per ",
+                   "person and point on one thread, parallel efficiency %.2f, round trip ",
+                   "%.2f ms + %.3f ms per further worker\n"),
             points, cores, 1e6 * per_point_s, efficiency, trip[[1]], trip[[2]]))
 table <- stats::reshape(projection, idvar = "n", timevar = "hosts", direction = "wide")
 names(table) <- c("individuals", paste(c(1, 8, 64), "host(s), s"))

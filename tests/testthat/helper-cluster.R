@@ -8,10 +8,9 @@ cluster_for_tests <- function(n) {
   if (identical(tolower(Sys.getenv("ICLV_TEST_CLUSTER")), "false")) return(NULL)
   old <- options(socketOptions = "no-delay")
   on.exit(options(old))
-  cl <- tryCatch(
-    parallel::makePSOCKcluster(n, setup_timeout = 30,
-                               rscript_args = c("-e", shQuote("options(socketOptions='no-delay')"))),
-    error = function(e) NULL)
+  no_delay <- c("-e", shQuote("options(socketOptions='no-delay')"))
+  cl <- tryCatch(parallel::makePSOCKcluster(n, setup_timeout = 30, rscript_args = no_delay),
+                 error = function(e) NULL)
   if (is.null(cl)) return(NULL)
   loads <- tryCatch({
     session <- iclv:::cluster_open(cl)
@@ -29,4 +28,12 @@ cluster_for_tests <- function(n) {
 worker_session_counts <- function(cl) {
   unlist(parallel::clusterEvalQ(cl,
     length(ls(get("worker_sessions", envir = asNamespace("iclv"))))))
+}
+
+# Stops a cluster's workers one by one (parallel::stopCluster() gives up at
+# the first lost one) and closes the master's ends of their connections.
+stop_cluster_for_tests <- function(cl) {
+  for (k in seq_along(cl)) try(parallel::stopCluster(cl[k]), silent = TRUE)
+  for (node in cl) try(close(node$con), silent = TRUE)
+  invisible()
 }

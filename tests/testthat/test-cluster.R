@@ -82,18 +82,28 @@ test_that("shards of whole blocks, every kind of draws and the user's own give t
   }
 })
 
-test_that("an error inside a worker comes back with its message", {
+# A sharded engine of a small model, built on the session open last, and
+# its theta_full.
+small_sharded_engine <- function() {
   case <- build_case(engine_models$probit_paths, n_indiv = 40)
-  session <- iclv:::cluster_open(cl[1:2])
-  on.exit(iclv:::cluster_close(session))
   prepared <- iclv:::prepare_data(case$model, case$data)
   points <- iclv:::draws_points(list(n_draws = 5L, draw_type = "halton", seed = 1L), 40L, 2L)
-  engine <- iclv:::engine_build(case$model, prepared, points, threads = 1L)
+  list(engine = iclv:::engine_build(case$model, prepared, points, threads = 1L),
+       theta = case$theta)
+}
+
+test_that("an error inside a worker comes back with its message", {
+  session <- iclv:::cluster_open(cl[1:2])
+  on.exit(iclv:::cluster_close(session))
+  small <- small_sharded_engine()
+  engine <- small$engine
+  case <- list(theta = small$theta)
   expect_s3_class(engine, "iclv_sharded_engine")
   expect_output(print(engine), "sharded over 2 cluster workers: 40 individuals")
   expect_identical(iclv:::engine_info(engine)$n_indiv, 40L)
   expect_error(iclv:::engine_eval(engine, c(1, 2)),
-               "cluster worker 1 of 2 \\(.*pid [0-9]+\\), during an evaluation: theta must be a double vector")
+               paste("cluster worker 1 of 2 \\(.*pid [0-9]+\\), during an evaluation:",
+                     "theta must be a double vector"))
   # The session goes on after a worker's error.
   expect_true(is.finite(iclv:::engine_eval(engine, case$theta)$loglik))
   iclv:::engine_release(engine)
@@ -152,12 +162,15 @@ test_that("bootstrap replicates are refitted on the cluster, with the same resul
   expect_identical(worker_session_counts(cl), c(0L, 0L, 0L))
 })
 
+# The process ids of a cluster's workers.
+worker_pids <- function(cl) unlist(parallel::clusterEvalQ(cl, Sys.getpid()))
+
 test_that("a killed worker ends the fit with an error naming it, and the checkpoint resumes", {
   skip_on_os("windows")
   lost <- cluster_for_tests(2L)
   skip_if(is.null(lost))
-  on.exit(try(parallel::stopCluster(lost), silent = TRUE), add = TRUE)
-  pid <- parallel::clusterEvalQ(lost[2], Sys.getpid())[[1L]]
+  on.exit(stop_cluster_for_tests(lost), add = TRUE)
+  pid <- worker_pids(lost)[2L]
   path <- tempfile(fileext = ".rds")
   on.exit(unlink(path), add = TRUE)
   err <- tryCatch(withCallingHandlers(
@@ -186,19 +199,19 @@ test_that("a worker that stops answering ends the evaluation after the timeout",
   skip_on_os("windows")
   stuck <- cluster_for_tests(2L)
   skip_if(is.null(stuck))
-  on.exit(try(parallel::stopCluster(stuck), silent = TRUE), add = TRUE)
-  pid <- parallel::clusterEvalQ(stuck[1], Sys.getpid())[[1L]]
+  on.exit(stop_cluster_for_tests(stuck), add = TRUE)
+  pid <- worker_pids(stuck)[1L]
   session <- iclv:::cluster_open(stuck, timeout = 2)
   on.exit(iclv:::cluster_close(session), add = TRUE, after = FALSE)
-  case <- build_case(engine_models$probit_paths, n_indiv = 40)
-  prepared <- iclv:::prepare_data(case$model, case$data)
-  points <- iclv:::draws_points(list(n_draws = 5L, draw_type = "halton", seed = 1L), 40L, 2L)
-  engine <- iclv:::engine_build(case$model, prepared, points, threads = 1L)
+  small <- small_sharded_engine()
+  engine <- small$engine
+  case <- list(theta = small$theta)
   tools::pskill(pid, tools::SIGSTOP)
   on.exit(tools::pskill(pid, tools::SIGKILL), add = TRUE, after = FALSE)
   started <- proc.time()[["elapsed"]]
   expect_error(iclv:::engine_eval(engine, case$theta),
-               "cluster worker 1 of 2 .* did not answer within 2 seconds", class = "iclv_cluster_error")
+               "cluster worker 1 of 2 .* did not answer within 2 seconds",
+               class = "iclv_cluster_error")
   expect_lt(proc.time()[["elapsed"]] - started, 10)
   # The session no longer sends to it; the other worker is closed cleanly.
   expect_error(iclv:::engine_eval(engine, case$theta), "failed earlier \\(unresponsive\\)")
@@ -206,4 +219,4 @@ test_that("a worker that stops answering ends the evaluation after the timeout",
   expect_identical(worker_session_counts(stuck[2]), 0L)
 })
 
-parallel::stopCluster(cl)
+stop_cluster_for_tests(cl)
