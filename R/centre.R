@@ -28,7 +28,7 @@ prior_centre <- function(n_indiv, n_dim) {
 # covariance is not positive definite keep their centre. Returns the centre
 # with `step` (the move of each mean) and `moved` (person_change()) added.
 next_centre <- function(engine, theta_full, centre, target) {
-  moments <- engine_point_moments(engine, theta_full, target)
+  moments <- .Call(C_engine_point_moments, engine, as.double(theta_full), as.double(target))
   mean <- moments$mean
   cov <- moments$cov
   factor <- cholesky_rows(cov)
@@ -48,13 +48,6 @@ next_centre <- function(engine, theta_full, centre, target) {
   out$step <- out$mean - centre$mean
   out$moved <- person_change(out, centre)
   out
-}
-
-# The moments next_centre() takes, measured by the engine over its points
-# (src/points_glue.c; by each worker over its people for a sharded engine).
-engine_point_moments <- function(engine, theta_full, target) {
-  if (is_sharded(engine)) return(sharded_point_moments(engine, theta_full, target))
-  .Call(C_engine_point_moments, engine, as.double(theta_full), as.double(target))
 }
 
 # The effective sample size the tempered weights keep: enough points to
@@ -146,6 +139,13 @@ adapt_points <- function(points, theta_full, build, engine = NULL, steps = 50L, 
   for (step in seq_len(steps)) {
     measure$centre <- centre
     measuring <- if (is.null(measuring)) build(measure) else engine_set_points(measuring, measure)
+    if (is_sharded(measuring)) {
+      # On a cluster the workers take the steps, each on its own people.
+      adapted <- sharded_adapt(measuring, theta_full, target, step, steps, tol)
+      centre <- adapted$centre
+      step <- adapted$step
+      break
+    }
     if (step == steps) break
     updated <- next_centre(measuring, theta_full, centre, target)
     change <- max(updated$moved)

@@ -7,11 +7,11 @@
 # the recipe, the data and the centres of adaptive points sent once, sliced)
 # and answers requests on it. A sharded engine (class
 # "iclv_sharded_engine") behaves as an engine for engine_eval(),
-# engine_predict(), engine_info(), engine_set_points(),
-# engine_point_moments(), effective_sizes(), engine_memory_check() and
-# engine_release(), with every per-person result in the global order, so the
-# optimizer, the standard errors, adaptive centring and the fit use it
-# unchanged. Per evaluation only theta goes out; the log-likelihood and the
+# engine_predict(), engine_info(), engine_set_points(), effective_sizes(),
+# engine_memory_check() and engine_release(), with every per-person result
+# in the global order, so the optimizer, the standard errors and the fit use
+# it unchanged; adaptive centring takes its steps on the workers
+# (sharded_adapt()). Per evaluation only theta goes out; the log-likelihood and the
 # gradient come back as sums of fixed blocks of people (src/shard.h), which
 # the master adds in the order one process adds them: the totals are bitwise
 # those of one process for any number of workers.
@@ -97,9 +97,13 @@ cluster_open <- function(cluster, timeout = Inf, memory = memory_limits()) {
            ": install the same version everywhere (the same numbers need the same code)",
            call. = FALSE)
   }
-  cluster_run(session, "worker_open", rep(list(list(session$id, memory)), session$n),
-              what = "while opening its session")
   cluster_state$active <- c(cluster_state$active, list(session))
+  tryCatch(cluster_run(session, "worker_open", rep(list(list(session$id, memory)), session$n),
+                       what = "while opening its session"),
+           error = function(e) {
+             cluster_close(session)
+             stop(e)
+           })
   session
 }
 
@@ -346,10 +350,16 @@ points_slice <- function(points, first, last) {
   out
 }
 
+# The rows first..last of each per-person field of a centre (mean, chol,
+# and the step and move of the last centring step, which the next one reads).
 centre_slice <- function(centre, first, last) {
   if (is.null(centre)) return(NULL)
   rows <- first:last
-  list(mean = centre$mean[rows, , drop = FALSE], chol = centre$chol[rows, , , drop = FALSE])
+  lapply(centre, function(x) {
+    if (length(dim(x)) == 3L) x[rows, , , drop = FALSE]
+    else if (length(dim(x)) == 2L) x[rows, , drop = FALSE]
+    else x[rows]
+  })
 }
 
 # ---- the sharded engine ----------------------------------------------------
@@ -430,20 +440,58 @@ sharded_predict <- function(engine, theta_full, type) {
   do.call(cbind, answers)
 }
 
-# The centring moments (R/centre.R) of every person, measured by the
-# workers on their own people.
-sharded_point_moments <- function(engine, theta_full, target) {
-  answers <- sharded_run(engine, "worker_point_moments",
-                         list(as.double(theta_full), as.double(target)),
-                         what = "while measuring the posterior moments")
-  mean <- do.call(rbind, lapply(answers, `[[`, "mean"))
-  n_dim <- ncol(mean)
-  cov <- array(0, c(nrow(mean), n_dim, n_dim))
-  for (k in seq_along(answers)) {
-    rows <- engine$shards$first[k]:engine$shards$last[k]
-    cov[rows, , ] <- answers[[k]]$cov
+# adapt_points()'s loop (R/centre.R) on a sharded engine whose points were
+# just moved to the centre of step `step` (of at most `steps`): each worker
+# measures and moves its own people's centres, and per step only theta goes
+# out and the largest move of a person comes back (not the people's moments
+# and centres: 30 doubles a person each way with 5 latent variables). The
+# steps, the moves and the centres are those of one process, person by
+# person. Returns list(centre (gathered in the global order), step).
+sharded_adapt <- function(engine, theta_full, target, step, steps, tol) {
+  run <- function(accept, measure)
+    max(unlist(sharded_run(engine, "worker_centre_step",
+                           list(as.double(theta_full), target, accept, measure),
+                           what = "while centring its points")))
+  accept <- FALSE
+  repeat {
+    if (step == steps) {
+      if (accept) run(TRUE, FALSE)
+      break
+    }
+    if (run(accept, TRUE) < tol) {
+      # The measurement spent the points' weights: back to this centre.
+      run(FALSE, FALSE)
+      break
+    }
+    accept <- TRUE
+    step <- step + 1L
   }
-  list(mean = mean, cov = cov)
+  sharded_memory_check(engine, "setup", workers = FALSE)
+  pieces <- sharded_run(engine, "worker_centre", what = "while sending its centres")
+  list(centre = bind_people(pieces, engine$n_indiv), step = step)
+}
+
+# Per-person fields (the people in the first dimension: a vector, a matrix
+# or an array) of consecutive shards, bound in the global order.
+bind_people <- function(pieces, n_indiv) {
+  out <- list()
+  for (name in names(pieces[[1L]])) {
+    parts <- lapply(pieces, `[[`, name)
+    dims <- dim(parts[[1L]])
+    if (length(dims) < 2L) {
+      out[[name]] <- unlist(parts)
+      next
+    }
+    whole <- array(parts[[1L]][0], c(n_indiv, dims[-1L]))
+    first <- 1L
+    for (part in parts) {
+      rows <- first - 1L + seq_len(dim(part)[1L])
+      if (length(dims) == 2L) whole[rows, ] <- part else whole[rows, , ] <- part
+      first <- first + dim(part)[1L]
+    }
+    out[[name]] <- whole
+  }
+  out
 }
 
 sharded_point_ess <- function(engine, theta_full, spend) {

@@ -14,6 +14,7 @@ worker_open <- function(id, limits) {
   session$monitor <- new_memory_monitor(limits = limits)
   session$limits <- limits
   session$engines <- new.env(parent = emptyenv())
+  session$shards <- new.env(parent = emptyenv())
   assign(id, session, envir = worker_sessions)
   invisible(TRUE)
 }
@@ -31,6 +32,23 @@ worker_engine <- function(id, key) {
   engine
 }
 
+# What the worker keeps about an engine's shard (an environment): its
+# people (first, n_total), whether it evaluates on a GPU, its base points
+# (without a centre) and the centre they are moved to, with the next one
+# measured (`pending`).
+worker_shard <- function(id, key) get(key, envir = worker_session(id)$shards, inherits = FALSE)
+
+# Moves the engine's base points to the shard's centre.
+worker_move <- function(id, key) {
+  shard <- worker_shard(id, key)
+  points <- shard$points
+  points$centre <- shard$centre
+  # A GPU engine gets a new device copy (a new attribute on the engine).
+  assign(key, engine_set_points(worker_engine(id, key), points),
+         envir = worker_session(id)$engines)
+  invisible(TRUE)
+}
+
 # Builds the shard's engine: `prepared` and `points` are the shard's
 # (prepared_slice(), points_slice()), its people first + 1 .. of n_total.
 worker_build <- function(id, key, plan, prepared, points, first, n_total, threads, backend) {
@@ -40,9 +58,14 @@ worker_build <- function(id, key, plan, prepared, points, first, n_total, thread
                          memory = session$limits, backend = backend, monitor = session$monitor)
   # The points stay (without a centre) to be moved again: the user's array
   # is not sent twice.
+  shard <- new.env(parent = emptyenv())
+  shard$first <- as.integer(first)
+  shard$n_total <- as.integer(n_total)
+  shard$gpu <- backend == "gpu"
+  shard$centre <- points$centre
   points$centre <- NULL
-  attr(engine, "shard") <- list(first = as.integer(first), n_total = as.integer(n_total),
-                                gpu = backend == "gpu", points = points)
+  shard$points <- points
+  assign(key, shard, envir = session$shards)
   assign(key, engine, envir = session$engines)
   info <- engine_info(engine)
   info$backend <- backend
@@ -53,7 +76,7 @@ worker_build <- function(id, key, plan, prepared, points, first, n_total, thread
 # engine, which sums on the device), the shard's per-person results.
 worker_eval <- function(id, key, theta_full, gradient, scores, choice, columns) {
   engine <- worker_engine(id, key)
-  shard <- attr(engine, "shard")
+  shard <- worker_shard(id, key)
   res <- engine_eval(engine, theta_full, gradient = gradient, scores = scores, choice = choice,
                      columns = columns)
   with_gradient <- gradient || scores
@@ -67,19 +90,28 @@ worker_eval <- function(id, key, theta_full, gradient, scores, choice, columns) 
 
 # The base points moved to the shard's part of a new centre.
 worker_set_points <- function(id, key, centre) {
-  engine <- worker_engine(id, key)
-  shard <- attr(engine, "shard")
-  points <- shard$points
-  points$centre <- centre
-  moved <- engine_set_points(engine, points)
-  # A GPU engine's device copy is rebuilt (a new attribute on the engine).
-  assign(key, moved, envir = worker_session(id)$engines)
-  invisible(TRUE)
+  shard <- worker_shard(id, key)
+  shard$centre <- centre
+  worker_move(id, key)
 }
 
-worker_point_moments <- function(id, key, theta_full, target) {
-  engine_point_moments(worker_engine(id, key), theta_full, target)
+# One step of adapt_points() on the shard's people (sharded_adapt()):
+# with `accept`, the centre measured last becomes the shard's and the points
+# move there; without it and without `measure`, the points move back to the
+# shard's centre (a measurement spends their weights); with `measure`, the
+# next centre is measured (next_centre(), the same arithmetic per person as
+# in one process) and the largest move of a person comes back.
+worker_centre_step <- function(id, key, theta_full, target, accept, measure) {
+  shard <- worker_shard(id, key)
+  if (accept) shard$centre <- shard$pending
+  if (accept || !measure) worker_move(id, key)
+  if (!measure) return(NA_real_)
+  shard$pending <- next_centre(worker_engine(id, key), theta_full, shard$centre, target)
+  max(shard$pending$moved)
 }
+
+# The shard's part of the centre its points are at.
+worker_centre <- function(id, key) worker_shard(id, key)$centre
 
 worker_point_ess <- function(id, key, theta_full, spend) {
   effective_sizes(worker_engine(id, key), theta_full, spend)
@@ -100,6 +132,7 @@ worker_release <- function(id, key) {
   if (!is.null(engine)) {
     engine_release(engine)
     rm(list = key, envir = session$engines)
+    rm(list = key, envir = session$shards)
   }
   invisible(TRUE)
 }

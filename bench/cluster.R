@@ -88,12 +88,12 @@ cat("   (the same log-likelihood and gradient, bitwise, in every setup)\n")
 # Wall time (median) and the master's own processor time (mean) per round
 # trip: on one machine the workers compete with the master for its cores,
 # on a cluster each has its own host and only the master's time adds up.
-round_trip <- function(workers, no_delay) {
+round_trip <- function(workers, no_delay, rows = 1L) {
   cl <- make_cluster(workers, no_delay)
   on.exit(stopCluster(cl))
   session <- iclv:::cluster_open(cl)
   on.exit(iclv:::cluster_close(session), add = TRUE, after = FALSE)
-  request <- rep(list(list(theta_full, 1L, n_par + 1L)), workers)
+  request <- rep(list(list(theta_full, rows, n_par + 1L)), workers)
   trip <- function() iclv:::cluster_run(session, "worker_echo", request)
   wall <- timed(trip)
   cpu <- system.time(for (i in seq_len(reps)) trip())
@@ -105,6 +105,10 @@ comm <- cbind(comm, round(t(mapply(function(w, s) round_trip(w, s == "no-delay")
                                    comm$workers, comm$sockets)), 2))
 cat("\n2. Round trip of theta and a gradient (no work), ms:\n")
 print(comm, row.names = FALSE)
+# An answer of 7 gradients (16 kB: serialize() writes it in 4 kB pieces).
+nagle <- sapply(c(`no-delay` = TRUE, default = FALSE), function(nd) round_trip(1L, nd, 7L))
+cat("   an answer of 16 kB instead (1 worker), ms:\n")
+print(round(nagle, 2))
 
 # ---- 3. the master's share at scale, and the projection --------------------
 # What each worker sends for its shard of an evaluation (worker_eval(): block

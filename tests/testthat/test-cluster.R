@@ -35,6 +35,19 @@ test_that("shards are contiguous, balanced, and aligned to the sum blocks when l
   expect_identical(nrow(shard_of(2, 3)), 2L)
 })
 
+sparse_case <- function() {
+  model <- iclv_model("
+    a =~ q1 + q2 + q3
+    b =~ q4 + q5 + q6
+    c =~ q7 + q8 + q9
+    d =~ q10 + q11 + q12",
+    utility = list(A = ~ b_price * price_A + b_a * a + b_d * d,
+                   B = ~ asc_B + b_price * price_B),
+    choice = "choice", id = "id")
+  data <- iclv_simulate(model, n_indiv = 100, n_tasks = 3, seed = 2)
+  list(model = model, data = data, theta = attr(data, "theta"))
+}
+
 test_that("log-likelihood, gradient and scores equal one process bitwise on 1, 2, 3 workers", {
   cases <- list(
     list(case = build_case(engine_models$probit_paths, n_indiv = 150, availability = TRUE),
@@ -42,7 +55,10 @@ test_that("log-likelihood, gradient and scores equal one process bitwise on 1, 2
     list(case = build_case(engine_models$logit_continuous, n_indiv = 150),
          args = list(draws = 15, draw_type = "mlhs", adaptive = FALSE)),
     list(case = build_case(engine_models$probit_paths, n_indiv = 70),
-         args = list(integration = "quadrature", nodes = 4)))
+         args = list(integration = "quadrature", nodes = 4)),
+    # Four latent variables: an adaptive sparse grid, centred with draws (an
+    # engine of its own on the workers).
+    list(case = sparse_case(), args = list(integration = "quadrature")))
   for (k in seq_along(cases)) {
     case <- cases[[k]]$case
     free <- case$model$params$free
