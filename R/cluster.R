@@ -175,11 +175,12 @@ worker_label <- function(session, k) {
 # the byte code the installation gives it: 374 bytes rather than 1,455, so
 # that a request with theta stays within one write of 4,096 bytes), in the
 # base namespace; the worker finds iclv's namespace by name.
+remote_call <- function(op, args) {
+  fun <- get(op, envir = asNamespace("iclv"), inherits = FALSE)
+  do.call(fun, args, quote = TRUE)
+}
 remote_function <- function() {
-  as.function(alist(op = , args = , {
-    fun <- get(op, envir = asNamespace("iclv"), inherits = FALSE)
-    do.call(fun, args, quote = TRUE)
-  }), envir = baseenv())
+  as.function(c(formals(remote_call), body(remote_call)), envir = baseenv())
 }
 
 # parallel's node protocol (what clusterCall() does in two halves): send one
@@ -227,7 +228,7 @@ cluster_run <- function(session, op, args, workers = seq_along(args), what = op,
     failed[[length(failed) + 1L]] <<- sprintf("%s %s %s", worker_label(session, k), why, what)
   }
   t0 <- proc.time()[["elapsed"]]
-  remote_call <- remote_function()
+  remote <- remote_function()
   pending <- integer()
   for (i in seq_along(workers)) {
     k <- workers[i]
@@ -238,7 +239,7 @@ cluster_run <- function(session, op, args, workers = seq_along(args), what = op,
     }
     sent <- tryCatch({
       if (is.null(op)) node_send(cluster[[k]], base::eval, args[[i]], tag) else
-        node_send(cluster[[k]], remote_call, list(op, args[[i]]), tag)
+        node_send(cluster[[k]], remote, list(op, args[[i]]), tag)
       TRUE
     }, error = function(e) {
       fail(k, paste0("could not be reached (", conditionMessage(e), ")"))

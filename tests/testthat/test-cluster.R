@@ -54,6 +54,7 @@ test_that("log-likelihood, gradient and scores equal one process bitwise on 1, 2
          args = list(draws = 20)),
     list(case = build_case(engine_models$logit_continuous, n_indiv = 150),
          args = list(draws = 15, draw_type = "mlhs", adaptive = FALSE)),
+    list(case = build_case(engine_models$latent_only, n_indiv = 90), args = list(draws = 12)),
     list(case = build_case(engine_models$probit_paths, n_indiv = 70),
          args = list(integration = "quadrature", nodes = 4)),
     # Four latent variables: an adaptive sparse grid, centred with draws (an
@@ -107,6 +108,16 @@ small_sharded_engine <- function() {
   list(engine = iclv:::engine_build(case$model, prepared, points, threads = 1L),
        theta = case$theta)
 }
+
+test_that("an answer left by an interrupted request is dropped", {
+  session <- iclv:::cluster_open(cl[1])
+  on.exit(iclv:::cluster_close(session))
+  # A request whose answer nobody waits for, as Ctrl-C leaves one.
+  iclv:::node_send(cl[[1]], iclv:::remote_function(), list("worker_echo", list(1, 1L, 1L)),
+                   tag = -1L)
+  answer <- iclv:::cluster_run(session, "worker_echo", list(list(2, 1L, 1L)))
+  expect_identical(answer, list(matrix(2, 1L, 1L)))
+})
 
 test_that("an error inside a worker comes back with its message", {
   session <- iclv:::cluster_open(cl[1:2])
