@@ -11,10 +11,10 @@
 # engine_memory_check() and engine_release(), with every per-person result
 # in the global order, so the optimizer, the standard errors and the fit use
 # it unchanged; adaptive centring takes its steps on the workers
-# (sharded_adapt()). Per evaluation only theta goes out; the log-likelihood and the
-# gradient come back as sums of fixed blocks of people (src/shard.h), which
-# the master adds in the order one process adds them: the totals are bitwise
-# those of one process for any number of workers.
+# (sharded_adapt()). Per evaluation only theta goes out; the log-likelihood
+# and the gradient come back as sums of fixed blocks of people
+# (src/shard.h), which the master adds in the order one process adds them:
+# the totals are bitwise those of one process for any number of workers.
 #
 # The only interface to the workers is the cluster's own (parallel's node
 # protocol, as clusterCall() uses it: a call sent to every worker, then the
@@ -42,7 +42,7 @@ sum_block <- 64L
 # end anywhere and send the rows of the people of the blocks they share. A
 # shard of 156 people (10,000 on 64 hosts) aligned holds 128 or 192 of them
 # (23% over the mean), which costs less than sending most of its people's
-# gradients (1.6 kB each at 202 parameters): notes/architecture.md, section 9.
+# gradients (2.3 kB each at 283 parameters): notes/architecture.md, section 9.
 aligned_blocks <- 2L
 
 check_cluster <- function(cluster) {
