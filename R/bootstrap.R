@@ -15,8 +15,10 @@ add_bootstrap <- function(fit, data, refit, control) {
   replicate_control[c("checkpoint", "bootstrap_checkpoint")] <- list(NULL)
   replicate_control$se <- "robust"
   replicate_control$trace <- FALSE
-  workers <- control$threads %||% resolve_threads(NULL)
-  replicate_control$threads <- 1L
+  # On a cluster the replicates are refitted one after another, each sharded
+  # over it with the fit's threads per worker.
+  workers <- if (is.null(control$cluster)) control$threads %||% resolve_threads(NULL) else 1L
+  if (is.null(control$cluster)) replicate_control$threads <- 1L
   one <- function(b) {
     sample_data <- resampled_data(data, rows_of, samples[b, ], fit$model$id)
     refitted <- suppressWarnings(refit(sample_data, coef(fit), replicate_control))

@@ -143,6 +143,13 @@ adapt_points <- function(points, theta_full, build, engine = NULL, steps = 50L, 
   for (step in seq_len(steps)) {
     measure$centre <- centre
     measuring <- if (is.null(measuring)) build(measure) else engine_set_points(measuring, measure)
+    if (is_sharded(measuring)) {
+      # On a cluster the workers take the steps, each on its own people.
+      adapted <- sharded_adapt(measuring, theta_full, target, step, steps, tol)
+      centre <- adapted$centre
+      step <- adapted$step
+      break
+    }
     if (step == steps) break
     updated <- next_centre(measuring, theta_full, centre, target)
     tidy()

@@ -8,6 +8,8 @@
 #' @param seed Seed of the draws.
 #' @param threads CPU threads (default: all cores; at most 2 under R CMD
 #'   check; `OMP_THREAD_LIMIT` is respected). Results do not depend on it.
+#'   With a `cluster`, the threads of each worker (default: all of its
+#'   host's cores).
 #' @param trace Print one line per iteration (iteration, log-likelihood,
 #'   gradient norm, elapsed seconds, RSS in MB)?
 #' @param se Standard errors reported by `summary()` and `vcov()`:
@@ -20,7 +22,8 @@
 #'   negative definite); its structural checks still run. `"bootstrap"`
 #'   adds a fourth: individuals are resampled with replacement `bootstrap`
 #'   times (the samples drawn from `seed`), the model is refitted to each
-#'   sample from the estimates (one replicate per thread at a time), and the
+#'   sample from the estimates (one replicate per thread at a time; on a
+#'   `cluster`, one after another, each sharded over it), and the
 #'   covariance of the replicates' estimates is the bootstrap covariance;
 #'   [estimates()] then gives percentile intervals. The replicates are in
 #'   `fit$bootstrap` (`estimates`, one row per replicate, `NA` where a refit
@@ -63,6 +66,25 @@
 #' @param start_iterations Iterations of each start's short run when
 #'   `starts > 1`. With `start_iterations = maxit` every start runs to
 #'   convergence and the best maximum is kept.
+#' @param cluster A cluster from [parallel::makeCluster()] (socket workers on
+#'   one or many hosts, `makePSOCKcluster(hosts)`; or MPI workers through
+#'   snow/Rmpi) to shard the estimation over: the individuals are split into
+#'   contiguous shards balanced by work, each worker builds the engine of its
+#'   shard once (with `threads` threads, and `backend` resolved on the
+#'   worker) and evaluates it for the optimizer, the standard errors, the
+#'   centring of adaptive points and the bootstrap. The estimates and
+#'   log-likelihood equal those of one process bitwise (CPU workers); the
+#'   standard errors to rounding (the shards' Hessians are added in shard
+#'   order). Each worker must be able to load
+#'   the same version of iclv: the master's library paths are put first on
+#'   each worker's. See `vignette("speed-and-memory", package = "iclv")`,
+#'   section "Estimation on a cluster".
+#' @param cluster_timeout Seconds a cluster worker may take to answer one
+#'   request (building its engine, an evaluation, a centring step) before the
+#'   estimation stops with an error naming it, after writing the checkpoint
+#'   (see [iclv()], section "Checkpoints and interrupts"). `Inf` (the
+#'   default) waits as long as it takes; a worker that dies is noticed at
+#'   once either way. Only for socket clusters.
 #' @return A list of class `iclv_control`.
 #' @export
 #' @examples
@@ -75,7 +97,8 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
                          lower = NULL, upper = NULL,
                          hessian = c("analytic", "differences"), hessian_step = 1e-5,
                          start_stages = TRUE, starts = 1L, start_iterations = 5L,
-                         adapt_tol = 1e-8, adapt_rounds = 10L, adapt_every = NULL) {
+                         adapt_tol = 1e-8, adapt_rounds = 10L, adapt_every = NULL,
+                         cluster = NULL, cluster_timeout = Inf) {
   se <- match_choice(se, c("robust", "classical", "bhhh", "bootstrap"), "se")
   check_whole(bootstrap, "`bootstrap`", min = 2)
   check_whole(maxit, "`maxit`", min = 1)
@@ -107,6 +130,8 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
   check_whole(start_iterations, "`start_iterations`", min = 1)
   if (!is.logical(start_stages) || length(start_stages) != 1L || is.na(start_stages))
     stop("`start_stages` must be TRUE or FALSE", call. = FALSE)
+  check_cluster(cluster)
+  check_positive(cluster_timeout, "cluster_timeout")
   structure(list(maxit = as.integer(maxit), reltol = reltol, gradtol = gradtol,
                  seed = as.integer(seed), threads = threads, trace = trace, se = se,
                  bootstrap = as.integer(bootstrap), bootstrap_checkpoint = bootstrap_checkpoint,
@@ -116,7 +141,8 @@ iclv_control <- function(maxit = 1000L, reltol = 1e-10, gradtol = 1e-6, seed = 1
                  start_stages = start_stages, starts = as.integer(starts),
                  start_iterations = as.integer(start_iterations), adapt_tol = adapt_tol,
                  adapt_rounds = as.integer(adapt_rounds),
-                 adapt_every = if (is.null(adapt_every)) Inf else as.integer(adapt_every)),
+                 adapt_every = if (is.null(adapt_every)) Inf else as.integer(adapt_every),
+                 cluster = cluster, cluster_timeout = as.double(cluster_timeout)),
             class = "iclv_control")
 }
 

@@ -5,8 +5,15 @@
 # with its memory monitor (attribute "monitor"), checked once at creation.
 # `draws`: a points object (R/points.R), from which the engine makes its own
 # points, or an N x R x D array with `draw_weights` (length R or N x R).
+# While a cluster session is active (iclv() with a cluster), an engine of
+# points is built on its workers, one shard each (R/cluster.R).
 engine_build <- function(model, prepared, draws, draw_weights = NULL, threads = NULL,
                          memory = memory_limits(), backend = "cpu", monitor = NULL) {
+  session <- active_session()
+  if (!is.null(session) && is_points(draws)) {
+    if (is.null(monitor)) monitor <- new_memory_monitor(limits = memory)
+    return(sharded_build(session, model, prepared, draws, threads, backend, monitor))
+  }
   if (is_points(draws)) {
     draws <- points_input(draws)
     draw_weights <- NULL
@@ -54,6 +61,7 @@ attach_gpu <- function(engine, max_mb) {
 # A memory check with what the engine holds now (host bytes; device bytes
 # once a GPU engine is attached).
 engine_memory_check <- function(engine, phase, iteration = NA_integer_) {
+  if (is_sharded(engine)) return(sharded_memory_check(engine, phase, iteration))
   monitor <- attr(engine, "monitor")
   info <- engine_info(engine)
   memory_set_usage(monitor, host_bytes = info$host_bytes, device_bytes = info$device_bytes)
@@ -86,6 +94,8 @@ print.iclv_engine <- function(x, ...) {
 # without.
 engine_eval <- function(engine, theta_full, gradient = TRUE, scores = FALSE, choice = TRUE,
                         columns = NULL, hessian = NULL) {
+  if (is_sharded(engine))
+    return(sharded_eval(engine, theta_full, gradient, scores, choice, columns, hessian))
   .Call(C_engine_eval, engine, as.double(theta_full), gradient, scores, choice,
         if (!is.null(columns)) as.integer(columns), hessian)
 }
@@ -93,15 +103,20 @@ engine_eval <- function(engine, theta_full, gradient = TRUE, scores = FALSE, cho
 # type "draws": the log weight log(|w_r| p(y_n | eta_nr)) of every point
 # (draws x individuals).
 engine_predict <- function(engine, theta_full, type = c("lv", "prob", "eta", "draws")) {
+  if (is_sharded(engine)) return(sharded_predict(engine, theta_full, match.arg(type)))
   .Call(C_engine_predict, engine, as.double(theta_full), match.arg(type))
 }
 
-engine_info <- function(engine) .Call(C_engine_info, engine)
+engine_info <- function(engine) {
+  if (is_sharded(engine)) return(sharded_info(engine))
+  .Call(C_engine_info, engine)
+}
 
 # Frees an engine's memory (host, and device when a GPU engine is attached)
 # now rather than at garbage collection: R does not see its size, which is
 # that of the draws.
 engine_release <- function(engine) {
+  if (is_sharded(engine)) return(sharded_release(engine))
   .Call(C_engine_free, engine)
   invisible()
 }

@@ -96,6 +96,27 @@
 #' cleanly: the fit returned holds the last accepted parameters (no standard
 #' errors), and the checkpoint is written.
 #'
+#' @section Estimation on a cluster:
+#' With `iclv_control(cluster = cl)` (a cluster of the parallel package, on
+#' one host or many) the individuals are split into contiguous shards
+#' balanced by work, one per worker; each worker loads iclv, builds the
+#' engine of its shard once (its draws made there from the recipe, never
+#' sent) and evaluates it; per evaluation only the parameters go out and the
+#' shard's sums come back. The optimizer, the standard errors, the centring
+#' of adaptive points, the summaries and the bootstrap replicates all run on
+#' the cluster, and the results equal those of one process bitwise (with CPU
+#' workers: the log-likelihood and gradient are summed over fixed blocks of
+#' 64 individuals, in order, on every path). The fit keeps no engine; the
+#' methods that need one (predict(), elasticities(), check_integration())
+#' build it in this process. `fit$cluster` lists the workers and their
+#' individuals; memory_summary() has a row per check of every worker.
+#' A worker that dies or stops answering (`iclv_control(cluster_timeout =)`)
+#' ends the estimation with an error (class `iclv_cluster_error`) that names
+#' it, after the state of the last iteration is written to the checkpoint;
+#' `resume =` continues on a new cluster of any size. An error inside a
+#' worker comes back with its message. The workers' engines are freed when
+#' iclv() returns or fails.
+#'
 #' @param model An [iclv_model()].
 #' @param data A data frame in wide format (one row per choice task).
 #' @param draws Number of draws per individual, or an array individuals x
@@ -158,7 +179,12 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   n_indiv <- nrow(prepared$ind_cat)
   settings <- resolve_integration(integration, length(model$latent), nodes, adaptive, model)
   points <- integration_points(model, settings, draws, draw_type, control$seed, n_indiv)
-  backend <- resolve_backend(backend, n_indiv, points$n_draws)
+  # With a cluster, every engine is built on its workers, one shard of the
+  # people each, until iclv() returns (R/cluster.R); each resolves `backend`.
+  session <- cluster_open(control$cluster, control$cluster_timeout, control$memory)
+  on.exit(cluster_close(session), add = TRUE)
+  backend <- if (is.null(session)) resolve_backend(backend, n_indiv, points$n_draws) else
+    match_choice(backend, c("auto", "cpu", "gpu"), "backend")
   monitor <- new_memory_monitor(limits = control$memory)
   # With points of more than 16 MB, what the data checks, the centring
   # steps, the start and the optimizer leave behind is handed back at each
@@ -179,6 +205,10 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   checkpoint <- if (!is.null(resume)) read_checkpoint(resume, model, n_indiv) else NULL
   map <- working_map(model)
   bounds <- working_bounds(model, map, control)
+  # A worker lost: the state of the last iteration goes to the checkpoint.
+  last_iteration <- NULL
+  cluster_on_fault(session, function()
+    fault_checkpoint(control$checkpoint, model, n_indiv, map, last_iteration, points$centre))
   engine <- if (!points$adaptive) {
     build(points)
   } else if (!is.null(checkpoint)) {
@@ -211,6 +241,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
 
   t0 <- proc.time()[["elapsed"]]
   on_iteration <- function(u, iteration, trace) {
+    last_iteration <<- list(u = u, iteration = iteration, trace = trace)
     engine_memory_check(engine, "iteration", iteration)
     if (!is.null(control$checkpoint) && iteration %% control$checkpoint_every == 0L)
       write_checkpoint(control$checkpoint, model, n_indiv, map, u, iteration, trace,
@@ -268,6 +299,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
                  integration = settings)
   fit$starts <- settled$starts
   fit$degenerate <- settled$findings
+  if (!is.null(session)) fit <- cluster_fit(fit, session)
   warn_fit(fit)
   if (control$se == "bootstrap" && !opt$interrupted) {
     refit <- function(sample_data, start, replicate_control)

@@ -69,7 +69,10 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
   if (!opt$interrupted) fit$loglik_parts <- part_logliks(model, prepared, draws, theta_full, fit$threads)
   # What the measures left behind goes back before the engine is built again.
   release_for_points(fit$n_indiv, fit$n_draws, length(model$latent))
-  fit$engine <- engine_build(model, prepared, draws, threads = fit$threads, backend = backend)
+  # On a cluster the fit keeps no engine (that of a large sample may not fit
+  # in this process): fit_engine() builds one here when a method needs it.
+  fit$engine <- if (is.null(active_session()))
+    engine_build(model, prepared, draws, threads = fit$threads, backend = backend)
   class(fit) <- "iclv_fit"
   fit
 }
@@ -89,6 +92,7 @@ fit_engine <- function(fit, plain = FALSE) {
 
 # Whether an engine can still be evaluated (not freed, not from a saved fit).
 engine_alive <- function(engine) {
+  if (is.null(engine)) return(FALSE)
   tryCatch({
     engine_info(engine)
     TRUE
@@ -180,7 +184,7 @@ part_logliks <- function(model, prepared, points, theta_full, threads) {
 
 # The individuals (indices) whose integral is not positive at theta_full.
 nonpositive_individuals <- function(engine, theta_full) {
-  .Call(C_engine_eval, engine, as.double(theta_full), FALSE, FALSE, TRUE, NULL)$nonpositive
+  engine_eval(engine, theta_full, gradient = FALSE)$nonpositive
 }
 
 # The warning for individuals whose integral is not positive.

@@ -52,6 +52,7 @@ integration_error_at <- function(engine, model, prepared, settings, points, thet
 # engine of moved points measures them in the place of its points' weights,
 # which are then spent (for an engine freed next).
 effective_sizes <- function(engine, theta_full, spend = FALSE) {
+  if (is_sharded(engine)) return(sharded_point_ess(engine, theta_full, spend))
   .Call(C_engine_point_ess, engine, as.double(theta_full), isTRUE(spend))
 }
 

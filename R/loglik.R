@@ -33,10 +33,16 @@
 #'   adaptive, as in [iclv()]. Adaptive points are centred on each person's
 #'   posterior at `theta`; `adaptive = FALSE` evaluates with the plain draws
 #'   or nodes (as other software does, for comparisons on identical draws).
+#' @param cluster A cluster from [parallel::makeCluster()] to evaluate on,
+#'   sharded as in [iclv()] (see [iclv_control()], `cluster`): each worker
+#'   builds the engine of its individuals (with `threads` threads) and the
+#'   results equal those of one process bitwise. The workers' engines are
+#'   freed before this returns.
 #' @return A list with `loglik`, `gradient` (named, one entry per free
 #'   parameter), `scores` (individuals x free parameters, or `NULL`),
 #'   `hessian` (free x free parameters, named, or `NULL`), `loglik_indiv` and
-#'   `engine` (the compiled engine, reusable with [iclv_engine_eval()]).
+#'   `engine` (the compiled engine, reusable with [iclv_engine_eval()]; `NULL`
+#'   with a `cluster`).
 #' @export
 #' @examples
 #' model <- iclv_model("attitude =~ q1 + q2 + q3",
@@ -56,21 +62,27 @@
 iclv_loglik <- function(model, data, theta, draws = 100, draw_type = "halton", seed = 1L,
                         gradient = TRUE, scores = FALSE, backend = c("cpu", "gpu", "auto"),
                         threads = NULL, integration = c("simulation", "quadrature", "auto"),
-                        nodes = NULL, adaptive = NULL, hessian = FALSE) {
+                        nodes = NULL, adaptive = NULL, hessian = FALSE, cluster = NULL) {
   check_model(model)
   check_flag(hessian, "hessian")
+  check_cluster(cluster)
   backend <- backend[1L]
   theta_full <- theta_full_from(model, theta)
   prepared <- prepare_data(model, data)
   n_indiv <- nrow(prepared$ind_cat)
   settings <- resolve_integration(integration[1L], length(model$latent), nodes, adaptive, model)
   n_points <- if (is.array(draws)) dim(draws)[2L] else if (is.numeric(draws)) draws[1L] else 0
-  backend <- resolve_backend(backend, n_indiv, n_points)
+  session <- cluster_open(cluster)
+  on.exit(cluster_close(session), add = TRUE)
+  backend <- if (is.null(session)) resolve_backend(backend, n_indiv, n_points) else
+    match_choice(backend, c("cpu", "gpu", "auto"), "backend")
   engine <- integration_engine(model, prepared, settings, theta_full, threads = threads,
                                draws = draws, draw_type = draw_type, seed = seed,
                                backend = backend)$engine
-  iclv_engine_eval(engine, model, theta_full[model$params$free], gradient = gradient,
-                   scores = scores, hessian = hessian)
+  res <- iclv_engine_eval(engine, model, theta_full[model$params$free], gradient = gradient,
+                          scores = scores, hessian = hessian)
+  if (!is.null(session)) res["engine"] <- list(NULL)
+  res
 }
 
 #' Evaluate a compiled engine again

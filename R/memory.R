@@ -117,7 +117,10 @@ iclv_memory <- function(gpu = FALSE) {
 #'   (free device memory), `action` (`"none"`, `"gc"`, `"release"` or
 #'   `"both"`) and `freed_mb` (the drop in RSS plus the device memory released
 #'   by that action). Memory is in MB (2^20 bytes); `NA` where unknown (device
-#'   columns on the CPU backend).
+#'   columns on the CPU backend). `worker` says which process made the check:
+#'   0 for the R process that ran [iclv()], `k` for worker `k` of its
+#'   cluster (`iclv_control(cluster =)`), whose engine holds the data and
+#'   points of its people (the master's `host_mb` is then 0).
 #'
 #'   `memory_stats()`: a one-row data frame with `cpu_max_mb`, `cpu_mean_mb`,
 #'   `gpu_max_mb`, `gpu_mean_mb` (over the records, ignoring `NA`; `NA` when
@@ -193,6 +196,9 @@ memory_records <- function(x) {
 # frame; the device total (constant) and the ring's bookkeeping become attributes.
 memory_records_frame <- function(columns) {
   records <- as.data.frame(columns[memory_columns], stringsAsFactors = FALSE)
+  # The process that made the checks: 0 for this one (a fit on a cluster
+  # adds its workers' records, cluster_fit()).
+  records$worker <- rep(0L, nrow(records))
   total <- columns$gpu_total_mb
   attr(records, "gpu_total_mb") <- if (any(!is.na(total))) max(total, na.rm = TRUE) else NA_real_
   attr(records, "dropped") <- attr(columns, "dropped")

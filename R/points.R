@@ -9,7 +9,9 @@
 # engine follows a new centre in place (engine_set_points()).
 #
 # A points object: list(source = list(kind = "draws", draw_type, scramble,
-# seed; "array", array; or "rule", nodes (R x D); and standardise), weights
+# seed, first (for a cluster's shard: the place of its first person in the
+# whole sample, 0 when absent); "array", array; or "rule", nodes (R x D); and
+# standardise), weights
 # (length R, summing to 1, negative for some sparse-grid nodes), n_draws,
 # n_indiv, n_dim, type (a label), recipe (how to make them again; NULL for
 # the user's array), adaptive, centre (NULL, or the centre the engine moves
@@ -73,6 +75,7 @@ points_input <- function(points) {
        weights = as.double(points$weights), standardise = isTRUE(source$standardise),
        per_person = !is.null(centre), draw_type = source$draw_type %||% "",
        seed = as.integer(source$seed %||% 1L), scramble = isTRUE(source$scramble),
+       first = as.integer(source$first %||% 0L),
        array = source$array, nodes = source$nodes, mean = centre$mean, chol = centre$chol)
 }
 
@@ -105,6 +108,7 @@ standardise_draws <- function(draws) {
 # points and kind of weights as it was built with); a device engine gets
 # a new copy of them. Returns the engine.
 engine_set_points <- function(engine, points) {
+  if (is_sharded(engine)) return(sharded_set_points(engine, points))
   .Call(C_engine_set_points, engine, points_input(points))
   if (!is.null(attr(engine, "gpu"))) {
     .Call(C_gpu_engine_free, attr(engine, "gpu"))

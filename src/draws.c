@@ -152,10 +152,10 @@ static inline double clamp_uniform(double u) {
 /* ------------------------------------------------------------------------ */
 /* Pseudo-random and MLHS uniforms for individuals i0 .. i0 + n_chunk - 1. */
 
-static void fill_pseudo(uint64_t seed, int dim, int i0, int n_chunk, int n_gen, double *buf) {
+static void fill_pseudo(uint64_t seed, int dim, uint64_t i0, int n_chunk, int n_gen, double *buf) {
   rng_state g;
   for (int k = 0; k < n_chunk; k++) {
-    rng_seed(&g, seed, STREAM_PSEUDO, (uint64_t) dim, (uint64_t) (i0 + k));
+    rng_seed(&g, seed, STREAM_PSEUDO, (uint64_t) dim, i0 + (uint64_t) k);
     double *point = buf + (size_t) k * n_gen;
     for (int r = 0; r < n_gen; r++) point[r] = rng_uniform(&g);
   }
@@ -163,10 +163,10 @@ static void fill_pseudo(uint64_t seed, int dim, int i0, int n_chunk, int n_gen, 
 
 /* Hess, Train and Polak (2006): the R points (r + shift) / R, r = 0..R-1,
  * one uniform shift per individual and dimension, in a random order. */
-static void fill_mlhs(uint64_t seed, int dim, int i0, int n_chunk, int n_gen, double *buf) {
+static void fill_mlhs(uint64_t seed, int dim, uint64_t i0, int n_chunk, int n_gen, double *buf) {
   rng_state g;
   for (int k = 0; k < n_chunk; k++) {
-    rng_seed(&g, seed, STREAM_MLHS, (uint64_t) dim, (uint64_t) (i0 + k));
+    rng_seed(&g, seed, STREAM_MLHS, (uint64_t) dim, i0 + (uint64_t) k);
     double *point = buf + (size_t) k * n_gen;
     double shift = rng_uniform(&g);
     for (int r = 0; r < n_gen; r++) point[r] = ((double) r + shift) / (double) n_gen;
@@ -566,7 +566,10 @@ int iclv_draws_fill(const iclv_draws_spec *spec, double *out) {
     return ICLV_DRAWS_TOO_MANY_DIMS;
   int n_indiv = spec->n_indiv, n_dim = spec->n_dim;
   int n_gen = spec->antithetic ? spec->n_draws / 2 : spec->n_draws;
-  if ((double) n_indiv * (double) n_gen >= 0x1p52) return ICLV_DRAWS_TOO_MANY_POINTS;
+  if (spec->first_indiv < 0) return ICLV_DRAWS_BAD_COUNT;
+  const uint64_t first_indiv = (uint64_t) spec->first_indiv;
+  if (((double) first_indiv + n_indiv) * (double) n_gen >= 0x1p52)
+    return ICLV_DRAWS_TOO_MANY_POINTS;
 
   /* Chunks of up to CHUNK_MAX individuals (512 contiguous bytes per draw
    * written), with a buffer of at most about 1 MB per thread. Chunks are
@@ -614,11 +617,14 @@ int iclv_draws_fill(const iclv_draws_spec *spec, double *out) {
       int n_chunk = n_indiv - i0 < chunk ? n_indiv - i0 : chunk;
       uint64_t n_points = (uint64_t) n_chunk * (uint64_t) n_gen;
       /* Sequence index of the chunk's first point: Sobol starts at 1,
-       * Halton at 1 + ICLV_HALTON_SKIP (index 0 is the all-zero point). */
-      uint64_t first = (uint64_t) i0 * (uint64_t) n_gen + 1u;
+       * Halton at 1 + ICLV_HALTON_SKIP (index 0 is the all-zero point); the
+       * streams and indices are those of the individuals' places in the
+       * whole sample. */
+      const uint64_t g0 = first_indiv + (uint64_t) i0;
+      uint64_t first = g0 * (uint64_t) n_gen + 1u;
       switch (type) {
-      case ICLV_DRAWS_PSEUDO: fill_pseudo(spec->seed, dim, i0, n_chunk, n_gen, thread_buf); break;
-      case ICLV_DRAWS_MLHS: fill_mlhs(spec->seed, dim, i0, n_chunk, n_gen, thread_buf); break;
+      case ICLV_DRAWS_PSEUDO: fill_pseudo(spec->seed, dim, g0, n_chunk, n_gen, thread_buf); break;
+      case ICLV_DRAWS_MLHS: fill_mlhs(spec->seed, dim, g0, n_chunk, n_gen, thread_buf); break;
       case ICLV_DRAWS_HALTON:
         fill_halton(&halton, first + ICLV_HALTON_SKIP, n_points, thread_buf);
         break;

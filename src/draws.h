@@ -54,6 +54,10 @@ typedef struct {
                        scrambling plus a digital shift */
   int n_threads;    /* OpenMP threads (< 1 means 1); the output does not depend on it */
   int layout;       /* ICLV_DRAWS_LAYOUT_R (0) or ICLV_DRAWS_LAYOUT_ENGINE */
+  int first_indiv;  /* the place of out's first individual in the whole sample (0-based):
+                       out holds the draws of individuals first_indiv .. first_indiv +
+                       n_indiv - 1 of it, the same values as when all are made (a shard
+                       of a cluster makes only its own) */
 } iclv_draws_spec;
 
 /* Fills out[N * R * D] (allocated by the caller) with standard normal draws.

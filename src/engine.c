@@ -21,6 +21,7 @@
 #include "engine_hessian.h"
 #include "engine_person.h"
 #include "omp_compat.h"
+#include "shard.h"
 
 /* ---- the inputs of an evaluation ---------------------------------------- */
 
@@ -482,22 +483,15 @@ static double evaluate_individual(const indiv_ctx *c, const iclv_predict_out *pr
 
 /* ---- the public entry points ---------------------------------------------- */
 
-/* The totals from the per-individual rows, summed in individual order. */
+/* The totals from the per-individual rows, summed in blocks of people
+ * (src/shard.h) in order, as a cluster's shards sum them. */
 static double sum_individuals(iclv_engine *e, int gradient, double *grad) {
   const int N = e->data.n_indiv, P = e->plan.n_par;
   double loglik = 0.0;
   e->n_nonpositive = 0;
-  for (int n = 0; n < N; n++) {
-    loglik += e->loglik_indiv[n];
-    e->n_nonpositive += e->nonpositive[n];
-  }
-  if (gradient) {
-    memset(grad, 0, sizeof(double) * P);
-    for (int n = 0; n < N; n++) {
-      const double *row = e->grad_indiv + (size_t) n * P;
-      for (int i = 0; i < P; i++) grad[i] += row[i];
-    }
-  }
+  for (int n = 0; n < N; n++) e->n_nonpositive += e->nonpositive[n];
+  iclv_blocked_total(e->loglik_indiv, 1, 1, N, &loglik);
+  if (gradient) iclv_blocked_total(e->grad_indiv, (size_t) P, P, N, grad);
   return loglik;
 }
 

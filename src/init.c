@@ -7,6 +7,7 @@
 #include "gpu_engine_glue.h"
 #include "quadrature_glue.h"
 #include "points_glue.h"
+#include "shard_glue.h"
 
 #define CALLDEF(name, n) {#name, (DL_FUNC) &name, n}
 
@@ -41,6 +42,8 @@ static const R_CallMethodDef call_methods[] = {
   CALLDEF(engine_point_moments, 3),
   CALLDEF(engine_point_ess, 3),
   CALLDEF(standardise_draws, 1),
+  CALLDEF(engine_shard_pieces, 4),
+  CALLDEF(reduce_pieces, 3),
   {NULL, NULL, 0}
 };
 

@@ -60,6 +60,11 @@ static int parse_points(SEXP input, int N, int D, iclv_points_source *source,
     if (seed == NA_INTEGER) error("points input: seed must be an integer");
     spec->seed = (uint64_t) (int64_t) seed;
     spec->scramble = flag(input, "scramble");
+    /* A shard's people: their draws are those of their places in the whole
+     * sample (R/cluster.R). */
+    spec->first_indiv = asInteger(list_get(input, "first"));
+    if (spec->first_indiv == NA_INTEGER || spec->first_indiv < 0)
+      error("points input: first must be a non-negative integer");
   } else if (strcmp(kind, "array") == 0) {
     source->kind = ICLV_POINTS_ARRAY;
     int want[3] = {N, R, D};

@@ -108,11 +108,13 @@ test_that("memory_summary() and memory_stats() have the documented columns and t
   iclv:::memory_check(monitor, "iteration", 1:2)
   records <- memory_summary(monitor)
   expect_identical(names(records), c("time", "phase", "iteration", "cpu_mb", "host_mb",
-                                     "gpu_mb", "gpu_free_mb", "action", "freed_mb"))
+                                     "gpu_mb", "gpu_free_mb", "action", "freed_mb", "worker"))
   expect_identical(vapply(records, typeof, ""),
                    c(time = "double", phase = "character", iteration = "integer",
                      cpu_mb = "double", host_mb = "double", gpu_mb = "double",
-                     gpu_free_mb = "double", action = "character", freed_mb = "double"))
+                     gpu_free_mb = "double", action = "character", freed_mb = "double",
+                     worker = "integer"))
+  expect_identical(records$worker, rep(0L, 3L))
   # Usage never reported: unknown, not zero.
   expect_true(all(is.na(records$gpu_mb)))
   stats <- memory_stats(monitor)
