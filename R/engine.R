@@ -15,6 +15,9 @@ engine_build <- function(model, prepared, draws, draw_weights = NULL, threads = 
     return(sharded_build(session, model, prepared, draws, threads, backend, monitor))
   }
   if (is_points(draws)) {
+    # A large engine is not built on top of R's garbage (glibc keeps freed
+    # heap resident): new_fit() builds several, one after another.
+    release_for_points(nrow(prepared$ind_cat), draws$n_draws, draws$n_dim)
     draws <- points_input(draws)
     draw_weights <- NULL
   } else {
