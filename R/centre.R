@@ -134,6 +134,9 @@ person_change <- function(new, old) {
 # Returns list(engine, points (with the centre its engine uses), steps).
 adapt_points <- function(points, theta_full, build, engine = NULL, steps = 50L, tol = 1e-7,
                          tidy = function() invisible()) {
+  # The parameters first (iclv() passes the data-driven start, whose
+  # correlations leave garbage), so that it is handed back before the engine.
+  force(theta_full)
   centre <- points$centre %||% prior_centre(points$n_indiv, points$n_dim)
   # The points the centre is measured with (the integration's own, or draws
   # for a sparse grid), moved in one engine from step to step.
