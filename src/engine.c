@@ -495,21 +495,28 @@ static double sum_individuals(iclv_engine *e, int gradient, double *grad) {
   return loglik;
 }
 
-double iclv_engine_eval(iclv_engine *e, const double *theta, int gradient, int choice,
-                        int n_threads, double *grad) {
-  const int N = e->data.n_indiv, P = e->plan.n_par;
+/* People first .. first + count - 1 at theta on up to n_threads threads:
+ * their log-likelihoods into e->loglik_indiv, their gradient rows into
+ * e->grad_indiv (with `gradient`), predictions into `out` (may be NULL). */
+static void evaluate_people(iclv_engine *e, const double *theta, int n_threads, int first,
+                            int count, int gradient, int choice, const iclv_predict_out *out) {
+  const int P = e->plan.n_par;
   if (n_threads < 1 || n_threads > e->n_threads) n_threads = e->n_threads;
   const iclv_inputs in = iclv_engine_inputs(e, theta);
   iclv_fill_view(&in, 0, 1);
-
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
 #endif
-  for (int n = 0; n < N; n++) {
+  for (int n = first; n < first + count; n++) {
     indiv_ctx c = {e, &in, e->ws + iclv_thread_num(), n, gradient, choice,
                    gradient ? e->grad_indiv + (size_t) n * P : NULL, NULL};
-    e->loglik_indiv[n] = evaluate_individual(&c, NULL);
+    e->loglik_indiv[n] = evaluate_individual(&c, out);
   }
+}
+
+double iclv_engine_eval(iclv_engine *e, const double *theta, int gradient, int choice,
+                        int n_threads, double *grad) {
+  evaluate_people(e, theta, n_threads, 0, e->data.n_indiv, gradient, choice, NULL);
   return sum_individuals(e, gradient, grad);
 }
 
@@ -562,14 +569,5 @@ void iclv_engine_predict(iclv_engine *e, const double *theta, int n_threads,
 
 void iclv_engine_predict_people(iclv_engine *e, const double *theta, int n_threads,
                                 iclv_predict_out *out, int first, int count) {
-  if (n_threads < 1 || n_threads > e->n_threads) n_threads = e->n_threads;
-  const iclv_inputs in = iclv_engine_inputs(e, theta);
-  iclv_fill_view(&in, 0, 1);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
-#endif
-  for (int n = first; n < first + count; n++) {
-    indiv_ctx c = {e, &in, e->ws + iclv_thread_num(), n, 0, 1, NULL, NULL};
-    e->loglik_indiv[n] = evaluate_individual(&c, out);
-  }
+  evaluate_people(e, theta, n_threads, first, count, 0, 1, out);
 }
