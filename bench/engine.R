@@ -25,7 +25,7 @@ cat(sprintf("peak RSS: %.0f MB\n", peak_rss_mb()))
 
 # Memory at 3,260 individuals x 1,000 draws x 5 latent variables (124 MiB of
 # draws), adaptive integration, each measurement in a fresh process
-# (bench/engine_memory.R; the fit takes about half an hour on two cores).
+# (bench/engine_memory.R; the fit takes about a minute and a half on two cores).
 # Target: peak RSS at most the base plus 1.5 times the draws.
 # ICLV_BENCH_MEMORY=build measures the engine alone; =none skips.
 memory <- Sys.getenv("ICLV_BENCH_MEMORY", "build,fit")
