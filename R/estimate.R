@@ -3,7 +3,9 @@
 #' Builds the compiled engine once (data and draws laid out in memory), then
 #' lets [stats::optim()] maximise the simulated log-likelihood with the
 #' engine's analytic gradient ("BFGS", or "L-BFGS-B" when bounds are given),
-#' and computes classical, robust and BHHH standard errors.
+#' and computes classical, robust and BHHH standard errors (the first two
+#' from the engine's analytic Hessian, at about the cost of five evaluations;
+#' with `iclv_control(se = "bhhh")` no Hessian is computed).
 #'
 #' @section Starting values:
 #' Unless `start` names every free parameter, starting values are found in
@@ -56,7 +58,8 @@
 #' explained without error, thresholds or choice coefficients running off, a
 #' log-likelihood whose estimated integration error exceeds 10% of its value
 #' (a spike of the approximation, which plain nodes allow), or a Hessian that
-#' is not negative definite. When the optimizer stopped on its
+#' is not negative definite (not checked with `iclv_control(se = "bhhh")`,
+#' which computes no Hessian). When the optimizer stopped on its
 #' tolerance at such a point, iclv() estimates again from alternative starts
 #' (the other starts of `iclv_control(starts =)`, the staged start when
 #' `start` was given, the latent stage in the model's own normalisation, the
