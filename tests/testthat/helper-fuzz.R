@@ -180,3 +180,18 @@ fuzz_theta <- function(model) {
   }
   theta
 }
+
+# One random case of the engine tests: a fuzz model, its data and
+# parameters, and 3-40 standard normal draws per person, from R's generator
+# seeded with `seed`.
+fuzz_draws_case <- function(seed) {
+  set.seed(seed)
+  model <- fuzz_model()$model
+  data <- fuzz_data(model)
+  theta_full <- fuzz_theta(model)
+  n_indiv <- length(unique(data$id))
+  n_draws <- sample(3:40, 1L)
+  draws <- array(stats::rnorm(n_indiv * n_draws * length(model$latent)),
+                 c(n_indiv, n_draws, length(model$latent)))
+  list(model = model, data = data, theta_full = theta_full, draws = draws)
+}

@@ -20,14 +20,11 @@ expect_same_as_cpu <- function(kernel, cpu, what) {
 
 test_that("the kernels' logic agrees with the CPU engine on 100 random models", {
   for (seed in seq_len(100L)) {
-    set.seed(seed)
-    model <- fuzz_model()$model
-    data <- fuzz_data(model)
-    theta_full <- fuzz_theta(model)
-    n_indiv <- length(unique(data$id))
-    n_draws <- sample(3:40, 1L)
-    draws <- array(stats::rnorm(n_indiv * n_draws * length(model$latent)),
-                   c(n_indiv, n_draws, length(model$latent)))
+    case <- fuzz_draws_case(seed)
+    model <- case$model
+    data <- case$data
+    theta_full <- case$theta_full
+    draws <- case$draws
     engine <- iclv:::engine_build(model, iclv:::prepare_data(model, data), draws, threads = 1)
     cpu <- iclv:::engine_eval(engine, theta_full, scores = TRUE)
     for (lanes in c(1L, 32L)) {

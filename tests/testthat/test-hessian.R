@@ -85,18 +85,15 @@ test_that("the analytic Hessian equals numDeriv's Hessian of the plain-R referen
 
 test_that("the analytic Hessian equals differences of the gradient on random models", {
   for (seed in seq_len(25L)) {
-    set.seed(seed)
-    model <- fuzz_model()$model
-    data <- fuzz_data(model)
-    theta_full <- fuzz_theta(model)
-    n_indiv <- length(unique(data$id))
-    n_draws <- sample(3:40, 1L)
-    draws <- array(stats::rnorm(n_indiv * n_draws * length(model$latent)),
-                   c(n_indiv, n_draws, length(model$latent)))
+    case <- fuzz_draws_case(seed)
+    model <- case$model
+    data <- case$data
+    theta_full <- case$theta_full
+    draws <- case$draws
     # Signed weights (as sparse grids have) for every third model.
     weights <- NULL
     if (seed %% 3L == 0L) {
-      weights <- stats::runif(n_draws, 0.2, 1)
+      weights <- stats::runif(dim(draws)[2L], 0.2, 1)
       weights[1L] <- -0.3
     }
     engine <- iclv:::engine_build(model, iclv:::prepare_data(model, data), draws,
