@@ -180,7 +180,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   t0 <- proc.time()[["elapsed"]]
   prepared <- prepare_data(model, data)
   n_indiv <- nrow(prepared$ind_cat)
-  settings <- resolve_integration(integration, length(model$latent), nodes, adaptive, model)
+  settings <- resolve_integration(integration, n_dims(model), nodes, adaptive, model)
   points <- integration_points(model, settings, draws, draw_type, control$seed, n_indiv)
   # With a cluster, every engine is built on its workers, one shard of the
   # people each, until iclv() returns (R/cluster.R); each resolves `backend`.
@@ -192,7 +192,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   # With points of more than 16 MB, what the data checks, the centring
   # steps, the start and the optimizer leave behind is handed back at each
   # stage's end, so that it is not resident next to the points.
-  release_memory <- function() release_for_points(n_indiv, points$n_draws, length(model$latent))
+  release_memory <- function() release_for_points(n_indiv, points$n_draws, n_dims(model))
   release_memory()
   build <- function(points)
     engine_build(model, prepared, points, threads = control$threads,
@@ -217,7 +217,7 @@ iclv <- function(model, data, draws = 100, draw_type = "halton", start = NULL,
   } else if (!is.null(checkpoint)) {
     # A resumed run goes on from the checkpoint's centres (when they fit
     # the points' dimensions).
-    if (identical(dim(checkpoint$centre$chol)[-1L], rep(length(model$latent), 2L)))
+    if (identical(dim(checkpoint$centre$chol)[-1L], rep(n_dims(model), 2L)))
       points$centre <- checkpoint$centre
     adapt_at(fill_theta(model, map, checkpoint$theta))
   } else {

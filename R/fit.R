@@ -68,7 +68,7 @@ new_fit <- function(model, prepared, engine, map, opt, se, control, timings, mon
   # An interrupted fit has no estimates to describe, and its user wants it back now.
   if (!opt$interrupted) fit$loglik_parts <- part_logliks(model, prepared, draws, theta_full, fit$threads)
   # What the measures left behind goes back before the engine is built again.
-  release_for_points(fit$n_indiv, fit$n_draws, length(model$latent))
+  release_for_points(fit$n_indiv, fit$n_draws, n_dims(model))
   # On a cluster the fit keeps no engine (that of a large sample may not fit
   # in this process): fit_engine() builds one here when a method needs it.
   fit$engine <- if (is.null(active_session()))
@@ -104,7 +104,7 @@ engine_alive <- function(engine) {
 fit_points <- function(fit) {
   adaptive <- isTRUE(fit$integration$adaptive)
   points <- if (is.null(fit$draw_recipe)) array_points(fit$draws, standardise = adaptive) else
-    points_from_recipe(fit$draw_recipe, fit$n_indiv, length(fit$model$latent), adaptive)
+    points_from_recipe(fit$draw_recipe, fit$n_indiv, n_dims(fit$model), adaptive)
   points$centre <- fit$centre
   points
 }
@@ -168,9 +168,9 @@ part_logliks <- function(model, prepared, points, theta_full, threads) {
                      colSums(prepared$ind_cat > 0L))
   parts <- data.frame(
     part = indicators,
-    kind = "indicator",
-    n_obs = unname(answered),
-    unit = "individuals",
+    kind = rep("indicator", length(indicators)),
+    n_obs = as.integer(unname(answered)),
+    unit = rep("individuals", length(indicators)),
     loglik = vapply(seq_along(indicators), function(k) part_loglik(seq_along(indicators) == k, FALSE), 0),
     stringsAsFactors = FALSE)
   if (length(prepared$choice)) {

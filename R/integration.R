@@ -65,7 +65,7 @@ default_adaptive <- function(model) {
 # rule's settings; NULL for the user's own draws, which are then kept),
 # adaptive, and centre (NULL until adapted).
 integration_points <- function(model, settings, draws, draw_type, seed, n_indiv) {
-  n_dim <- length(model$latent)
+  n_dim <- n_dims(model)
   if (settings$method == "simulation") {
     drawn <- resolve_draws(draws, draw_type, seed, n_indiv, n_dim)
     points <- if (is.null(drawn$recipe)) array_points(drawn$array, settings$adaptive) else

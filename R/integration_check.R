@@ -24,7 +24,7 @@ integration_error <- function(fit, spend = FALSE) {
   }
   settings <- fit$integration
   finer <- settings$nodes + if (settings$type == "tensor") 4L else 1L
-  if (!is.null(rule_size_problem(length(fit$model$latent), finer, settings$type)))
+  if (!is.null(rule_size_problem(n_dims(fit$model), finer, settings$type)))
     return(list(error = NA_real_, kind = "not estimated (no finer rule within the limits)",
                 min_ess = NA_real_))
   loglik_finer <- loglik_with_rule(fit, finer)
@@ -61,8 +61,8 @@ effective_sizes <- function(engine, theta_full, spend = FALSE) {
 loglik_with_rule <- function(fit, nodes) {
   settings <- fit$integration
   settings$nodes <- nodes
-  check_rule_size(length(fit$model$latent), nodes, settings$type)
-  points <- points_from_recipe(list(settings = settings), fit$n_indiv, length(fit$model$latent))
+  check_rule_size(n_dims(fit$model), nodes, settings$type)
+  points <- points_from_recipe(list(settings = settings), fit$n_indiv, n_dims(fit$model))
   points$centre <- fit$centre
   loglik_with_points(fit, points)
 }
@@ -106,7 +106,7 @@ loglik_with_points <- function(fit, points) {
 check_integration <- function(fit, nodes = NULL) {
   if (!inherits(fit, "iclv_fit"))
     stop("`fit` must be an iclv_fit (from iclv())", call. = FALSE)
-  n_dim <- length(fit$model$latent)
+  n_dim <- n_dims(fit$model)
   integration <- fit$integration
   method <- integration$method %||% "simulation"
   adaptive <- isTRUE(integration$adaptive)

@@ -70,7 +70,7 @@ iclv_loglik <- function(model, data, theta, draws = 100, draw_type = "halton", s
   theta_full <- theta_full_from(model, theta)
   prepared <- prepare_data(model, data)
   n_indiv <- nrow(prepared$ind_cat)
-  settings <- resolve_integration(integration[1L], length(model$latent), nodes, adaptive, model)
+  settings <- resolve_integration(integration[1L], n_dims(model), nodes, adaptive, model)
   n_points <- if (is.array(draws)) dim(draws)[2L] else if (is.numeric(draws)) draws[1L] else 0
   session <- cluster_open(cluster)
   on.exit(cluster_close(session), add = TRUE)

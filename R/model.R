@@ -8,7 +8,8 @@
 #' index plan the compiled engine reads. Nothing is estimated here; pass the
 #' model to [iclv()].
 #'
-#' @param latent The latent part as lavaan model syntax, one string (several
+#' @param latent The latent part as lavaan model syntax (`NULL` for a model
+#'   without latent variables, which then needs `random`), one string (several
 #'   lines, or statements separated by `;`; `#` starts a comment; a line
 #'   ending in `+` continues on the next):
 #'   * `LV =~ q1 + q2 + q3` measures `LV` by indicators (data columns); an
@@ -47,6 +48,15 @@
 #'   the choice column, e.g. `c(car = 1, train = 2, bus = 3)`. Numbers in the
 #'   choice column are refused without it: iclv does not guess that 1 is the
 #'   first alternative of `utility`.
+#' @param random `NULL`, or a named list making utility coefficients random
+#'   across individuals (constant over one individual's tasks),
+#'   coefficient = distribution: `"normal"`, `"lognormal"` (positive),
+#'   `"neg_lognormal"` (negative), `"uniform"` or `"triangular"`; e.g.
+#'   `list(b_price = "neg_lognormal", b_organic = "normal")`. See **Random
+#'   coefficients**.
+#' @param correlated `FALSE` (independent random coefficients), `TRUE` (a
+#'   full Cholesky factor between all normal-based ones: normal, lognormal
+#'   and neg_lognormal) or the names of those that are correlated.
 #' @param task Name of the column numbering the choice tasks of an
 #'   individual. By default a column named `task`, where the data have one.
 #'   It is used only to check that each (id, task) pair has one row (see
@@ -85,6 +95,39 @@
 #' A term that is only a coefficient is an alternative-specific constant. A
 #' coefficient used in several terms or alternatives is one parameter. `~ 0`
 #' gives an alternative no terms (utility 0).
+#'
+#' **Random coefficients** (mixed logit). With `random`, each named
+#' coefficient varies across individuals: \eqn{\beta_n = g(z_n)}, with
+#' \eqn{z_n = b + s\,h(\xi_n)}{z_n = b + s h(xi_n)} and
+#' \eqn{\xi_n \sim N(0, 1)}{xi_n ~ N(0, 1)}, where the location `b` keeps
+#' the coefficient's name (`b_price`) and the spread `s > 0` is named
+#' `b_price~~b_price`:
+#' * `normal`: \eqn{\beta = b + s\xi}{beta = b + s xi} (mean `b`, standard
+#'   deviation `s`);
+#' * `lognormal`: \eqn{\beta = \exp(b + s\xi)}{beta = exp(b + s xi)}, and
+#'   `neg_lognormal`: \eqn{\beta = -\exp(b + s\xi)}{beta = -exp(b + s xi)}
+#'   (`b` and `s` are the mean and standard deviation of the underlying
+#'   normal);
+#' * `uniform`: \eqn{\beta}{beta} uniform on `b - s` to `b + s`;
+#' * `triangular`: \eqn{\beta}{beta} symmetric triangular on `b - s` to
+#'   `b + s`, peaked at `b`.
+#'
+#' Each random coefficient is one more integration dimension, after the latent
+#' variables: a user's draws array is individuals x draws x (latent
+#' variables, then random coefficients in the order of `random`), and every
+#' draw type, quadrature rule and adaptive rule covers them. With
+#' `correlated`, the underlying normals of the named coefficients share a
+#' lower-triangular Cholesky factor `L`: \eqn{z_a = b_a + \sum_{c \le a}
+#' L_{ac}\xi_c}{z_a = b_a + sum_(c <= a) L[a, c] xi_c}, in the order of
+#' `random`. Its diagonal entries are the spreads `a~~a`; the entry below the
+#' diagonal in row `a` and column `c` is the parameter `a~~c` (free, start
+#' 0). The covariance of the underlying normals is `L L'`. A random
+#' coefficient's terms cannot hold a latent variable; to let the location
+#' depend on a latent variable or a covariate, add a term with its own
+#' coefficient (`b_price * price_A + g * price_A * attitude`). `latent` may
+#' be `NULL` when `random` is given: a panel mixed logit. The analytic
+#' Hessian does not cover random coefficients: their standard errors use
+#' central differences of the analytic gradient.
 #'
 #' **The choice column.** It holds the chosen alternative of each task as
 #' its name (character or factor, e.g. `"car"`), or as a number when
@@ -133,7 +176,8 @@
 #'   `indicators`, `family`, `categories`, `covariates`, `alternatives`,
 #'   `utility_terms`, `choice`, `choice_codes`, `id`, `task`, `availability`,
 #'   `params` (the parameter table), `plan` (0-based index arrays for the
-#'   engine), `threshold_sets` and `syntax`.
+#'   engine), `threshold_sets`, `random` (a data frame of the random
+#'   coefficients: `coef`, `distribution`, `correlated`) and `syntax`.
 #' @seealso [iclv_parameters()] for the parameter table.
 #' @export
 #' @examples
@@ -154,20 +198,29 @@
 #'   utility = list(car = ~ asc_car + b_cost * cost_car + lambda * attitude,
 #'                  bus = ~ b_cost * cost_bus),
 #'   choice = "mode", choice_codes = c(car = 2, bus = 1))
-iclv_model <- function(latent, utility = NULL, choice = NULL, id = "id",
+iclv_model <- function(latent = NULL, utility = NULL, choice = NULL, id = "id",
                        availability = NULL, indicators = "ordered_probit",
                        thresholds = "free", categories = 5L, fixed = NULL,
-                       choice_codes = NULL, task = NULL) {
-  statements <- parse_latent_syntax(latent)
+                       choice_codes = NULL, task = NULL, random = NULL, correlated = FALSE) {
+  if (is.null(latent) && is.null(random)) {
+    stop("`latent` (the latent model syntax) is missing; a model without latent variables needs `random` (a mixed logit).",
+         call. = FALSE)
+  }
+  statements <- if (is.null(latent)) no_latent_statements() else parse_latent_syntax(latent)
   spec <- read_latent_structure(statements)
   spec <- c(spec, read_indicator_settings(spec, statements, indicators, categories, thresholds))
   choice_part <- read_choice_part(utility, choice, id, availability, spec$latent,
                                   choice_codes, task)
+  if (!is.null(random) && is.null(utility)) {
+    stop("`random` needs `utility` (the choice part of the model).", call. = FALSE)
+  }
+  random_table <- read_random(random, correlated, choice_part$utility_terms, fixed)
 
   slots <- rbind(structural_slots(spec, statements),
                  measurement_slots(spec, statements),
                  threshold_slots(spec, statements),
-                 choice_slots(choice_part$utility_terms))
+                 choice_slots(choice_part$utility_terms),
+                 random_slots(random_table))
   check_coefficient_names(choice_part, slots, spec$latent)
   table <- params_from_slots(slots)
   check_mirrored_labels(spec, statements, table$params)
@@ -177,9 +230,13 @@ iclv_model <- function(latent, utility = NULL, choice = NULL, id = "id",
   index <- function(name) table$slot_param[match(name, slots$name)] - 1L
   covariates <- unique(unlist(spec$covariate_paths[spec$latent], use.names = FALSE))
   if (is.null(covariates)) covariates <- character(0)
-  plan <- build_plan(spec, covariates, choice_part, index, n_par = nrow(params))
+  plan <- build_plan(spec, covariates, choice_part, index, n_par = nrow(params), random_table)
   threshold_sets <- build_threshold_sets(spec, plan)
-  check_identification(spec, params, plan, choice_part$utility_terms, choice_part$alternatives)
+  # For identification a random coefficient's terms count as its location's.
+  location_plan <- plan
+  location_plan$util_par <- as.integer(index(choice_part$utility_terms$coef))
+  check_identification(spec, params, location_plan, choice_part$utility_terms,
+                       choice_part$alternatives)
 
   structure(list(
     latent = spec$latent,
@@ -197,6 +254,7 @@ iclv_model <- function(latent, utility = NULL, choice = NULL, id = "id",
     params = params,
     plan = plan,
     threshold_sets = threshold_sets,
+    random = random_table,
     syntax = paste(latent, collapse = "\n"),
     arguments = model_arguments(as.list(environment())[names(formals(iclv_model))])
   ), class = "iclv_model")
@@ -210,7 +268,9 @@ iclv_model <- function(latent, utility = NULL, choice = NULL, id = "id",
 #'   `"choice"`), `free`, `start` (the value of a fixed parameter), `label`
 #'   (`""` when none) and `type` (`"loading"`, `"intercept"`, `"scale"`,
 #'   `"threshold"`, `"lv_intercept"`, `"lv_scale"`, `"covariate_path"`,
-#'   `"lv_path"`, `"choice"`). Scales are standard deviations.
+#'   `"lv_path"`, `"choice"`, and for random coefficients `"random_spread"`
+#'   and `"random_chol"`; a random coefficient's location keeps the type
+#'   `"choice"`). Scales and spreads are standard deviations.
 #' @export
 #' @examples
 #' model <- iclv_model("LV =~ q1 + q2 + q3; LV ~ age")
@@ -226,7 +286,7 @@ iclv_parameters <- function(model) {
 print.iclv_model <- function(x, ...) {
   refuse_unused_arguments(..., .fun = "print()")
   cat("ICLV model\n")
-  cat("  latent variables: ", paste(x$latent, collapse = ", "), "\n", sep = "")
+  if (length(x$latent)) cat("  latent variables: ", paste(x$latent, collapse = ", "), "\n", sep = "")
   for (family in unique(x$family)) {
     cat(sprintf("  %s indicators: %s\n", family,
                 paste(x$indicators[x$family == family], collapse = ", ")))
@@ -241,6 +301,13 @@ print.iclv_model <- function(x, ...) {
                 paste(x$alternatives, collapse = ", "), x$choice, coded, x$id))
   } else {
     cat("  no choice part\n")
+  }
+  random <- x$random %||% empty_random()
+  if (nrow(random)) {
+    cat("  random coefficients: ", paste0(random$coef, " (", random$distribution, ")",
+                                          collapse = ", "),
+        if (any(random$correlated)) paste0("; correlated: ", paste(random$coef[random$correlated], collapse = ", ")),
+        "\n", sep = "")
   }
   cat(sprintf("  parameters: %d free, %d fixed\n", sum(x$params$free), sum(!x$params$free)))
   invisible(x)

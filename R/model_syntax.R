@@ -260,3 +260,9 @@ stop_cycle <- function(remaining, paths, path_rows = NULL) {
   stop("latent variables form a cycle: ", paste(cycle, collapse = " -> "), where,
        "; the structural model must be recursive.", call. = FALSE)
 }
+
+# The statements of a model without latent variables (a mixed logit): none,
+# in the shape parse_latent_syntax() gives.
+no_latent_statements <- function() {
+  parse_latent_syntax("lv =~ q")[0L, , drop = FALSE]
+}

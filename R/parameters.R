@@ -198,7 +198,7 @@ close_names <- function(name, candidates, n = 5L) {
 }
 
 check_fixed_scales <- function(params) {
-  bad <- !params$free & ((params$type == "scale" & params$start <= 0) |
+  bad <- !params$free & ((params$type %in% c("scale", "random_spread") & params$start <= 0) |
                            (params$type == "lv_scale" & params$start < 0))
   if (any(bad)) {
     stop(sprintf("scale '%s' is fixed at %s; scales are standard deviations and must be positive.",

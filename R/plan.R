@@ -4,10 +4,12 @@
 # The plan is the engine's final input, read by C as it is: index arrays
 # stored as integers, the threshold signs as doubles, and the counts
 # (parameters, covariates, alternatives) that size the engine.
-build_plan <- function(spec, covariates, choice_part, index, n_par) {
-  plan <- c(structural_plan(spec, covariates, index),
+build_plan <- function(spec, covariates, choice_part, index, n_par, random = empty_random()) {
+  n_latent <- length(spec$latent)
+  plan <- c(random_plan(structural_plan(spec, covariates, index), random, n_latent, index),
             measurement_plan(spec, index),
-            choice_plan(choice_part, spec$latent, index))
+            random_choice_plan(choice_plan(choice_part, spec$latent, index),
+                               choice_part$utility_terms, random, n_latent))
   is_index <- names(plan) != "ind_thr_sign"
   plan[is_index] <- lapply(plan[is_index], as.integer)
   plan$ind_thr_sign <- as.double(plan$ind_thr_sign)

@@ -219,7 +219,7 @@ scenario_data <- function(model, newdata) {
 # were: from its recipe, or, for the user's own draws, Halton draws of the
 # same number.
 scenario_points <- function(fit, n_indiv) {
-  n_dim <- length(fit$model$latent)
+  n_dim <- n_dims(fit$model)
   if (!is.null(fit$draw_recipe))
     return(points_from_recipe(fit$draw_recipe, n_indiv, n_dim,
                               adaptive = isTRUE(fit$integration$adaptive)))

@@ -113,9 +113,11 @@ iclv_simulate <- function(model, theta = NULL, n_indiv = 500, n_tasks = 6,
     out[[model$choice]] <- simulate_choices(model, theta_full, out, latent[person, , drop = FALSE])
   }
   rownames(out) <- NULL
-  colnames(latent) <- model$latent
+  colnames(latent) <- model_dims(model)
   attr(out, "theta") <- stats::setNames(theta_full, model$params$name)
-  attr(out, "latent") <- latent
+  attr(out, "latent") <- latent[, seq_along(model$latent), drop = FALSE]
+  n_random <- nrow(model$random %||% empty_random())
+  if (n_random) attr(out, "random") <- latent[, length(model$latent) + seq_len(n_random), drop = FALSE]
   out
 }
 
@@ -145,7 +147,7 @@ simulation_theta <- function(model, theta) {
   paths <- free & params$type %in% c("covariate_path", "lv_path") & value == 0
   value[paths] <- 0.5
 
-  for (p in which(free & params$block == "choice")) {
+  for (p in which(free & params$type == "choice")) {
     terms <- model$utility_terms[model$utility_terms$coef == params$name[[p]], , drop = FALSE]
     columns <- unlist(lapply(terms$value, function(v) if (is.null(v)) character(0) else all.vars(v)))
     is_constant <- all(vapply(terms$value, is.null, TRUE)) && all(is.na(terms$lv))
@@ -156,6 +158,13 @@ simulation_theta <- function(model, theta) {
     } else {
       stats::runif(1L, 0.5, 1.5)
     }
+  }
+
+  random <- model$random %||% empty_random()
+  for (i in seq_len(nrow(random))) {
+    p <- match(random$coef[[i]], params$name)
+    if (random$distribution[[i]] %in% c("lognormal", "neg_lognormal")) value[[p]] <- log(abs(value[[p]]))
+    value[free & params$type == "random_spread"] <- 0.5
   }
 
   if (!is.null(theta)) {
@@ -181,7 +190,7 @@ simulation_theta <- function(model, theta) {
     }
     value[index] <- as.double(theta)
   }
-  scales <- params$type %in% c("scale", "lv_scale")
+  scales <- params$type %in% scale_types
   if (any(value[scales] <= 0)) {
     stop("scale parameters must be positive: ",
          paste0("`", params$name[scales & value <= 0], "`", collapse = ", "), call. = FALSE)
@@ -218,24 +227,31 @@ simulate_covariates <- function(model, n_indiv, attributes) {
   covariates
 }
 
-# Structural equations, in the (topological) order of model$latent.
+# Structural equations, in the (topological) order of model$latent, then
+# the random coefficients (R/random.R): one column per integration
+# dimension, each person's value.
 simulate_latent <- function(model, theta_full, covariates, n_indiv) {
   plan <- model$plan
-  n_latent <- length(model$latent)
-  latent <- matrix(0, n_indiv, n_latent)
+  n_dim <- length(plan$lv_alpha)
+  latent <- matrix(0, n_indiv, n_dim)
+  xi <- matrix(stats::rnorm(n_indiv * n_dim), n_indiv, n_dim)
+  kind <- plan$lv_kind %||% integer(n_dim)
   par <- function(index) if (index < 0L) NA_real_ else theta_full[[index + 1L]]
-  for (l in seq_len(n_latent)) {
+  for (l in seq_len(n_dim)) {
     alpha <- par(plan$lv_alpha[[l]])
     sigma <- par(plan$lv_sigma[[l]])
     value <- (if (is.na(alpha)) 0 else alpha) +
-      (if (is.na(sigma)) 1 else sigma) * stats::rnorm(n_indiv)
+      (if (is.na(sigma)) 1 else sigma) * random_draw_map(kind[[l]], xi[, l])
     for (i in seq_csr(plan$lv_cov_ptr, l)) {
       value <- value + par(plan$lv_cov_par[[i]]) * covariates[, plan$lv_cov_col[[i]] + 1L]
     }
     for (i in seq_csr(plan$lv_path_ptr, l)) {
       value <- value + par(plan$lv_path_par[[i]]) * latent[, plan$lv_path_from[[i]] + 1L]
     }
-    latent[, l] <- value
+    for (i in seq_csr(plan$lv_chol_ptr %||% integer(n_dim + 1L), l)) {
+      value <- value + par(plan$lv_chol_par[[i]]) * xi[, plan$lv_chol_from[[i]] + 1L]
+    }
+    latent[, l] <- random_value_map(kind[[l]], value)
   }
   latent
 }
@@ -293,13 +309,12 @@ simulate_choices <- function(model, theta_full, data, latent) {
   avail <- availability_matrix(model, data)
   values <- utility_term_values(model, data, avail)
   terms <- model$utility_terms
-  coef_index <- model$plan$util_par + 1L
+  plan <- model$plan
   utility <- matrix(0, n_rows, length(model$alternatives))
   for (m in seq_len(nrow(terms))) {
-    contribution <- theta_full[[coef_index[[m]]]] * values[, m]
-    if (!is.na(terms$lv[[m]])) {
-      contribution <- contribution * latent[, match(terms$lv[[m]], model$latent)]
-    }
+    par <- plan$util_par[[m]]
+    contribution <- (if (par >= 0L) theta_full[[par + 1L]] else 1) * values[, m]
+    if (plan$util_lv[[m]] >= 0L) contribution <- contribution * latent[, plan$util_lv[[m]] + 1L]
     utility[, terms$alt[[m]]] <- utility[, terms$alt[[m]]] + contribution
   }
   gumbel <- -log(-log(matrix(stats::runif(length(utility)), n_rows)))

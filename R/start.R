@@ -6,7 +6,9 @@
 #             with standardised latent variables (R/normalisation.R), then
 #             mapped to the user's normalisation;
 #   mnl       the choice coefficients from a plain MNL in which each latent
-#             variable is replaced by its posterior mean.
+#             variable is replaced by its posterior mean (a random
+#             coefficient by its location: the MNL coefficient, or the log of
+#             its size for a lognormal; spreads keep their small start).
 
 # The user's starting values, checked, without the values of fixed parameters
 # (accepted when they equal the fixed value).
@@ -51,6 +53,7 @@ starting_values <- function(model, prepared, engine, start, control, standardise
     theta_full <- mnl_start(model, prepared, theta_full,
                             posterior_lv_means(engine, theta_full, prepared$ids),
                             keep = user_rows)
+    theta_full <- random_location_starts(model, theta_full, keep = user_rows)
     stages <- c(stages, "mnl")
   }
   structure(theta_full, stages = stages)

@@ -4,12 +4,15 @@
 # the identity. The engine always works on the natural scale; this file maps
 # parameters, gradients and covariance matrices between the two.
 
+# Parameters that are positive: free ones are logs on the working scale.
+scale_types <- c("scale", "lv_scale", "random_spread")
+
 # The map of a model: which free parameters are logs and which form sets.
 working_map <- function(model) {
   params <- model$params
   free <- which(params$free)
   position <- match(seq_len(nrow(params)), free) # row -> position in the free vector
-  is_log <- params$type[free] %in% c("scale", "lv_scale")
+  is_log <- params$type[free] %in% scale_types
 
   rows_in_sets <- unlist(lapply(model$threshold_sets, `[[`, "par"))
   shared_rows <- rows_in_sets[duplicated(rows_in_sets)]
@@ -102,7 +105,7 @@ working_from_theta <- function(model, map, theta_full) {
 # parameters.
 check_theta_domain <- function(model, theta_full) {
   params <- model$params
-  is_scale <- params$type %in% c("scale", "lv_scale")
+  is_scale <- params$type %in% scale_types
   bad <- is_scale & !(theta_full > 0)
   if (any(bad))
     stop("scale parameter(s) must be positive: ",

@@ -41,14 +41,34 @@ typedef struct indiv_ctx {
   iclv_hess_workspace *hess; /* the Hessian's (with the gradient), or NULL */
 } indiv_ctx;
 
-/* Latent variables of one block: structural equations, forward in order. */
+/* The draws of dimension l in the block: the points themselves. */
+ICLV_ALWAYS_INLINE const double *block_points(const indiv_ctx *c, int l, int r0) {
+  return c->e->draws.eta + ((size_t) c->n * c->e->plan.n_lv + l) * c->e->draws.n_draws + r0;
+}
+
+/* What the spread of dimension l multiplies: the points, or h(points) for a
+ * uniform or triangular coefficient (in the workspace, made by
+ * block_latent()). */
+ICLV_ALWAYS_INLINE const double *block_draw_values(const indiv_ctx *c, int l, int r0) {
+  if (iclv_dim_maps_draw(c->e->plan.lv_kind[l])) return c->ws->draw_value + (size_t) l * c->e->block;
+  return block_points(c, l, r0);
+}
+
+/* Latent variables and random coefficients of one block: structural
+ * equations forward in order, then g() of each random coefficient. */
 ICLV_ALWAYS_INLINE void block_latent(const indiv_ctx *c, int r0, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_theta_view *v = &c->e->view;
-  const int R = c->e->draws.n_draws, B = c->e->block;
+  const int B = c->e->block;
   for (int l = 0; l < p->n_lv; l++) {
     double *lv = c->ws->lv + (size_t) l * B;
-    const double *eta = c->e->draws.eta + ((size_t) c->n * p->n_lv + l) * R + r0;
+    const int kind = p->lv_kind[l];
+    if (iclv_dim_maps_draw(kind)) {
+      const double *xi = block_points(c, l, r0);
+      double *mapped = c->ws->draw_value + (size_t) l * B;
+      for (int r = 0; r < nb; r++) mapped[r] = iclv_dim_draw(kind, xi[r]);
+    }
+    const double *eta = block_draw_values(c, l, r0);
     const double mean = c->ws->lv_mean[l], sigma = v->lv_sigma[l];
 #pragma omp simd
     for (int r = 0; r < nb; r++) lv[r] = mean + sigma * eta[r];
@@ -57,6 +77,16 @@ ICLV_ALWAYS_INLINE void block_latent(const indiv_ctx *c, int r0, int nb) {
       const double b = v->lv_path[i];
 #pragma omp simd
       for (int r = 0; r < nb; r++) lv[r] += b * from[r];
+    }
+    ICLV_CSR_FOR(i, p->lv_chol_ptr, l) {
+      const double *from = block_points(c, p->lv_chol_from[i], r0);
+      const double b = c->in->theta[p->lv_chol_par[i]];
+#pragma omp simd
+      for (int r = 0; r < nb; r++) lv[r] += b * from[r];
+    }
+    if (iclv_dim_is_lognormal(kind)) {
+#pragma omp simd
+      for (int r = 0; r < nb; r++) lv[r] = iclv_dim_value(kind, lv[r]);
     }
   }
 }
@@ -169,7 +199,7 @@ ICLV_ALWAYS_INLINE void block_utility(const indiv_ctx *c, int t, int tl, int j, 
   ICLV_CSR_FOR(i, p->alt_term_ptr, j) {
     const int m = p->alt_term[i];
     if (p->util_lv[m] < 0) continue;
-    const double coef = c->in->theta[p->util_par[m]] * value[m];
+    const double coef = iclv_term_coef(c->in->theta, p->util_par[m]) * value[m];
     const double *lv = c->ws->lv + (size_t) p->util_lv[m] * c->e->block;
 #pragma omp simd
     for (int r = 0; r < nb; r++) util[r] += coef * lv[r];
@@ -317,30 +347,40 @@ ICLV_ALWAYS_INLINE void gradient_choices(const indiv_ctx *c, int nb) {
           g[p->util_par[m]] += value[m] * dv_sum;
         } else {
           const double *lv = c->ws->lv + (size_t) l * B;
-          g[p->util_par[m]] += value[m] * weighted_sum2(w, dv, lv, nb);
-          add_to(c->ws->dlv + (size_t) l * B, c->in->theta[p->util_par[m]] * value[m], dv, nb);
+          const int par = p->util_par[m];
+          if (par >= 0) g[par] += value[m] * weighted_sum2(w, dv, lv, nb);
+          add_to(c->ws->dlv + (size_t) l * B, iclv_term_coef(c->in->theta, par) * value[m], dv, nb);
         }
       }
     }
   }
 }
 
-/* Structural equations in reverse order with the collected dLV. */
+/* Structural equations in reverse order with the collected dLV (for a
+ * lognormal coefficient, d/d beta turned into d/dz first). */
 ICLV_ALWAYS_INLINE void gradient_latent(const indiv_ctx *c, int r0, int nb) {
   const iclv_plan *p = &c->e->plan;
   const iclv_theta_view *v = &c->e->view;
-  const int R = c->e->draws.n_draws, B = c->e->block;
+  const int B = c->e->block;
   const double *w = c->ws->weight;
   const double *x = c->e->data.covariates + (size_t) c->n * p->n_cov;
   double *g = c->grad_row;
   for (int l = p->n_lv - 1; l >= 0; l--) {
-    const double *dlv = c->ws->dlv + (size_t) l * B;
-    const double *eta = c->e->draws.eta + ((size_t) c->n * p->n_lv + l) * R + r0;
+    double *dlv = c->ws->dlv + (size_t) l * B;
+    const int kind = p->lv_kind[l];
+    if (iclv_dim_is_lognormal(kind)) {
+      const double *beta = c->ws->lv + (size_t) l * B;
+#pragma omp simd
+      for (int r = 0; r < nb; r++) dlv[r] *= iclv_dim_slope(kind, beta[r]);
+    }
+    const double *eta = block_draw_values(c, l, r0);
     const double total = weighted_sum(w, dlv, nb);
     grad_add(g, p->lv_alpha[l], total);
     ICLV_CSR_FOR(i, p->lv_cov_ptr, l)
       g[p->lv_cov_par[i]] += total * x[p->lv_cov_col[i]];
     grad_add(g, p->lv_sigma[l], weighted_sum2(w, dlv, eta, nb));
+    ICLV_CSR_FOR(i, p->lv_chol_ptr, l)
+      g[p->lv_chol_par[i]] += weighted_sum2(w, dlv, block_points(c, p->lv_chol_from[i], r0), nb);
     ICLV_CSR_FOR(i, p->lv_path_ptr, l) {
       const int m = p->lv_path_from[i];
       g[p->lv_path_par[i]] += weighted_sum2(w, dlv, c->ws->lv + (size_t) m * B, nb);

@@ -55,6 +55,7 @@ typedef struct iclv_inputs {
 /* One thread's scratch space, sized at creation for a block of draws. */
 typedef struct iclv_workspace {
   double *lv, *dlv;                 /* n_lv x block */
+  double *draw_value;               /* n_lv x block: h(points) of uniform and triangular dimensions */
   double *mu, *loglik_draw, *weight; /* block */
   double *d_tau_hi, *d_tau_lo, *d_mu, *d_scale; /* n_ind x block */
   double *util;                     /* n_alt x block */

@@ -21,6 +21,10 @@
   X(int, lv_path_ptr, p->n_lv + 1)                          \
   X(int, lv_path_from, p->lv_path_ptr[p->n_lv])             \
   X(int, lv_path_par, p->lv_path_ptr[p->n_lv])              \
+  X(int, lv_kind, p->n_lv) /* ICLV_DIM_*: latent variable or random coefficient */ \
+  X(int, lv_chol_ptr, p->n_lv + 1) /* Cholesky entries below the diagonal... */ \
+  X(int, lv_chol_from, p->lv_chol_ptr[p->n_lv]) /* ...the earlier dimension... */ \
+  X(int, lv_chol_par, p->lv_chol_ptr[p->n_lv])  /* ...and the entry's parameter */ \
   X(int, ind_family, p->n_ind)                              \
   X(int, ind_ncat, p->n_ind)                                \
   X(int, ind_intercept, p->n_ind)                           \
@@ -32,7 +36,7 @@
   X(int, ind_thr_par, p->ind_thr_ptr[p->n_ind])             \
   X(double, ind_thr_sign, p->ind_thr_ptr[p->n_ind])         \
   X(int, util_alt, p->n_term)                               \
-  X(int, util_par, p->n_term)                               \
+  X(int, util_par, p->n_term) /* -1: coefficient 1 (a random coefficient's term) */ \
   X(int, util_lv, p->n_term)
 
 /* Derived from the plan by iclv_engine_finish(). */

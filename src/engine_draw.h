@@ -55,15 +55,25 @@ ICLV_INLINE_HOST_DEVICE void iclv_person_fill(const iclv_inputs *m, const iclv_p
     task_base[idx] = iclv_base_utility(m, ind->first_task + idx / J, idx % J);
 }
 
-/* Structural equations, forward in order, for point r (section 1.1). */
+/* Point r's draw xi of dimension l. */
+ICLV_INLINE_HOST_DEVICE double iclv_draw_point(const iclv_inputs *m, const iclv_person *ind, int l,
+                                               int r) {
+  return m->draws.eta[((size_t) ind->n * m->plan.n_lv + l) * m->draws.n_draws + r];
+}
+
+/* Structural equations, forward in order, for point r (section 1.1), and
+ * the random coefficients (section 1.5). */
 ICLV_INLINE_HOST_DEVICE void iclv_draw_latent(const iclv_inputs *m, const iclv_person *ind, int r) {
-  const int L = m->plan.n_lv, R = m->draws.n_draws;
-  for (int l = 0; l < L; l++) {
-    const double eta = m->draws.eta[((size_t) ind->n * L + l) * R + r];
+  const iclv_plan *p = &m->plan;
+  for (int l = 0; l < p->n_lv; l++) {
+    const int kind = p->lv_kind[l];
+    const double eta = iclv_dim_draw(kind, iclv_draw_point(m, ind, l, r));
     double v = ind->lv_mean[l] + m->view.lv_sigma[l] * eta;
-    ICLV_CSR_FOR(i, m->plan.lv_path_ptr, l)
-      v += m->view.lv_path[i] * ind->lv[m->plan.lv_path_from[i] * ind->stride];
-    ind->lv[l * ind->stride] = v;
+    ICLV_CSR_FOR(i, p->lv_path_ptr, l)
+      v += m->view.lv_path[i] * ind->lv[p->lv_path_from[i] * ind->stride];
+    ICLV_CSR_FOR(i, p->lv_chol_ptr, l)
+      v += m->theta[p->lv_chol_par[i]] * iclv_draw_point(m, ind, p->lv_chol_from[i], r);
+    ind->lv[l * ind->stride] = iclv_dim_value(kind, v);
   }
 }
 
@@ -98,7 +108,7 @@ ICLV_INLINE_HOST_DEVICE double iclv_draw_utility(const iclv_inputs *m, const icl
   ICLV_CSR_FOR(i, p->alt_term_ptr, j) {
     const int term = p->alt_term[i], l = p->util_lv[term];
     if (l < 0) continue;
-    u += m->theta[p->util_par[term]] * value[term] * ind->lv[l * ind->stride];
+    u += iclv_term_coef(m->theta, p->util_par[term]) * value[term] * ind->lv[l * ind->stride];
   }
   return u;
 }
@@ -226,24 +236,28 @@ ICLV_INLINE_HOST_DEVICE void iclv_draw_gradient_choices(const iclv_inputs *m,
         if (l < 0) continue;
         const int par = p->util_par[term];
         iclv_push_param(sink, par, value[term], w * dv * ind->lv[l * ind->stride]);
-        ind->dlv[l * ind->stride] += m->theta[par] * value[term] * dv;
+        ind->dlv[l * ind->stride] += iclv_term_coef(m->theta, par) * value[term] * dv;
       }
     }
   }
 }
 
-/* Structural equations in reverse order (section 5.3). */
+/* Structural equations and random coefficients in reverse order (section
+ * 5.3; for a lognormal coefficient, d/d beta turned into d/dz first). */
 ICLV_INLINE_HOST_DEVICE void iclv_draw_gradient_latent(const iclv_inputs *m,
                                                        const iclv_person *ind, iclv_sink *sink,
                                                        double w, int r) {
   const iclv_plan *p = &m->plan;
-  const int L = p->n_lv, R = m->draws.n_draws;
-  for (int l = L - 1; l >= 0; l--) {
-    const double dl = ind->dlv[l * ind->stride];
+  for (int l = p->n_lv - 1; l >= 0; l--) {
+    const int kind = p->lv_kind[l];
+    const double dl = ind->dlv[l * ind->stride] * iclv_dim_slope(kind, ind->lv[l * ind->stride]);
     if (p->lv_alpha[l] >= 0 || ICLV_CSR_COUNT(p->lv_cov_ptr, l) > 0)
       iclv_sink_push(sink, iclv_target(ICLV_TARGET_LV_TOTAL, l), 1.0, w * dl);
-    const double eta = m->draws.eta[((size_t) ind->n * L + l) * R + r];
+    const double eta = iclv_dim_draw(kind, iclv_draw_point(m, ind, l, r));
     iclv_push_param(sink, p->lv_sigma[l], 1.0, w * dl * eta);
+    ICLV_CSR_FOR(i, p->lv_chol_ptr, l)
+      iclv_push_param(sink, p->lv_chol_par[i], 1.0,
+                      w * dl * iclv_draw_point(m, ind, p->lv_chol_from[i], r));
     ICLV_CSR_FOR(i, p->lv_path_ptr, l) {
       const int from = p->lv_path_from[i];
       iclv_push_param(sink, p->lv_path_par[i], 1.0, w * dl * ind->lv[from * ind->stride]);

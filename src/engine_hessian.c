@@ -28,6 +28,7 @@
  *
  * Every function below but the entry points is inlined into
  * iclv_hessian_block(), which is compiled for AVX2 as well (engine_block.h). */
+#include <stdio.h>
 #include <string.h>
 #include "engine.h"
 #include "engine_block.h"
@@ -96,9 +97,23 @@ static void hessian_structure(const iclv_plan *p, iclv_hessian *h, int *scratch)
   h->n_rows = rows + h->n_struct;
 }
 
+/* Does the model have random coefficients (which this file does not cover)? */
+static int has_random_coefficients(const iclv_plan *p) {
+  for (int l = 0; l < p->n_lv; l++)
+    if (p->lv_kind[l] != ICLV_DIM_NORMAL || ICLV_CSR_COUNT(p->lv_chol_ptr, l) > 0) return 1;
+  for (int m = 0; m < p->n_term; m++)
+    if (p->util_par[m] < 0) return 1;
+  return 0;
+}
+
 int iclv_engine_hessian_setup(iclv_engine *e, const int *want, char *err, size_t errlen) {
   const iclv_plan *p = &e->plan;
   const int P = p->n_par, L = p->n_lv;
+  if (has_random_coefficients(p)) {
+    snprintf(err, errlen, "the analytic Hessian does not cover random coefficients; "
+             "use iclv_control(hessian = \"differences\")");
+    return 1;
+  }
   if (e->hess == NULL) {
     iclv_hessian *h;
     ICLV_ENGINE_ALLOC(e, h, 1, err, errlen);

@@ -15,6 +15,55 @@ ICLV_INLINE_HOST_DEVICE double iclv_param_or(const double *theta, int index, dou
   return index >= 0 ? theta[index] : absent;
 }
 
+/* The kinds of integration dimension (the plan's lv_kind). A latent
+ * variable is LV = mean + sigma xi + paths; a random coefficient is
+ * beta = g(z), z = location + spread h(xi) + sum_j L_j xi_j (Cholesky entries
+ * on earlier dimensions' draws), where h maps the standard normal draw xi
+ * and g the underlying value (vignette "likelihood", section 1.5). */
+#define ICLV_DIM_NORMAL 0        /* latent variables and normal coefficients: beta = z */
+#define ICLV_DIM_LOGNORMAL 1     /* beta = exp(z) */
+#define ICLV_DIM_NEG_LOGNORMAL 2 /* beta = -exp(z) */
+#define ICLV_DIM_UNIFORM 3       /* h(xi) = 2 Phi(xi) - 1, uniform on [-1, 1] */
+#define ICLV_DIM_TRIANGULAR 4    /* h(xi) = the symmetric triangular quantile on [-1, 1] of Phi(xi) */
+#define ICLV_DIM_MAX_Z 700.0     /* z above this is taken as this: exp stays finite */
+
+/* Does the dimension map its draw (h not the identity)? */
+ICLV_INLINE_HOST_DEVICE int iclv_dim_maps_draw(int kind) { return kind >= ICLV_DIM_UNIFORM; }
+/* Is beta = +-exp(z) (g not the identity)? */
+ICLV_INLINE_HOST_DEVICE int iclv_dim_is_lognormal(int kind) {
+  return kind == ICLV_DIM_LOGNORMAL || kind == ICLV_DIM_NEG_LOGNORMAL;
+}
+
+/* h(xi). The triangular quantile is sqrt(2u) - 1 below the median and
+ * 1 - sqrt(2 (1 - u)) above, u = Phi(xi); both take the tail Phi(-|xi|)
+ * directly, so nothing cancels. */
+ICLV_INLINE_HOST_DEVICE double iclv_dim_draw(int kind, double xi) {
+  if (kind == ICLV_DIM_UNIFORM) return erf(xi * ICLV_SQRT1_2);
+  if (kind == ICLV_DIM_TRIANGULAR) {
+    const double v = 1.0 - sqrt(erfc(fabs(xi) * ICLV_SQRT1_2));
+    return xi < 0.0 ? -v : v;
+  }
+  return xi;
+}
+
+/* g(z): the coefficient from its underlying value. */
+ICLV_INLINE_HOST_DEVICE double iclv_dim_value(int kind, double z) {
+  if (!iclv_dim_is_lognormal(kind)) return z;
+  const double e = exp(z < ICLV_DIM_MAX_Z ? z : ICLV_DIM_MAX_Z);
+  return kind == ICLV_DIM_LOGNORMAL ? e : -e;
+}
+
+/* g'(z), from beta = g(z): beta itself for the lognormals, else 1. */
+ICLV_INLINE_HOST_DEVICE double iclv_dim_slope(int kind, double beta) {
+  return iclv_dim_is_lognormal(kind) ? beta : 1.0;
+}
+
+/* The coefficient of a utility term: its parameter, or 1 for a random
+ * coefficient's term (util_par -1), whose coefficient is the dimension. */
+ICLV_INLINE_HOST_DEVICE double iclv_term_coef(const double *theta, int par) {
+  return par >= 0 ? theta[par] : 1.0;
+}
+
 /* Threshold i of the plan: a sign (+1, -1 or 0) times a parameter (section 1.3). */
 ICLV_INLINE_HOST_DEVICE double iclv_threshold(const iclv_inputs *in, int i) {
   return in->plan.ind_thr_sign[i] * in->theta[in->plan.ind_thr_par[i]];

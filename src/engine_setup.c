@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine.h"
+#include "engine_person.h"
 
 /* Draws per block: long enough for SIMD loops, short enough that a thread's
  * workspace stays in cache. */
@@ -108,7 +109,7 @@ int iclv_engine_validate(const iclv_engine *e, char *err, size_t errlen) {
       check_range(p->ind_load_lv, p->ind_load_ptr[K], 0, L - 1, "ind_load_lv", err, errlen) ||
       check_params(p->ind_thr_par, p->ind_thr_ptr[K], P, 0, "ind_thr_par", err, errlen) ||
       check_range(p->ind_family, K, 0, 2, "ind_family", err, errlen) ||
-      check_params(p->util_par, p->n_term, P, 0, "util_par", err, errlen) ||
+      check_params(p->util_par, p->n_term, P, 1, "util_par", err, errlen) ||
       check_range(p->util_alt, p->n_term, 0, p->n_alt - 1, "util_alt", err, errlen) ||
       check_range(p->util_lv, p->n_term, -1, L - 1, "util_lv", err, errlen))
     return 1;
@@ -117,6 +118,19 @@ int iclv_engine_validate(const iclv_engine *e, char *err, size_t errlen) {
       if (p->lv_path_from[i] < 0 || p->lv_path_from[i] >= l)
         FAIL("plan: latent variable %d depends on %d, which does not come before it", l,
              p->lv_path_from[i]);
+  if (check_ptr(p->lv_chol_ptr, L, p->lv_chol_ptr[L], "plan: lv_chol_ptr", err, errlen) ||
+      check_params(p->lv_chol_par, p->lv_chol_ptr[L], P, 0, "lv_chol_par", err, errlen) ||
+      check_range(p->lv_kind, L, ICLV_DIM_NORMAL, ICLV_DIM_TRIANGULAR, "lv_kind", err, errlen))
+    return 1;
+  for (int l = 0; l < L; l++)
+    ICLV_CSR_FOR(i, p->lv_chol_ptr, l)
+      if (p->lv_chol_from[i] < 0 || p->lv_chol_from[i] >= l ||
+          iclv_dim_maps_draw(p->lv_kind[l]) || iclv_dim_maps_draw(p->lv_kind[p->lv_chol_from[i]]))
+        FAIL("plan: dimension %d has a Cholesky entry on %d, which is not an earlier normal-based dimension",
+             l, p->lv_chol_from[i]);
+  for (int m = 0; m < p->n_term; m++)
+    if (p->util_par[m] < 0 && p->util_lv[m] < 0)
+      FAIL("plan: utility term %d has neither a coefficient nor a dimension", m + 1);
   for (int k = 0; k < K; k++) {
     if (ICLV_CSR_COUNT(p->ind_load_ptr, k) == 0)
       FAIL("plan: indicator %d has no loading", k + 1);
@@ -198,6 +212,7 @@ int iclv_engine_finish(iclv_engine *e, int n_threads, char *err, size_t errlen) 
     iclv_workspace *w = e->ws + t;
     ALLOC(w->lv, L * B);
     ALLOC(w->dlv, L * B);
+    ALLOC(w->draw_value, L * B);
     ALLOC(w->mu, B);
     ALLOC(w->loglik_draw, B);
     ALLOC(w->weight, B);

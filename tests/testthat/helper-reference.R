@@ -24,9 +24,13 @@
 #     parameter), intercept, scale, thresholds = parameter names in order,
 #     "-name" for a mirrored one, "0" for a threshold fixed at 0),
 #   utility = named list of function(row, lv, theta) -> utility (NULL: no
-#     choice part), availability = c(alternative = column)).
+#     choice part), availability = c(alternative = column),
+#   random = named list of random coefficients (optional), each list(
+#     distribution, location, spread, chol = c(earlier coefficient =
+#     parameter)): their values join `lv` under their names).
 # theta: named by the parameter table's names. draws: N x R x D, individuals
-# in sorted id order, latent variables in by_hand$latent order.
+# in sorted id order, latent variables in by_hand$latent order, then the
+# random coefficients in by_hand$random order.
 by_hand_loglik <- function(by_hand, data, draws, theta, draw_weights = NULL, choice = TRUE) {
   stopifnot(!is.null(names(theta)))
   value <- function(name) {
@@ -37,7 +41,7 @@ by_hand_loglik <- function(by_hand, data, draws, theta, draw_weights = NULL, cho
   ids <- sort(unique(data[[by_hand$id]]), method = "radix")
   n_indiv <- length(ids)
   latent <- names(by_hand$latent)
-  stopifnot(dim(draws)[1] == n_indiv, dim(draws)[3] == length(latent))
+  stopifnot(dim(draws)[1] == n_indiv, dim(draws)[3] == length(latent) + length(by_hand$random))
   alternatives <- names(by_hand$utility)
   has_choice <- isTRUE(choice) && length(alternatives) > 0L
   rows_of <- lapply(ids, function(i) which(data[[by_hand$id]] == i))
@@ -62,6 +66,7 @@ by_hand_loglik <- function(by_hand, data, draws, theta, draw_weights = NULL, cho
       for (from in names(spec$paths)) total <- total + value(spec$paths[[from]]) * lv[[from]]
       lv[[l]] <- total + value(spec$scale) * eta[[l]]
     }
+    lv <- c(lv, by_hand_random_values(by_hand$random, eta[length(latent) + seq_along(by_hand$random)], value))
     total <- 0
     for (q in names(by_hand$indicators)) {
       item <- by_hand$indicators[[q]]
@@ -97,6 +102,24 @@ by_hand_loglik <- function(by_hand, data, draws, theta, draw_weights = NULL, cho
   }
 
   average_over_draws(draws, draw_weights, loglik_draw)
+}
+
+# The random coefficients at one point (xi: their standard normal draws, in
+# order): beta = g(location + spread h(xi) + sum_j L_j xi_j), with h from
+# the uniform or triangular quantile of pnorm(xi), g = exp for lognormals.
+by_hand_random_values <- function(random, xi, value) {
+  names(xi) <- names(random)
+  vapply(names(random), function(coef) {
+    spec <- random[[coef]]
+    u <- stats::pnorm(xi[[coef]])
+    mapped <- switch(spec$distribution,
+                     uniform = 2 * u - 1,
+                     triangular = if (u < 0.5) sqrt(2 * u) - 1 else 1 - sqrt(2 * (1 - u)),
+                     xi[[coef]])
+    z <- value(spec$location) + value(spec$spread) * mapped
+    for (other in names(spec$chol)) z <- z + value(spec$chol[[other]]) * xi[[other]]
+    switch(spec$distribution, lognormal = exp(z), neg_lognormal = -exp(z), z)
+  }, 0)
 }
 
 # LL_n = log(sum_r w_r exp(l_nr)) from loglik_draw(n, draw) = l_nr, with

@@ -361,7 +361,8 @@ test_that("plan arrays are integer vectors (signs double), also when empty", {
   model <- iclv_model("A =~ q1 + q2", indicators = "continuous")
   plan <- model$plan
   expect_named(plan, c("lv_alpha", "lv_sigma", "lv_cov_ptr", "lv_cov_col", "lv_cov_par",
-                       "lv_path_ptr", "lv_path_from", "lv_path_par", "ind_family", "ind_ncat",
+                       "lv_path_ptr", "lv_path_from", "lv_path_par", "lv_kind", "lv_chol_ptr",
+                       "lv_chol_from", "lv_chol_par", "ind_family", "ind_ncat",
                        "ind_intercept", "ind_scale", "ind_load_ptr", "ind_load_lv", "ind_load_par",
                        "ind_thr_ptr", "ind_thr_par", "ind_thr_sign", "util_alt", "util_par", "util_lv",
                        "n_par", "n_cov", "n_alt"))
