@@ -133,6 +133,17 @@ runaway_thresholds <- function(model, theta_full, moments) {
   out
 }
 
+# The size of each parameter as a utility coefficient: |theta|, or for a
+# lognormal random coefficient exp(location), its median's size.
+coefficient_sizes <- function(model, theta_full) {
+  size <- abs(theta_full)
+  random <- model$random %||% empty_random()
+  lognormal <- random$coef[random$distribution %in% c("lognormal", "neg_lognormal")]
+  rows <- match(lognormal, model$params$name)
+  size[rows] <- exp(theta_full[rows])
+  size
+}
+
 # Choice coefficients whose term spans more utility than any choice needs:
 # the choices are perfectly predicted (separation) and the coefficient has no
 # finite maximum.
@@ -148,7 +159,7 @@ exploding_coefficients <- function(model, prepared, theta_full, lv_sd) {
     if (!is.na(terms$lv[[m]])) return(sqrt(mean(value^2)) * lv_sd[match(terms$lv[[m]], model$latent)])
     stats::sd(value)
   }, numeric(1))
-  span <- abs(theta_full[rows]) * ifelse(is.finite(spread), spread, 0)
+  span <- coefficient_sizes(model, theta_full)[rows] * ifelse(is.finite(spread), spread, 0)
   bad <- which(span > degenerate_limits$utility_span & model$params$free[rows])
   bad <- bad[!duplicated(rows[bad])]
   if (!length(bad)) return(NULL)

@@ -219,8 +219,9 @@ warn_fit <- function(fit) {
                            "(%s): the estimates may be biased by the integration; use %s, ",
                            "and see check_integration(fit)"),
                     error$error, error$kind,
-                    if (isTRUE(fit$integration$adaptive)) "more draws or nodes" else
-                      "adaptive = TRUE or more draws or nodes"), call. = FALSE)
+                    if (isTRUE(fit$integration$adaptive) || !default_adaptive(fit$model))
+                      "more draws or nodes" else "adaptive = TRUE or more draws or nodes"),
+            call. = FALSE)
   if (isFALSE(conv$adaptive_settled))
     warning(sprintf(paste0("adaptive integration: re-centring the points still moved the ",
                            "optimum after %d rounds (the last gained %.2g in log-likelihood), ",

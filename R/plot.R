@@ -35,8 +35,9 @@ prior_moments <- function(fit) {
   engine <- prior_engine(fit, fit$prepared, fit_points(fit))
   on.exit(engine_release(engine))
   moments <- engine_predict(engine, fit$theta_full, "lv")
+  latent <- seq_along(fit$model$latent)
   named <- function(m) {
-    m <- t(m)
+    m <- t(m)[, latent, drop = FALSE]
     colnames(m) <- fit$model$latent
     m
   }

@@ -40,9 +40,13 @@
 #'   choices; for `newdata`, given the answers and choices it holds (with
 #'   neither, the prior: the structural equations at the person's
 #'   covariates), integrated with the fit's points spread over the prior.
+#'   Random coefficients follow the latent variables: each person's
+#'   conditional mean and standard deviation of the coefficient given their
+#'   answers and choices.
 #'   `"utility"`: like `"prob"`, the systematic utility of each alternative
-#'   (`NA` where unavailable) with the latent variables at their prior
-#'   means, which is the utility averaged over their distribution.
+#'   (`NA` where unavailable) with the latent variables and random
+#'   coefficients at their prior means, which is the utility averaged over
+#'   their distribution.
 #' @param interval `"none"`, `"delta"` or `"simulation"` (see Details).
 #' @param level Confidence level of the intervals.
 #' @param n_sim Parameter vectors drawn for `interval = "simulation"`.
@@ -113,9 +117,11 @@ expected_utilities <- function(fit, setup) {
     lv_mean <- t(engine_predict(engine, theta_full, "lv")$mean)
     utility <- matrix(0, length(task_indiv), length(model$alternatives))
     for (m in seq_len(nrow(terms))) {
-      value <- theta_full[[terms$coef[[m]]]] * prepared$term_value[, m]
-      lv <- match(terms$lv[[m]], model$latent)
-      if (!is.na(lv)) value <- value * lv_mean[task_indiv, lv]
+      # A random coefficient's term: coefficient 1 times its prior mean.
+      par <- model$plan$util_par[[m]]
+      value <- (if (par >= 0L) theta_full[[par + 1L]] else 1) * prepared$term_value[, m]
+      dim <- model$plan$util_lv[[m]]
+      if (dim >= 0L) value <- value * lv_mean[task_indiv, dim + 1L]
       utility[, terms$alt[[m]]] <- utility[, terms$alt[[m]]] + value
     }
     utility[prepared$avail == 0L] <- NA
@@ -155,11 +161,12 @@ predict_latent <- function(fit, newdata, interval) {
   latent_table(fit, prepared$ids, engine_predict(engine, fit$theta_full, "lv"))
 }
 
-# Posterior moments (latent variables x individuals) as a data frame.
+# Posterior moments (dimensions x individuals: latent variables, then random
+# coefficients) as a data frame.
 latent_table <- function(fit, ids, lv) {
   mean <- t(lv$mean)
   sd <- t(lv$sd)
-  latent <- fit$model$latent
+  latent <- model_dims(fit$model)
   colnames(mean) <- latent
   colnames(sd) <- paste0(latent, "_sd")
   data.frame(id = ids, mean, sd, check.names = FALSE)

@@ -6,8 +6,8 @@
 
 random_distributions <- c("normal", "lognormal", "neg_lognormal", "uniform", "triangular")
 # The engine's codes (src/engine_person.h, ICLV_DIM_*); 0 is a latent variable.
-random_kind_codes <- c(normal = 0L, lognormal = 1L, neg_lognormal = 2L, uniform = 3L,
-                       triangular = 4L)
+random_kind_codes <- c(normal = 1L, lognormal = 2L, neg_lognormal = 3L, uniform = 4L,
+                       triangular = 5L)
 # Those whose underlying value is normal: they can be correlated.
 normal_based <- c("normal", "lognormal", "neg_lognormal")
 
@@ -139,12 +139,12 @@ random_choice_plan <- function(plan, utility_terms, random, n_latent) {
 # for simulation and summaries; the engine has its own (engine_person.h).
 random_draw_map <- function(kind, xi) {
   switch(as.character(kind),
-         "3" = 2 * stats::pnorm(xi) - 1,
-         "4" = ifelse(xi < 0, sqrt(2 * stats::pnorm(xi)) - 1, 1 - sqrt(2 * stats::pnorm(-xi))),
+         "4" = 2 * stats::pnorm(xi) - 1,
+         "5" = ifelse(xi < 0, sqrt(2 * stats::pnorm(xi)) - 1, 1 - sqrt(2 * stats::pnorm(-xi))),
          xi)
 }
 random_value_map <- function(kind, z) {
-  switch(as.character(kind), "1" = exp(z), "2" = -exp(z), z)
+  switch(as.character(kind), "2" = exp(z), "3" = -exp(z), z)
 }
 
 # Locations from the MNL stage's coefficients (R/start.R), where the MNL

@@ -100,7 +100,7 @@ static void hessian_structure(const iclv_plan *p, iclv_hessian *h, int *scratch)
 /* Does the model have random coefficients (which this file does not cover)? */
 static int has_random_coefficients(const iclv_plan *p) {
   for (int l = 0; l < p->n_lv; l++)
-    if (p->lv_kind[l] != ICLV_DIM_NORMAL || ICLV_CSR_COUNT(p->lv_chol_ptr, l) > 0) return 1;
+    if (iclv_dim_is_random(p->lv_kind[l]) || ICLV_CSR_COUNT(p->lv_chol_ptr, l) > 0) return 1;
   for (int m = 0; m < p->n_term; m++)
     if (p->util_par[m] < 0) return 1;
   return 0;

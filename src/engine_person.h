@@ -20,13 +20,17 @@ ICLV_INLINE_HOST_DEVICE double iclv_param_or(const double *theta, int index, dou
  * beta = g(z), z = location + spread h(xi) + sum_j L_j xi_j (Cholesky entries
  * on earlier dimensions' draws), where h maps the standard normal draw xi
  * and g the underlying value (vignette "likelihood", section 1.5). */
-#define ICLV_DIM_NORMAL 0        /* latent variables and normal coefficients: beta = z */
-#define ICLV_DIM_LOGNORMAL 1     /* beta = exp(z) */
-#define ICLV_DIM_NEG_LOGNORMAL 2 /* beta = -exp(z) */
-#define ICLV_DIM_UNIFORM 3       /* h(xi) = 2 Phi(xi) - 1, uniform on [-1, 1] */
-#define ICLV_DIM_TRIANGULAR 4    /* h(xi) = the symmetric triangular quantile on [-1, 1] of Phi(xi) */
+#define ICLV_DIM_LATENT 0        /* a latent variable: LV = z */
+#define ICLV_DIM_NORMAL 1        /* beta = z */
+#define ICLV_DIM_LOGNORMAL 2     /* beta = exp(z) */
+#define ICLV_DIM_NEG_LOGNORMAL 3 /* beta = -exp(z) */
+#define ICLV_DIM_UNIFORM 4       /* h(xi) = 2 Phi(xi) - 1, uniform on [-1, 1] */
+#define ICLV_DIM_TRIANGULAR 5    /* h(xi) = the symmetric triangular quantile on [-1, 1] of Phi(xi) */
 #define ICLV_DIM_MAX_Z 700.0     /* z above this is taken as this: exp stays finite */
 
+/* Is the dimension a random coefficient? Adaptive integration leaves these
+ * at their prior (src/points_glue.c says why). */
+ICLV_INLINE_HOST_DEVICE int iclv_dim_is_random(int kind) { return kind != ICLV_DIM_LATENT; }
 /* Does the dimension map its draw (h not the identity)? */
 ICLV_INLINE_HOST_DEVICE int iclv_dim_maps_draw(int kind) { return kind >= ICLV_DIM_UNIFORM; }
 /* Is beta = +-exp(z) (g not the identity)? */

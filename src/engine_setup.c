@@ -120,7 +120,7 @@ int iclv_engine_validate(const iclv_engine *e, char *err, size_t errlen) {
              p->lv_path_from[i]);
   if (check_ptr(p->lv_chol_ptr, L, p->lv_chol_ptr[L], "plan: lv_chol_ptr", err, errlen) ||
       check_params(p->lv_chol_par, p->lv_chol_ptr[L], P, 0, "lv_chol_par", err, errlen) ||
-      check_range(p->lv_kind, L, ICLV_DIM_NORMAL, ICLV_DIM_TRIANGULAR, "lv_kind", err, errlen))
+      check_range(p->lv_kind, L, ICLV_DIM_LATENT, ICLV_DIM_TRIANGULAR, "lv_kind", err, errlen))
     return 1;
   for (int l = 0; l < L; l++)
     ICLV_CSR_FOR(i, p->lv_chol_ptr, l)

@@ -7,6 +7,7 @@
 #include <R.h>
 #include <Rinternals.h>
 #include "engine_glue.h"
+#include "engine_person.h"
 #include "omp_compat.h"
 #include "points.h"
 #include "points_glue.h"
@@ -146,7 +147,28 @@ SEXP engine_set_points(SEXP engine, SEXP input) {
  * evaluate_individual()), so no second people x points array is needed.
  * The points' weights are then spent: engine_set_points() must move them
  * again before the engine is evaluated (adapt_points() does). */
-SEXP engine_point_moments(SEXP engine, SEXP theta, SEXP target) {
+/* With `hold` (adaptive draws), random coefficients keep their prior: mean
+ * 0, variance 1, uncorrelated with the rest. Their posterior often keeps a
+ * prior tail (a person who always took the cheapest alternative is as
+ * likely under any more negative price coefficient), and a normal proposal
+ * narrower than that tail gives importance weights of infinite variance: on
+ * a simulated panel mixed logit with a neg_lognormal coefficient, 100
+ * adapted draws put the log-likelihood 7 units below 5,000 plain ones,
+ * where 300 plain draws were within 0.1. The latent variables, measured by
+ * indicators on both sides, are moved as before. A quadrature rule moves
+ * them all: moved Gauss-Hermite nodes were within 0.03 of the reference on
+ * normal, uniform and triangular coefficients, where held ones were off by
+ * up to 0.66 (R/centre.R, next_centre()). */
+static void hold_random_coefficients(const iclv_plan *p, int D, double *mean, double *cov) {
+  for (int d = 0; d < D && d < p->n_lv; d++) {
+    if (!iclv_dim_is_random(p->lv_kind[d])) continue;
+    mean[d] = 0.0;
+    for (int k = 0; k < D; k++) cov[d + D * k] = cov[k + D * d] = 0.0;
+    cov[d + D * d] = 1.0;
+  }
+}
+
+SEXP engine_point_moments(SEXP engine, SEXP theta, SEXP target, SEXP hold) {
   iclv_engine *e = engine_from(engine);
   engine_check_theta(e, theta);
   const int N = e->data.n_indiv, R = e->draws.n_draws, D = e->draws.n_dim;
@@ -154,6 +176,7 @@ SEXP engine_point_moments(SEXP engine, SEXP theta, SEXP target) {
     error("the centring moments need moved points (per-person weights)");
   const int n_threads = e->n_threads;
   const double want = asReal(target);
+  const int hold_random = asLogical(hold) == TRUE;
   const char *names[] = {"mean", "cov", ""};
   SEXP out = PROTECT(mkNamed(VECSXP, names));
   SET_VECTOR_ELT(out, 0, allocMatrix(REALSXP, N, D));
@@ -172,6 +195,7 @@ SEXP engine_point_moments(SEXP engine, SEXP theta, SEXP target) {
     double *w = work + per_thread * (size_t) iclv_thread_num(), *m = w + R, *c = m + D;
     iclv_points_moments(e->draws.eta + (size_t) n * D * R, R, D, loglik + (size_t) n * R,
                         want, w, m, c);
+    if (hold_random) hold_random_coefficients(&e->plan, D, m, c);
     for (int d = 0; d < D; d++) {
       mean[n + (size_t) N * d] = m[d];
       for (int k = 0; k < D; k++) cov[n + (size_t) N * (d + (size_t) D * k)] = c[d + D * k];

@@ -104,3 +104,125 @@ test_that("random coefficients: bad specifications are refused with what is wron
   expect_error(iclv_model("att =~ q1 + q2 + q3", random = list(b_price = "normal")),
                "`random` needs `utility`")
 })
+
+# 1,000 simulated people (times standard normal) and the fit with robust
+# standard errors; its warnings (the integration error) are the tests' to
+# expect.
+fit_recovery <- function(model, truth, n_tasks, seed, draws) {
+  data <- iclv_simulate(model, theta = truth, n_indiv = 1000, n_tasks = n_tasks, seed = seed,
+                        attributes = list(time_A = function(n) stats::rnorm(n),
+                                          time_B = function(n) stats::rnorm(n)))
+  fit <- suppressWarnings(iclv(model, data, draws = draws,
+                               control = iclv_control(threads = 2, se = "robust")))
+  list(data = data, fit = fit)
+}
+
+# Estimates within 3 robust standard errors of the truth: the share of them.
+share_recovered <- function(fit, truth) {
+  est <- coef(fit)
+  se <- sqrt(diag(vcov(fit, type = "robust")))[names(est)]
+  mean(abs(est - truth[names(est)]) <= 3 * se)
+}
+
+test_that("random coefficients: a panel mixed logit recovers its parameters (1,000 people)", {
+  model <- iclv_model(utility = list(A = ~ asc_A + b_price * price_A + b_time * time_A + b_q * q_A,
+                                     B = ~ b_price * price_B + b_time * time_B + b_q * q_B,
+                                     C = ~ 0),
+                      choice = "choice",
+                      random = list(b_price = "neg_lognormal", b_time = "normal", b_q = "uniform"))
+  truth <- c(asc_A = 0.4, b_price = -0.3, "b_price~~b_price" = 0.5, b_time = 1, "b_time~~b_time" = 1.2,
+             b_q = 0.8, "b_q~~b_q" = 1.5)
+  # 300 draws leave an integration error of about 3 units, and iclv() warns
+  # of it; the estimates are still well within their standard errors.
+  recovery <- fit_recovery(model, truth, n_tasks = 8, seed = 3, draws = 300)
+  fit <- recovery$fit
+  data <- recovery$data
+  expect_identical(fit$convergence$code, 0L)
+  expect_gte(share_recovered(fit, truth), 0.95)
+  # The conditional means of the coefficients follow the people's true ones.
+  conditional <- predict(fit, type = "lv")
+  expect_named(conditional, c("id", "b_price", "b_time", "b_q", "b_price_sd", "b_time_sd", "b_q_sd"))
+  expect_gt(stats::cor(conditional$b_time, attr(data, "random")[, "b_time"]), 0.5)
+  expect_true(all(conditional$b_price < 0))
+})
+
+test_that("random coefficients: a hybrid model with correlated coefficients recovers its parameters", {
+  model <- iclv_model("att =~ q1 + q2 + q3 + q4; att ~ age",
+                      utility = list(A = ~ asc_A + b_price * price_A + g * price_A * att +
+                                       b_time * time_A,
+                                     B = ~ b_price * price_B + b_time * time_B + b_att * att),
+                      choice = "choice", random = list(b_price = "neg_lognormal", b_time = "normal"),
+                      correlated = TRUE)
+  truth <- c(b_price = 0, "b_price~~b_price" = 0.4, b_time = -0.5, "b_time~~b_time" = 0.8,
+             "b_time~~b_price" = 0.4, g = 0.3, b_att = 0.7, asc_A = 0.2)
+  # The random coefficients' draws are plain (adaptive draws hold them):
+  # an integration error of about 1 unit, which iclv() warns of.
+  recovery <- fit_recovery(model, truth, n_tasks = 6, seed = 4, draws = 500)
+  expect_identical(recovery$fit$convergence$code, 0L)
+  expect_gte(share_recovered(recovery$fit, attr(recovery$data, "theta")), 0.95)
+})
+
+test_that("random coefficients: prior utilities use the coefficients' means", {
+  case <- mixed_logit_case(list(b_price = "neg_lognormal", b_time = "uniform"), n_indiv = 200)
+  fit <- iclv(case$model, case$data, draws = 500, control = iclv_control(threads = 2, se = "bhhh"))
+  th <- fit$theta_full
+  names(th) <- fit$model$params$name
+  utility <- predict(fit, type = "utility")
+  mean_price <- -exp(th[["b_price"]] + th[["b_price~~b_price"]]^2 / 2)
+  expected_A <- th[["asc_A"]] + mean_price * case$data$price_A + th[["b_time"]] * case$data$time_A
+  expect_equal(utility$A, expected_A, tolerance = 1e-2)
+  expect_equal(utility$C, rep(0, nrow(case$data)))
+})
+
+test_that("random coefficients: a run resumed from its checkpoint reaches the straight run", {
+  case <- mixed_logit_case(list(b_price = "neg_lognormal", b_time = "normal"), correlated = TRUE,
+                           n_indiv = 300, n_tasks = 5)
+  path <- tempfile(fileext = ".rds")
+  control <- function(...) iclv_control(threads = 2, reltol = 1e-12, gradtol = 1e-8,
+                                        start_stages = FALSE, ...)
+  partial <- suppressWarnings(iclv(case$model, case$data, draws = 500,
+                                   control = control(checkpoint = path, maxit = 4)))
+  expect_true(file.exists(path))
+  # (Both warn of an integration error of about 0.7 units.)
+  resumed <- suppressWarnings(iclv(case$model, case$data, draws = 500, control = control(),
+                                   resume = path))
+  straight <- suppressWarnings(iclv(case$model, case$data, draws = 500, control = control()))
+  expect_identical(resumed$start_stages, "resumed")
+  expect_equal(coef(resumed), coef(straight), tolerance = 1e-5)
+})
+
+test_that("random coefficients: adaptive draws keep them at their prior, adaptive nodes move them", {
+  case <- hybrid_random_case(list(b_price = "neg_lognormal", b_time = "normal"), n_indiv = 40,
+                             n_tasks = 6)
+  model <- case$model
+  prepared <- iclv:::prepare_data(model, case$data)
+  centre_of <- function(integration) {
+    settings <- iclv:::resolve_integration(integration, 3L, NULL, TRUE, model)
+    built <- iclv:::integration_engine(model, prepared, settings, unname(case$theta), threads = 1L,
+                                       draws = 100L)
+    iclv:::engine_release(built$engine)
+    built$points$centre
+  }
+  drawn <- centre_of("simulation")
+  expect_gt(max(abs(drawn$mean[, 1])), 0.1) # the latent variable moves
+  expect_identical(max(abs(drawn$mean[, 2:3])), 0)
+  expect_identical(drawn$chol[, 2:3, 2:3], array(diag(2), c(2, 2, 40))[, , rep(1, 40)] |>
+                     aperm(c(3, 1, 2)))
+  expect_identical(max(abs(drawn$chol[, 2:3, 1])), 0)
+  ruled <- centre_of("quadrature")
+  expect_gt(max(abs(ruled$mean[, 2:3])), 0.1)
+})
+
+test_that("random coefficients: adaptive draws are as accurate as plain ones", {
+  # A neg_lognormal coefficient's posterior keeps a prior-like tail; moved
+  # draws (before they were held) put this log-likelihood 3 units low.
+  case <- mixed_logit_case(list(b_price = "neg_lognormal"), n_indiv = 400, n_tasks = 8, seed = 5)
+  free <- case$model$params$free
+  theta <- case$theta[free]
+  theta[["b_price~~b_price"]] <- 1.2
+  reference <- iclv_loglik(case$model, case$data, theta, draws = 5000, adaptive = FALSE,
+                           gradient = FALSE)$loglik
+  adaptive <- iclv_loglik(case$model, case$data, theta, draws = 100, adaptive = TRUE,
+                          gradient = FALSE)$loglik
+  expect_lt(abs(adaptive - reference), 0.5)
+})
