@@ -3,8 +3,9 @@
 # covariates), 38 five-point ordered-probit indicators with free thresholds
 # (8, 8, 8, 7, 7), six tasks of three alternatives (two products and none):
 # a constant, three attributes and the fifth latent variable on both
-# products. 202 parameters.
-seed_scale_model <- function() {
+# products. 202 parameters (two more per coefficient made random with
+# `random`, see ?iclv_model).
+seed_scale_model <- function(random = NULL) {
   sizes <- c(health = 8, benefit = 8, price = 8, knowledge = 7, intention = 7)
   first <- cumsum(c(1, sizes))[seq_along(sizes)]
   measurement <- vapply(seq_along(sizes), function(l) {
@@ -21,7 +22,7 @@ seed_scale_model <- function() {
       B = ~ asc + b_price * price_B + b_quality * quality_B + b_organic * organic_B +
         lambda * intention,
       none = ~ 0),
-    choice = "choice", id = "id")
+    choice = "choice", id = "id", random = random)
 }
 
 seed_scale_data <- function(model, n_indiv = 326, seed = 42) {
