@@ -17,8 +17,12 @@
 #'   that is not a covariate) is drawn per task: uniform on (1, 5) when its
 #'   name contains `price` or `cost`, uniform on (0, 1) otherwise.
 #'   Availability columns, if the model has them, are all 1.
+#' * **Random coefficients** (`random` in [iclv_model()]), one value per
+#'   individual, from their distributions with
+#'   \eqn{\xi \sim N(0, 1)}{xi ~ N(0, 1)}.
 #' * **Choices** maximise utility plus Gumbel (type I extreme value) errors,
-#'   that is, they follow the multinomial logit model.
+#'   that is, they follow the multinomial logit model (given the random
+#'   coefficients: a mixed logit).
 #'
 #' `attributes` overrides any of these for a named column: a function of `n`
 #' returning `n` values, where `n` is the number of individuals for a
@@ -30,7 +34,9 @@
 #' choice coefficients are drawn with the seed: constants (alternative
 #' specific constants) \eqn{\pm U(0.2, 1)}{+-U(0.2, 1)}, coefficients of
 #' terms that read a `price`/`cost` column \eqn{-U(0.5, 1.5)}{-U(0.5, 1.5)},
-#' all others \eqn{+U(0.5, 1.5)}{+U(0.5, 1.5)}.
+#' all others \eqn{+U(0.5, 1.5)}{+U(0.5, 1.5)}. A lognormal random
+#' coefficient's location is the log of the size so drawn; free spreads of
+#' random coefficients are 0.5 and their Cholesky entries 0.
 #'
 #' The random number generator is seeded with `seed` for the simulation only:
 #' the caller's random number stream (`.Random.seed`) is restored afterwards.
@@ -54,7 +60,8 @@
 #'   repeat on all rows of an individual). Attribute `"theta"` holds the true
 #'   parameter values (named, one per row of the parameter table) and
 #'   attribute `"latent"` the simulated latent variables (individuals x
-#'   latent variables).
+#'   latent variables); with random coefficients, attribute `"random"` holds
+#'   each individual's coefficients (individuals x random coefficients).
 #' @export
 #' @examples
 #' model <- iclv_model(
