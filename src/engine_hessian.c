@@ -110,8 +110,8 @@ int iclv_engine_hessian_setup(iclv_engine *e, const int *want, char *err, size_t
   const iclv_plan *p = &e->plan;
   const int P = p->n_par, L = p->n_lv;
   if (has_random_coefficients(p)) {
-    snprintf(err, errlen, "the analytic Hessian does not cover random coefficients; "
-             "use iclv_control(hessian = \"differences\")");
+    snprintf(err, errlen, "the analytic Hessian does not cover random coefficients "
+             "(iclv() takes central differences of the gradient for their models)");
     return 1;
   }
   if (e->hess == NULL) {

@@ -226,3 +226,25 @@ test_that("random coefficients: adaptive draws are as accurate as plain ones", {
                           gradient = FALSE)$loglik
   expect_lt(abs(adaptive - reference), 0.5)
 })
+
+test_that("random coefficients: a plain Gauss-Hermite rule equals the R reference on its nodes", {
+  case <- hybrid_random_case(list(b_price = "lognormal", b_time = "triangular"), n_indiv = 15)
+  free <- case$model$params$free
+  rule <- iclv:::quadrature_rule(3L, 4L, "tensor")
+  res <- iclv_loglik(case$model, case$data, case$theta[free], integration = "quadrature",
+                     nodes = 4, adaptive = FALSE, threads = 1)
+  nodes <- aperm(array(rule$points, c(nrow(rule$points), 3L, 15L)), c(3L, 1L, 2L))
+  hand <- by_hand_loglik(case$by_hand, case$data, nodes, case$theta, draw_weights = rule$weights)
+  expect_equal(res$loglik_indiv, hand$loglik_indiv, tolerance = 1e-10)
+})
+
+test_that("random coefficients: an analytic Hessian is refused, and fits use differences", {
+  case <- mixed_logit_case(list(b_time = "normal"), n_indiv = 60)
+  free <- case$model$params$free
+  expect_error(iclv_loglik(case$model, case$data, case$theta[free], draws = 20, hessian = TRUE),
+               "analytic Hessian does not cover random coefficients")
+  fit <- suppressWarnings(iclv(case$model, case$data, draws = 50,
+                               control = iclv_control(threads = 1, se = "bhhh")))
+  robust <- suppressMessages(vcov(fit, type = "robust"))
+  expect_true(all(is.finite(diag(robust))) && all(diag(robust) > 0))
+})
