@@ -44,14 +44,13 @@
 #' @export
 #' @examples
 #' model <- iclv_model(utility = list(A = ~ asc_A + b_price * price_A + b_time * time_A,
-#'                                    B = ~ b_price * price_B + b_time * time_B),
+#'                                    B = ~ b_price * price_B + b_time * time_B, C = ~ 0),
 #'                     choice = "choice",
-#'                     random = list(b_price = "neg_lognormal", b_time = "normal"),
-#'                     correlated = TRUE)
-#' data <- iclv_simulate(model, n_indiv = 200, n_tasks = 4, seed = 1)
-#' fit <- iclv(model, data, draws = 50, control = iclv_control(threads = 1))
-#' random_coefficients(fit)[c("term", "estimate", "std.error")]
-#' attr(random_coefficients(fit), "correlation")
+#'                     random = list(b_price = "neg_lognormal", b_time = "normal"))
+#' data <- iclv_simulate(model, n_indiv = 300, n_tasks = 6, seed = 2)
+#' fit <- iclv(model, data, draws = 100, adaptive = TRUE,
+#'             control = iclv_control(threads = 1))
+#' random_coefficients(fit)[c("term", "estimate", "std.error", "conf.low", "conf.high")]
 random_coefficients <- function(fit, level = 0.95, type = fit$se_type) {
   check_fit(fit, "random_coefficients()")
   random <- fit$model$random %||% empty_random()
