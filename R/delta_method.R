@@ -61,7 +61,8 @@ delta_method <- function(fit, expressions, level = 0.95, type = fit$se_type) {
 #' @param cost Name of the cost coefficient.
 #' @param attributes Names of the coefficients to value; by default every
 #'   free coefficient of the choice model other than `cost` (including the
-#'   coefficients of the latent variables and the constants).
+#'   coefficients of the latent variables and the constants, but not the
+#'   spreads and Cholesky entries of random coefficients).
 #' @return A data frame as from [delta_method()], one row per attribute,
 #'   `term` the attribute's coefficient.
 #' @export
@@ -76,7 +77,9 @@ delta_method <- function(fit, expressions, level = 0.95, type = fit$se_type) {
 wtp <- function(fit, cost, attributes = NULL, level = 0.95, type = fit$se_type) {
   check_fit(fit, "wtp()")
   params <- fit$model$params
-  choice_coefficients <- params$name[params$free & params$block == "choice"]
+  # A random coefficient's spread is no coefficient of an attribute.
+  choice_coefficients <- params$name[params$free & params$block == "choice" &
+                                       !params$type %in% c("random_spread", "random_chol")]
   if (!is.character(cost) || length(cost) != 1L || !cost %in% choice_coefficients)
     stop("wtp(): `cost` must name one free coefficient of the choice model (",
          paste0("`", choice_coefficients, "`", collapse = ", "), ")", call. = FALSE)

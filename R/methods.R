@@ -48,8 +48,12 @@
 #'   choice model over all tasks, each integrated over the latent variables
 #'   by itself, so that the parts do not add up to the total); `fixed` (the
 #'   fixed parameters and their values); `hessian` (`status`, one line, and
-#'   `problem`, why standard errors are NA, or `NULL`); and the counts,
-#'   convergence and timings of the fit.
+#'   `problem`, why standard errors are NA, or `NULL`); `random`, for a
+#'   model with random coefficients, their distributions across individuals
+#'   as [random_coefficients()] gives them (mean, median and standard
+#'   deviation with delta-method standard errors, and the correlation matrix
+#'   of the correlated ones), `NULL` otherwise; and the counts, convergence
+#'   and timings of the fit.
 #' @examples
 #' model <- iclv_model("attitude =~ q1 + q2 + q3",
 #'   utility = list(A = ~ b_price * price_A + b_att * attitude,
@@ -136,7 +140,7 @@ print.iclv_fit <- function(x, digits = 4, ...) {
   if (length(notes <- fit_notes(x))) cat(notes, sep = "\n")
   cat("\nEstimates:\n")
   est <- coef(x)
-  block <- x$model$params$block[match(names(est), x$model$params$name)]
+  block <- estimate_blocks(x$model$params, names(est))
   for (title in names(block_titles)) {
     in_block <- block == title
     if (!any(in_block)) next
@@ -148,7 +152,17 @@ print.iclv_fit <- function(x, digits = 4, ...) {
 }
 
 block_titles <- c(structural = "Structural equations", measurement = "Measurement equations",
-                  thresholds = "Thresholds", choice = "Choice model")
+                  thresholds = "Thresholds", choice = "Choice model",
+                  random = "Random coefficients: spreads and Cholesky entries")
+
+# The block of each named parameter as estimates() and print() show it: the
+# parameter table's, except that the spreads and Cholesky entries of random
+# coefficients, "choice" in the table (they belong to the choice model's
+# likelihood), get a block of their own beside the locations.
+estimate_blocks <- function(params, names) {
+  rows <- match(names, params$name)
+  ifelse(params$type[rows] %in% c("random_spread", "random_chol"), "random", params$block[rows])
+}
 
 #' @rdname iclv_fit-methods
 #' @export
@@ -184,7 +198,8 @@ summary.iclv_fit <- function(object, ...) {
     timings = object$timings, backend = object$backend, threads = object$threads,
     se_type = object$se_type, stages = object$start_stages,
     integration = integration_label(object),
-    notes = fit_notes(object)
+    notes = fit_notes(object),
+    random = if (nrow(object$model$random %||% empty_random())) random_coefficients(object)
   ), class = "summary.iclv_fit")
 }
 
@@ -264,6 +279,7 @@ print.summary.iclv_fit <- function(x, digits = 4, ...) {
                         signif.legend = FALSE)
     cat("\n")
   }
+  print_random_coefficients(x$random, digits)
   cat(sprintf("z and p use %s standard errors.\n", x$se_type))
   if (!is.null(x$hessian$problem)) cat(strwrap(x$hessian$problem), sep = "\n")
   if (length(x$fixed)) {
@@ -285,6 +301,31 @@ print.summary.iclv_fit <- function(x, digits = 4, ...) {
               sum(x$timings), x$timings[["setup"]], x$timings[["start"]],
               x$timings[["estimation"]], x$timings[["standard_errors"]], x$backend, x$threads))
   invisible(x)
+}
+
+# The random coefficients' distributions (random_coefficients()): one line
+# per coefficient, each measure with its standard error in brackets; then
+# the correlation matrix of the correlated ones.
+print_random_coefficients <- function(random, digits) {
+  if (is.null(random)) return(invisible())
+  cat("Random coefficients: distribution across individuals (delta-method standard errors)\n")
+  coefs <- unique(random$coef)
+  cells <- vapply(c("mean", "median", "sd"), function(measure) {
+    rows <- random[random$measure == measure, , drop = FALSE]
+    rows <- rows[match(coefs, rows$coef), , drop = FALSE]
+    sprintf("%s (%s)", format(rows$estimate, digits = digits),
+            format(rows$std.error, digits = digits))
+  }, character(length(coefs)))
+  table <- cbind(distribution = random$distribution[match(coefs, random$coef)],
+                 matrix(cells, nrow = length(coefs)))
+  dimnames(table) <- list(coefs, c("distribution", "mean", "median", "sd"))
+  print(table, quote = FALSE, right = TRUE)
+  correlation <- attr(random, "correlation")
+  if (!is.null(correlation)) {
+    cat("Correlation of the underlying normals z (beta = z, exp(z) or -exp(z)):\n")
+    print(correlation, digits = digits)
+  }
+  cat("\n")
 }
 
 print_choice_statistics <- function(x) {
@@ -313,7 +354,11 @@ print_part_logliks <- function(parts) {
 #' One row per free parameter with broom's columns (`term`, `estimate`,
 #' `std.error`, `statistic`, `p.value`, `conf.low`, `conf.high`) plus `block`,
 #' `robust.std.error`, `classical.std.error` and `bhhh.std.error`.
-#' `std.error` is the fit's default type (`iclv_control(se =)`). A fit
+#' `block` is `"structural"`, `"measurement"`, `"thresholds"`, `"choice"`,
+#' or `"random"` for the spreads (`b~~b`) and Cholesky entries (`a~~c`) of
+#' random coefficients, whose locations keep the coefficients' names in
+#' `"choice"` ([random_coefficients()] turns them into means, medians and
+#' standard deviations). `std.error` is the fit's default type (`iclv_control(se =)`). A fit
 #' estimated with `iclv_control(se = "bhhh")` has no Hessian, and its
 #' `robust.std.error` and `classical.std.error` are `NA` (`vcov(fit, type =
 #' "robust")` computes them on demand). A fit with
@@ -345,7 +390,7 @@ estimates <- function(fit, level = 0.95) {
     term = names(est), estimate = unname(est), std.error = unname(se),
     statistic = unname(z), p.value = unname(2 * stats::pnorm(-abs(z))),
     conf.low = unname(est - q * se), conf.high = unname(est + q * se),
-    block = params$block[match(names(est), params$name)],
+    block = estimate_blocks(params, names(est)),
     robust.std.error = unname(se_of("robust")),
     classical.std.error = unname(se_of("classical")),
     bhhh.std.error = unname(se_of("bhhh")),
