@@ -13,7 +13,8 @@ degenerate_limits <- list(
   reference_signal = 0.01, # reference indicator: latent signal sd / error sd, below
   error_signal = 100,      # any indicator: latent signal sd / error sd, above (R^2 > 0.9999)
   threshold_sd = 30,       # |threshold - intercept| / latent response sd, above
-  utility_span = 50        # |coefficient| x spread of its term, in utility units
+  utility_span = 50,       # |coefficient| x spread of its term, in utility units
+  random_spread = 1e-3     # random coefficient's spread x size of its terms (utility units), below
 )
 
 # What is degenerate at theta_full (natural scale), given the Hessian's
@@ -30,7 +31,8 @@ degenerate_findings <- function(model, prepared, theta_full, hessian_problems = 
   found <- rbind(collapsed_latents(model, theta_full),
                  indicators_without_error(model, theta_full),
                  runaway_thresholds(model, theta_full, moments),
-                 exploding_coefficients(model, prepared, theta_full, moments$sd))
+                 exploding_coefficients(model, prepared, theta_full, moments$sd),
+                 collapsed_spreads(model, prepared, theta_full))
   if (!is.null(hessian_problems))
     found <- rbind(found, finding(
       paste0("the Hessian is not negative definite (weakest direction: ",
@@ -131,6 +133,29 @@ runaway_thresholds <- function(model, theta_full, moments) {
                      "its neighbour"), model$indicators[[k]])))
   }
   out
+}
+
+# Random coefficients whose free spread has gone to 0: the data show no
+# variation in them, the log-likelihood is flat in the spread's log (the
+# optimizer's scale) and its standard error is undefined. The spread is
+# measured in utility: times the root mean square of the coefficient's
+# terms (a lognormal's spread is relative already).
+collapsed_spreads <- function(model, prepared, theta_full) {
+  random <- model$random %||% empty_random()
+  rows <- match(random_spread_name(random$coef), model$params$name)
+  size <- vapply(random$coef, function(coef) {
+    if (random$distribution[match(coef, random$coef)] %in% c("lognormal", "neg_lognormal"))
+      return(1)
+    values <- prepared$term_value[, model$utility_terms$coef == coef, drop = FALSE]
+    if (length(values)) sqrt(mean(values^2)) else 0
+  }, numeric(1))
+  bad <- which(model$params$free[rows] & theta_full[rows] * size < degenerate_limits$random_spread)
+  if (!length(bad)) return(NULL)
+  do.call(rbind, lapply(bad, function(i) finding(
+    sprintf("the spread of random coefficient `%s` went to 0 (`%s` = %.3g)", random$coef[[i]],
+            model$params$name[[rows[[i]]]], theta_full[[rows[[i]]]]),
+    sprintf(paste0("the data show no variation in `%s` across individuals: make it a fixed ",
+                   "coefficient (remove it from `random`)"), random$coef[[i]]))))
 }
 
 # The size of each parameter as a utility coefficient: |theta|, or for a

@@ -169,7 +169,7 @@ part_logliks <- function(model, prepared, points, theta_full, threads) {
   parts <- data.frame(
     part = indicators,
     kind = rep("indicator", length(indicators)),
-    n_obs = as.integer(unname(answered)),
+    n_obs = as.numeric(unname(answered)),
     unit = rep("individuals", length(indicators)),
     loglik = vapply(seq_along(indicators), function(k) part_loglik(seq_along(indicators) == k, FALSE), 0),
     stringsAsFactors = FALSE)

@@ -38,7 +38,8 @@ start_search <- function(model, prepared, engine, map, start, control, bounds,
   candidates <- list(list(kind = first_kind, u = u_default))
   if (control$starts > 1L)
     candidates <- c(candidates, random_starts(make_objective(engine, model, map), u_default,
-                                              control$starts - 1L, control$seed, bounds))
+                                              control$starts - 1L, control$seed, bounds,
+                                              map$is_log))
   if (length(candidates) == 1L)
     return(list(theta_full = theta_full, stages = attr(theta_full, "stages"),
                 starts = start_rows(first_kind, NA_real_, NA_real_, 0L), alternatives = list(),
@@ -107,15 +108,21 @@ start_rows <- function(kind, loglik_start, loglik_short, iterations) {
 
 # Random starts u0 + spread * A z, A A' the inverse BHHH matrix at u0, z
 # standard normal from the package's own generator (R's stream untouched),
-# kept within the bounds.
-random_starts <- function(objective, u0, n, seed, bounds) {
+# kept within the bounds; a scale (a log on the working scale: `is_log`)
+# moves by at most a factor exp(log_reach). Along a flat direction (a
+# random coefficient's spread gone to 0) the BHHH step is unbounded: it made
+# a spread of 3.6e22 and a start whose log-likelihood was -5e21.
+random_starts <- function(objective, u0, n, seed, bounds, is_log = logical(length(u0))) {
   a <- preconditioner(objective, u0)
   z <- iclv_draws(n, 1L, length(u0), type = "pseudo", seed = seed)
   lapply(seq_len(n), function(i) {
-    u <- u0 + start_spread * as.vector(a %*% z[i, 1L, ])
-    list(kind = "random", u = pmin(pmax(u, bounds$lower), bounds$upper))
+    step <- start_spread * as.vector(a %*% z[i, 1L, ])
+    step[is_log] <- pmin(pmax(step[is_log], -log_reach), log_reach)
+    list(kind = "random", u = pmin(pmax(u0 + step, bounds$lower), bounds$upper))
   })
 }
+
+log_reach <- 2
 
 # A few iterations from u (iclv_control(start_iterations =)).
 short_run <- function(objective, u, control, bounds) {
@@ -306,7 +313,7 @@ restart_alternatives <- function(search, model, prepared, engine, map, start, co
     candidates <- c(others[!spiked], list(list(kind = "staged start", u = staged)),
       fresh_starts(model, prepared, engine, map, control),
       random_starts(make_objective(engine, model, map), staged, restart_tries,
-                    control$seed + 1L, bounds), others[spiked])
+                    control$seed + 1L, bounds, map$is_log), others[spiked])
     tried <- c(list(search$default_u), lapply(candidates, `[[`, "u"))
     distinct <- !duplicated(lapply(tried, function(u) if (!is.null(u)) round(u, 8)))[-1L]
     # A random step along a flat direction can overflow a scale or threshold.

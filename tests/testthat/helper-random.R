@@ -15,7 +15,8 @@ random_by_hand <- function(random, correlated = character(0)) {
 
 # A mixed logit with three alternatives; `random` names some of b_price,
 # b_time, asc_A.
-mixed_logit_case <- function(random, correlated = FALSE, n_indiv = 20, n_tasks = 4, seed = 1) {
+mixed_logit_case <- function(random, correlated = FALSE, n_indiv = 20, n_tasks = 4, seed = 1,
+                             truth = NULL) {
   model <- iclv_model(utility = list(A = ~ asc_A + b_price * price_A + b_time * time_A,
                                      B = ~ b_price * price_B + b_time * time_B, C = ~ 0),
                       choice = "choice", random = random, correlated = correlated)
@@ -28,7 +29,7 @@ mixed_logit_case <- function(random, correlated = FALSE, n_indiv = 20, n_tasks =
       B = function(x, lv, th) coef_of("b_price", lv, th) * x$price_B +
         coef_of("b_time", lv, th) * x$time_B,
       C = function(x, lv, th) 0))
-  random_case(model, by_hand, n_indiv, n_tasks, seed)
+  random_case(model, by_hand, n_indiv, n_tasks, seed, truth)
 }
 
 # A hybrid model: one latent variable measured by three ordered items, a
@@ -56,8 +57,10 @@ hybrid_random_case <- function(random, correlated = FALSE, n_indiv = 20, n_tasks
 # A coefficient's value at a point: the random one's when it is random.
 coef_of <- function(name, lv, th) if (name %in% names(lv)) lv[[name]] else th[[name]]
 
-random_case <- function(model, by_hand, n_indiv, n_tasks, seed) {
-  data <- iclv_simulate(model, n_indiv = n_indiv, n_tasks = n_tasks, seed = seed)
+# A case: the model, data simulated at `truth` (iclv_simulate()'s defaults
+# where NULL), and theta moved away from it.
+random_case <- function(model, by_hand, n_indiv, n_tasks, seed, truth = NULL) {
+  data <- iclv_simulate(model, theta = truth, n_indiv = n_indiv, n_tasks = n_tasks, seed = seed)
   theta <- attr(data, "theta")
   set.seed(seed)
   free <- model$params$free & model$params$type != "threshold"

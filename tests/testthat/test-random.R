@@ -163,8 +163,11 @@ test_that("random coefficients: a hybrid model with correlated coefficients reco
 })
 
 test_that("random coefficients: prior utilities use the coefficients' means", {
-  case <- mixed_logit_case(list(b_price = "neg_lognormal", b_time = "uniform"), n_indiv = 200)
-  fit <- iclv(case$model, case$data, draws = 500, control = iclv_control(threads = 2, se = "bhhh"))
+  case <- mixed_logit_case(list(b_price = "neg_lognormal", b_time = "uniform"), n_indiv = 300,
+                           n_tasks = 8, truth = c(b_time = 2, "b_time~~b_time" = 3))
+  # (It warns of an integration error of about 1 unit.)
+  fit <- suppressWarnings(iclv(case$model, case$data, draws = 500,
+                               control = iclv_control(threads = 2, se = "bhhh")))
   th <- fit$theta_full
   names(th) <- fit$model$params$name
   utility <- predict(fit, type = "utility")
@@ -247,4 +250,15 @@ test_that("random coefficients: an analytic Hessian is refused, and fits use dif
                                control = iclv_control(threads = 1, se = "bhhh")))
   robust <- suppressMessages(vcov(fit, type = "robust"))
   expect_true(all(is.finite(diag(robust))) && all(diag(robust) > 0))
+})
+
+test_that("random coefficients: a spread that goes to 0 is a degenerate solution that says so", {
+  case <- mixed_logit_case(list(b_time = "normal"), n_indiv = 50)
+  theta <- case$theta
+  prepared <- iclv:::prepare_data(case$model, case$data)
+  expect_null(iclv:::collapsed_spreads(case$model, prepared, theta))
+  theta[["b_time~~b_time"]] <- 1e-9
+  found <- iclv:::degenerate_findings(case$model, prepared, theta)
+  expect_match(found$problem, "spread of random coefficient `b_time` went to 0", all = FALSE)
+  expect_match(found$advice, "remove it from `random`", all = FALSE)
 })
