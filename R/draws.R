@@ -175,8 +175,12 @@ check_user_draws <- function(draws, n_indiv, n_dim) {
     stop("draws has no draws: its second dimension (draws) is 0", call. = FALSE)
   }
   if (dims[3L] != n_dim) {
+    named <- attr(n_dim, "dims")
     stop("draws has ", dims[3L], " entries in its third dimension (random dimensions) but the ",
-         "model needs ", n_dim, call. = FALSE)
+         "model needs ", as.vector(n_dim),
+         if (length(named)) paste0(": ", paste(named, collapse = ", "),
+                                   " (latent variables, then random coefficients)"),
+         call. = FALSE)
   }
   bad <- which(!is.finite(draws))
   if (length(bad) > 0L) {

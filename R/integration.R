@@ -69,7 +69,8 @@ default_adaptive <- function(model) {
 integration_points <- function(model, settings, draws, draw_type, seed, n_indiv) {
   n_dim <- n_dims(model)
   if (settings$method == "simulation") {
-    drawn <- resolve_draws(draws, draw_type, seed, n_indiv, n_dim)
+    drawn <- resolve_draws(draws, draw_type, seed, n_indiv,
+                           structure(n_dim, dims = model_dims(model)))
     points <- if (is.null(drawn$recipe)) array_points(drawn$array, settings$adaptive) else
       draws_points(drawn$recipe, n_indiv, n_dim, settings$adaptive)
     return(c(points, list(type = paste0(if (settings$adaptive) "adaptive ", drawn$type, " draws"),

@@ -135,8 +135,13 @@ hessian_problems <- function(info, names) {
   if (any(curvature <= 0))
     return(list(names = names[curvature <= 0], min_eigen = min(curvature)))
   # On the correlation scale, so that the units of the data (a price in
-  # millions) do not make the other directions look flat.
-  eig <- eigen(info / sqrt(outer(curvature, curvature)), symmetric = TRUE)
+  # millions) do not make the other directions look flat. A curvature so
+  # small that the scaling overflows (a random coefficient's spread gone to
+  # 0, whose log the optimizer moves) is itself the weak direction.
+  inv_sd <- 1 / sqrt(curvature)
+  scaled <- info * outer(inv_sd, inv_sd)
+  if (any(!is.finite(scaled))) return(list(names = names[which.min(curvature)], min_eigen = 0))
+  eig <- eigen(scaled, symmetric = TRUE)
   tol <- max(abs(eig$values)) * 1e-12
   weak <- which(eig$values <= tol)
   if (!length(weak)) return(NULL)

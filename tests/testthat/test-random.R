@@ -262,3 +262,11 @@ test_that("random coefficients: a spread that goes to 0 is a degenerate solution
   expect_match(found$problem, "spread of random coefficient `b_time` went to 0", all = FALSE)
   expect_match(found$advice, "remove it from `random`", all = FALSE)
 })
+
+test_that("random coefficients: a user's draws array needs their dimensions, and says which", {
+  case <- hybrid_random_case(list(b_price = "neg_lognormal", b_time = "normal"), n_indiv = 20)
+  free <- case$model$params$free
+  expect_error(iclv_loglik(case$model, case$data, case$theta[free],
+                           draws = iclv_draws(20, 10, 1, seed = 1)),
+               "model needs 3: att, b_price, b_time \\(latent variables, then random coefficients\\)")
+})
