@@ -6,6 +6,7 @@
 # coefficients at their prior in adaptive draws (src/points_glue.c).
 # Run from the package root after R CMD INSTALL .:  Rscript bench/mixed_accuracy.R
 library(iclv)
+options(width = 200)
 rules <- list(
   "plain draws, 300" = list(draws = 300, adaptive = FALSE),
   "adaptive draws, 100" = list(draws = 100, adaptive = TRUE),
