@@ -125,9 +125,10 @@
 #' coefficient's terms cannot hold a latent variable; to let the location
 #' depend on a latent variable or a covariate, add a term with its own
 #' coefficient (`b_price * price_A + g * price_A * attitude`). `latent` may
-#' be `NULL` when `random` is given: a panel mixed logit. The analytic
-#' Hessian does not cover random coefficients: their standard errors use
-#' central differences of the analytic gradient.
+#' be `NULL` when `random` is given: a panel mixed logit. Standard errors
+#' of the locations, spreads and Cholesky entries come from the analytic
+#' Hessian, as every other parameter's (`vignette("likelihood")`, section
+#' 7).
 #'
 #' **The choice column.** It holds the chosen alternative of each task as
 #' its name (character or factor, e.g. `"car"`), or as a number when

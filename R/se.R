@@ -13,7 +13,7 @@ standard_errors <- function(engine, model, map, optimum, control) {
   hessian <- NULL
   if (control$se != "bhhh") {
     engine_memory_check(engine, "hessian")
-    hessian <- if (hessian_method(model, control$hessian) == "analytic")
+    hessian <- if (control$hessian == "analytic")
       working_hessian(engine, model, map, optimum) else
         differences_hessian(engine, model, map, optimum$u, scores_working, control$hessian_step)
     engine_memory_check(engine, "hessian")
@@ -110,20 +110,9 @@ fit_hessian_vcov <- function(fit, type) {
   map <- fit$map
   jacobian <- working_jacobian(map, fit$u)
   scores_working <- fit$scores %*% jacobian
-  hessian <- if (hessian_method(fit$model, "analytic") == "analytic") {
-    res <- engine_eval(engine, fit$theta_full, hessian = fit$model$params$free)
-    hessian_to_working(map, fit$u, res$hessian, res$gradient[map$free])
-  } else {
-    differences_hessian(engine, fit$model, map, fit$u, scores_working, 1e-5)
-  }
+  res <- engine_eval(engine, fit$theta_full, hessian = fit$model$params$free)
+  hessian <- hessian_to_working(map, fit$u, res$hessian, res$gradient[map$free])
   covariances(hessian, scores_working, jacobian, map$names)$vcov[[type]]
-}
-
-# The analytic Hessian (src/engine_hessian.c) does not cover random
-# coefficients: their models take central differences of the analytic
-# gradient whatever `hessian` asks.
-hessian_method <- function(model, hessian) {
-  if (nrow(model$random %||% empty_random())) "differences" else hessian
 }
 
 # NULL when the information matrix is positive definite; otherwise the names

@@ -87,7 +87,7 @@ typedef struct iclv_hess_workspace {
   int m;         /* the number of slots */
   double *acc;   /* m x m (upper triangle): sum_r w_r (g_r g_r' + H_r), then H_n */
   double *g, *wg; /* n_par x block: each point's gradient over the slots, and weighted */
-  double *d_lv;  /* n_lv x n_struct x block: d LV_l / d structural parameter */
+  double *d_lv;  /* n_lv x n_struct x block: d V_l / d structural parameter */
   double *rows;  /* (n_alt + 1) x n_rows x block: gradients of mu_k or of the utilities */
   int *row_slot; /* n_rows: the slot of each row */
   double *coef;  /* 10 x block: one cell's weighted second derivatives */
@@ -97,11 +97,11 @@ typedef struct iclv_hess_workspace {
  * structural parameters and which latent variables each moves, the wanted
  * parameters, the result and the threads' workspaces. */
 typedef struct iclv_hessian {
-  int n_struct;   /* distinct structural parameters (alpha, gamma, sigma, B)... */
+  int n_struct;   /* distinct structural parameters (alpha, gamma, sigma, B, L)... */
   int *struct_par; /* ...their indices into theta_full */
   int *lv_alpha_s, *lv_sigma_s; /* n_lv: the ordinal (0..n_struct-1) of each, or -1 */
-  int *lv_cov_s, *lv_path_s;    /* per covariate and path entry of the plan */
-  int *reach_ptr, *reach;       /* CSR per latent variable: the ordinals that move it */
+  int *lv_cov_s, *lv_path_s, *lv_chol_s; /* per covariate, path and Cholesky entry of the plan */
+  int *reach_ptr, *reach;       /* CSR per dimension: the ordinals that move it */
   int n_choice;   /* distinct utility coefficients... */
   int *choice_par; /* ...their indices into theta_full */
   int n_rows;     /* rows of the scratch gradients: the most of any mu_k or utility */

@@ -5,30 +5,34 @@
  * its log-likelihood l_r, s_n the person's score. Everything runs over the
  * person's slots (the wanted parameters its log-likelihood depends on) and,
  * per block of draws, over the arrays the gradient pass of engine.c leaves:
- * the latent variables, the cells' first derivatives, the choices'
- * 1[j = y] - P_j and the latent variables' final adjoints d_l. The
- * accumulator holds sum_r w_r (g_r g_r' + H_r) with the online softmax's
- * weights (rescaled with them); at the person's end it is divided by their
- * sum and s_n s_n' subtracted.
+ * the dimensions' values V_l (latent variables and random coefficients),
+ * the cells' first derivatives, the choices' 1[j = y] - P_j and the
+ * dimensions' final adjoints d_l (dl/dz_l: a lognormal's is already
+ * multiplied by beta). The accumulator holds sum_r w_r (g_r g_r' + H_r) with
+ * the online softmax's weights (rescaled with them); at the person's end it
+ * is divided by their sum and s_n s_n' subtracted.
  *
  * H_r, written once per kind of term:
  * - each answered indicator: J' F J, F the cell's second derivatives in
  *   (mu, s, tau_hi, tau_lo) (iclv_math.h), J their gradients in theta, where
- *   grad mu = e_a + sum_l (LV_l e_zeta_l + zeta_l D_l) and D_l = d LV_l /
- *   d theta (structural parameters only); plus dl/dmu (e_zeta_l D_l' + D_l
- *   e_zeta_l');
+ *   grad mu = e_a + sum_l (LV_l e_zeta_l + zeta_l D_l) and D_l = d V_l /
+ *   d theta (structural parameters only: a random coefficient's location,
+ *   spread and Cholesky entries among them; D_l = g'(z_l) dz_l); plus dl/dmu
+ *   (e_zeta_l D_l' + D_l e_zeta_l');
  * - each task: -sum_j P_j (grad V_j - vbar)(grad V_j - vbar)', vbar =
  *   sum_j P_j grad V_j; plus (1[j = y] - P_j) x value (e_beta D_l' + D_l
- *   e_beta') for a term with a latent variable;
+ *   e_beta') for a term with a latent variable (a random coefficient's
+ *   terms have coefficient 1 and no such term);
  * - each path B_lm: d_l (e_B D_m' + D_m e_B') (d_l collects every second
- *   derivative of LV_l from the terms that use it).
+ *   derivative of V_l from the terms that use it);
+ * - each lognormal coefficient: d_l dz_l dz_l' (beta = +-exp(z) has
+ *   d2 beta = beta dz dz', and d_l is dl/dbeta x beta).
  * The accumulator keeps the upper triangle; a symmetric pair term
  * c (e_i e_j' + e_j e_i') adds c at (i, j), or 2c when i = j (one parameter
  * in two roles, such as a symmetric set's mirrored thresholds).
  *
  * Every function below but the entry points is inlined into
  * iclv_hessian_block(), which is compiled for AVX2 as well (engine_block.h). */
-#include <stdio.h>
 #include <string.h>
 #include "engine.h"
 #include "engine_block.h"
@@ -55,10 +59,11 @@ static void reach_add(iclv_hessian *h, int *mark, int *count, int s) {
   h->reach[(*count)++] = s;
 }
 
-/* The structural parameters, each latent variable's reach (the ordinals of
- * its own parameters and of those of the latent variables its paths come
- * from), the distinct utility coefficients and the rows the scratch
- * gradients need. `scratch`: n_par ints. */
+/* The structural parameters, each dimension's reach (the ordinals of its
+ * own parameters, a random coefficient's Cholesky entries among them, and of
+ * those of the latent variables its paths come from), the distinct utility
+ * coefficients and the rows the scratch gradients need. `scratch`: n_par
+ * ints. */
 static void hessian_structure(const iclv_plan *p, iclv_hessian *h, int *scratch) {
   const int L = p->n_lv, P = p->n_par;
   for (int i = 0; i < P; i++) scratch[i] = -1;
@@ -69,6 +74,8 @@ static void hessian_structure(const iclv_plan *p, iclv_hessian *h, int *scratch)
     ICLV_CSR_FOR(i, p->lv_cov_ptr, l) h->lv_cov_s[i] = struct_ordinal(h, scratch, p->lv_cov_par[i]);
     ICLV_CSR_FOR(i, p->lv_path_ptr, l)
       h->lv_path_s[i] = struct_ordinal(h, scratch, p->lv_path_par[i]);
+    ICLV_CSR_FOR(i, p->lv_chol_ptr, l)
+      h->lv_chol_s[i] = struct_ordinal(h, scratch, p->lv_chol_par[i]);
   }
   for (int i = 0; i < P; i++) scratch[i] = 0;
   int count = 0;
@@ -81,39 +88,30 @@ static void hessian_structure(const iclv_plan *p, iclv_hessian *h, int *scratch)
       reach_add(h, scratch, &count, h->lv_path_s[i]);
       ICLV_CSR_FOR(j, h->reach_ptr, p->lv_path_from[i]) reach_add(h, scratch, &count, h->reach[j]);
     }
+    /* A Cholesky entry multiplies the other dimension's raw draw, which no
+     * parameter moves: only the entry itself joins the reach. */
+    ICLV_CSR_FOR(i, p->lv_chol_ptr, l) reach_add(h, scratch, &count, h->lv_chol_s[i]);
     h->reach_ptr[l + 1] = count;
     ICLV_CSR_FOR(j, h->reach_ptr, l) scratch[h->reach[j]] = 0;
   }
   for (int i = 0; i < P; i++) scratch[i] = 0;
   h->n_choice = 0;
-  for (int m = 0; m < p->n_term; m++)
-    if (!scratch[p->util_par[m]]) {
-      scratch[p->util_par[m]] = 1;
-      h->choice_par[h->n_choice++] = p->util_par[m];
+  for (int m = 0; m < p->n_term; m++) {
+    const int par = p->util_par[m]; /* -1: a random coefficient's term, coefficient 1 */
+    if (par >= 0 && !scratch[par]) {
+      scratch[par] = 1;
+      h->choice_par[h->n_choice++] = par;
     }
+  }
   int rows = h->n_choice;
   for (int k = 0; k < p->n_ind; k++)
     if (1 + ICLV_CSR_COUNT(p->ind_load_ptr, k) > rows) rows = 1 + ICLV_CSR_COUNT(p->ind_load_ptr, k);
   h->n_rows = rows + h->n_struct;
 }
 
-/* Does the model have random coefficients (which this file does not cover)? */
-static int has_random_coefficients(const iclv_plan *p) {
-  for (int l = 0; l < p->n_lv; l++)
-    if (iclv_dim_is_random(p->lv_kind[l]) || ICLV_CSR_COUNT(p->lv_chol_ptr, l) > 0) return 1;
-  for (int m = 0; m < p->n_term; m++)
-    if (p->util_par[m] < 0) return 1;
-  return 0;
-}
-
 int iclv_engine_hessian_setup(iclv_engine *e, const int *want, char *err, size_t errlen) {
   const iclv_plan *p = &e->plan;
   const int P = p->n_par, L = p->n_lv;
-  if (has_random_coefficients(p)) {
-    snprintf(err, errlen, "the analytic Hessian does not cover random coefficients "
-             "(iclv() takes central differences of the gradient for their models)");
-    return 1;
-  }
   if (e->hess == NULL) {
     iclv_hessian *h;
     ICLV_ENGINE_ALLOC(e, h, 1, err, errlen);
@@ -122,6 +120,7 @@ int iclv_engine_hessian_setup(iclv_engine *e, const int *want, char *err, size_t
     ICLV_ENGINE_ALLOC(e, h->lv_sigma_s, L, err, errlen);
     ICLV_ENGINE_ALLOC(e, h->lv_cov_s, p->lv_cov_ptr[L], err, errlen);
     ICLV_ENGINE_ALLOC(e, h->lv_path_s, p->lv_path_ptr[L], err, errlen);
+    ICLV_ENGINE_ALLOC(e, h->lv_chol_s, p->lv_chol_ptr[L], err, errlen);
     ICLV_ENGINE_ALLOC(e, h->reach_ptr, L + 1, err, errlen);
     ICLV_ENGINE_ALLOC(e, h->reach, (size_t) L * P, err, errlen);
     ICLV_ENGINE_ALLOC(e, h->choice_par, P, err, errlen);
@@ -342,7 +341,7 @@ ICLV_ALWAYS_INLINE double block_total(const double *restrict x, int nb) {
   return s;
 }
 
-/* Row s (a structural ordinal) of D_l = d LV_l / d theta, over the block. */
+/* Row s (a structural ordinal) of D_l = d V_l / d theta, over the block. */
 static inline double *d_lv_row(const hblock *b, int l, int s) {
   return b->hw->d_lv + ((size_t) l * b->e->hess->n_struct + s) * b->B;
 }
@@ -351,30 +350,83 @@ static inline const double *lv_row(const hblock *b, int l) {
   return b->ws->lv + (size_t) l * b->B;
 }
 
+/* The raw draws xi of dimension l over the block. */
 static inline const double *eta_row(const hblock *b, int l) {
   const iclv_engine *e = b->e;
   return e->draws.eta + ((size_t) b->n * e->plan.n_lv + l) * e->draws.n_draws + b->r0;
 }
 
-/* D_l for every latent variable, forward in order:
- * D_l = e_alpha + sum_c x_c e_gamma_c + eta_l e_sigma + sum_m (LV_m e_B + B_lm D_m). */
-ICLV_ALWAYS_INLINE void latent_jacobian(const hblock *b) {
+/* What the spread of dimension l multiplies: the raw draws, or h(xi) of a
+ * uniform or triangular coefficient (the workspace's, from block_latent()
+ * of engine.c). */
+static inline const double *spread_row(const hblock *b, int l) {
+  if (iclv_dim_maps_draw(b->e->plan.lv_kind[l])) return b->ws->draw_value + (size_t) l * b->B;
+  return eta_row(b, l);
+}
+
+/* dz_l = d z_l / d theta into D_l's rows, from the dimensions before it:
+ * z_l = alpha + sum_c x_c gamma_c + sigma h(xi_l) + sum_m B_lm V_m
+ * + sum_c L_c xi_c. */
+ICLV_ALWAYS_INLINE void underlying_jacobian(const hblock *b, int l) {
   const iclv_plan *p = &b->e->plan;
   const iclv_hessian *h = b->e->hess;
   const int nb = b->nb;
   const double *x = b->e->data.covariates + (size_t) b->n * p->n_cov;
+  ICLV_CSR_FOR(j, h->reach_ptr, l) memset(d_lv_row(b, l, h->reach[j]), 0, sizeof(double) * nb);
+  if (h->lv_alpha_s[l] >= 0) add_constant(d_lv_row(b, l, h->lv_alpha_s[l]), 1.0, nb);
+  ICLV_CSR_FOR(i, p->lv_cov_ptr, l)
+    add_constant(d_lv_row(b, l, h->lv_cov_s[i]), x[p->lv_cov_col[i]], nb);
+  if (h->lv_sigma_s[l] >= 0) add_to(d_lv_row(b, l, h->lv_sigma_s[l]), 1.0, spread_row(b, l), nb);
+  ICLV_CSR_FOR(i, p->lv_path_ptr, l) {
+    const int from = p->lv_path_from[i];
+    add_to(d_lv_row(b, l, h->lv_path_s[i]), 1.0, lv_row(b, from), nb);
+    ICLV_CSR_FOR(j, h->reach_ptr, from)
+      add_to(d_lv_row(b, l, h->reach[j]), b->in->view.lv_path[i], d_lv_row(b, from, h->reach[j]),
+             nb);
+  }
+  ICLV_CSR_FOR(i, p->lv_chol_ptr, l)
+    add_to(d_lv_row(b, l, h->lv_chol_s[i]), 1.0, eta_row(b, p->lv_chol_from[i]), nb);
+}
+
+/* A lognormal coefficient's curvature (section 7.1a), with D_l's rows still
+ * dz_l: beta = +-exp(z) has d2 beta = beta dz dz', and the final adjoint d_l
+ * (ws->dlv) is already dl/dz = dl/dbeta x beta, so H_r gains d_l dz dz'. */
+ICLV_ALWAYS_INLINE void lognormal_curvature(const hblock *b, int l) {
+  const iclv_hessian *h = b->e->hess;
+  const int nb = b->nb;
+  double *restrict c = b->hw->coef;
+  const double *restrict dl = b->ws->dlv + (size_t) l * b->B;
+#pragma omp simd
+  for (int r = 0; r < nb; r++) c[r] = b->w[r] * dl[r];
+  ICLV_CSR_FOR(i, h->reach_ptr, l) {
+    const int si = slot_of(b->hw, h->struct_par[h->reach[i]]);
+    if (si < 0) continue;
+    for (int j = i; j < h->reach_ptr[l + 1]; j++) {
+      const int sj = slot_of(b->hw, h->struct_par[h->reach[j]]);
+      if (sj >= 0)
+        acc_outer(b->hw, si, sj,
+                  weighted_sum2(c, d_lv_row(b, l, h->reach[i]), d_lv_row(b, l, h->reach[j]), nb));
+    }
+  }
+}
+
+/* D_l = d V_l / d theta for every dimension, forward in order (V_l the
+ * latent variable, or the coefficient beta = g(z_l)): D_l = g'(z_l) dz_l,
+ * sections 7.1 and 7.1a. A lognormal's d_l dz dz' is taken on the way,
+ * while dz is at hand. */
+ICLV_ALWAYS_INLINE void latent_jacobian(const hblock *b) {
+  const iclv_plan *p = &b->e->plan;
+  const iclv_hessian *h = b->e->hess;
+  const int nb = b->nb;
   for (int l = 0; l < p->n_lv; l++) {
-    ICLV_CSR_FOR(j, h->reach_ptr, l) memset(d_lv_row(b, l, h->reach[j]), 0, sizeof(double) * nb);
-    if (h->lv_alpha_s[l] >= 0) add_constant(d_lv_row(b, l, h->lv_alpha_s[l]), 1.0, nb);
-    ICLV_CSR_FOR(i, p->lv_cov_ptr, l)
-      add_constant(d_lv_row(b, l, h->lv_cov_s[i]), x[p->lv_cov_col[i]], nb);
-    if (h->lv_sigma_s[l] >= 0) add_to(d_lv_row(b, l, h->lv_sigma_s[l]), 1.0, eta_row(b, l), nb);
-    ICLV_CSR_FOR(i, p->lv_path_ptr, l) {
-      const int from = p->lv_path_from[i];
-      add_to(d_lv_row(b, l, h->lv_path_s[i]), 1.0, lv_row(b, from), nb);
-      ICLV_CSR_FOR(j, h->reach_ptr, from)
-        add_to(d_lv_row(b, l, h->reach[j]), b->in->view.lv_path[i], d_lv_row(b, from, h->reach[j]),
-               nb);
+    underlying_jacobian(b, l);
+    if (!iclv_dim_is_lognormal(p->lv_kind[l])) continue;
+    lognormal_curvature(b, l);
+    const double *beta = lv_row(b, l); /* g'(z) = beta */
+    ICLV_CSR_FOR(j, h->reach_ptr, l) {
+      double *restrict row = d_lv_row(b, l, h->reach[j]);
+#pragma omp simd
+      for (int r = 0; r < nb; r++) row[r] *= beta[r];
     }
   }
 }
@@ -419,7 +471,7 @@ static inline double *g_row(const hblock *b, int par) {
     if (row_) add_product(row_, (coef), (x), (y), nb);  \
   } while (0)
 
-/* g_r over the slots (the chain rule of sections 5.1-5.3, point by point),
+/* g_r over the slots (the chain rule of sections 5.1-5.3a, point by point),
  * then acc += sum_r w_r g_r g_r'. */
 ICLV_ALWAYS_INLINE void point_gradients(const hblock *b, int with_choice) {
   const iclv_engine *e = b->e;
@@ -454,9 +506,12 @@ ICLV_ALWAYS_INLINE void point_gradients(const hblock *b, int with_choice) {
         const int j = d->avail_alt[a];
         const double *dv = b->ws->choice_dv + ((size_t) tl * J + j) * B;
         ICLV_CSR_FOR(i, p->alt_term_ptr, j) {
-          const int term = p->alt_term[i], l = p->util_lv[term];
-          if (l < 0) G_ADD_TO(p->util_par[term], term_value[term], dv);
-          else G_ADD_PRODUCT(p->util_par[term], term_value[term], dv, lv_row(b, l));
+          const int term = p->alt_term[i], l = p->util_lv[term], par = p->util_par[term];
+          /* A random coefficient's term has no coefficient of its own: its
+           * dimension's rows (below) carry it. */
+          if (par < 0) continue;
+          if (l < 0) G_ADD_TO(par, term_value[term], dv);
+          else G_ADD_PRODUCT(par, term_value[term], dv, lv_row(b, l));
         }
       }
     }
@@ -465,9 +520,11 @@ ICLV_ALWAYS_INLINE void point_gradients(const hblock *b, int with_choice) {
     const double *dl = b->ws->dlv + (size_t) l * B;
     G_ADD_TO(p->lv_alpha[l], 1.0, dl);
     ICLV_CSR_FOR(i, p->lv_cov_ptr, l) G_ADD_TO(p->lv_cov_par[i], x[p->lv_cov_col[i]], dl);
-    G_ADD_PRODUCT(p->lv_sigma[l], 1.0, dl, eta_row(b, l));
+    G_ADD_PRODUCT(p->lv_sigma[l], 1.0, dl, spread_row(b, l));
     ICLV_CSR_FOR(i, p->lv_path_ptr, l)
       G_ADD_PRODUCT(p->lv_path_par[i], 1.0, dl, lv_row(b, p->lv_path_from[i]));
+    ICLV_CSR_FOR(i, p->lv_chol_ptr, l)
+      G_ADD_PRODUCT(p->lv_chol_par[i], 1.0, dl, eta_row(b, p->lv_chol_from[i]));
   }
 
   for (int i = 0; i < m; i++) {
@@ -670,10 +727,19 @@ ICLV_ALWAYS_INLINE void latent_curvature(const hblock *b) {
 
 /* ---- choices ------------------------------------------------------------------------------ */
 
+/* The slot of term `term`'s coefficient; -1 without one (a random
+ * coefficient's term, util_par -1: its coefficient is 1 and the dimension's
+ * parameters take its derivatives through D_l). */
+static inline int term_coef_slot(const hblock *b, int term) {
+  const int par = b->e->plan.util_par[term];
+  return par >= 0 ? slot_of(b->hw, par) : -1;
+}
+
 /* Adds alternative j's gradient of V over the rows (slots in row_slot; all
- * present) into X: a term's coefficient gets its value (times its latent
- * variable), and a term with latent variable l passes beta x value x D_l
- * to the structural parameters. */
+ * present) into X: a term's coefficient gets its value (times its
+ * dimension), and a term with dimension l (a latent variable or a random
+ * coefficient) passes its coefficient x value x D_l to the structural
+ * parameters. */
 ICLV_ALWAYS_INLINE void utility_gradient(const hblock *b, int t, int j, int q, double *X) {
   const iclv_plan *p = &b->e->plan;
   const iclv_hessian *h = b->e->hess;
@@ -681,13 +747,13 @@ ICLV_ALWAYS_INLINE void utility_gradient(const hblock *b, int t, int j, int q, d
   const double *term_value = b->e->data.term_value + (size_t) t * p->n_term;
   ICLV_CSR_FOR(i, p->alt_term_ptr, j) {
     const int term = p->alt_term[i], l = p->util_lv[term];
-    const int row = row_of(b, &q, slot_of(b->hw, p->util_par[term]), 0, NULL);
+    const int row = row_of(b, &q, term_coef_slot(b, term), 0, NULL);
     if (row >= 0) {
       if (l < 0) add_constant(X + (size_t) row * B, term_value[term], nb);
       else add_to(X + (size_t) row * B, term_value[term], lv_row(b, l), nb);
     }
     if (l < 0) continue;
-    const double coef = b->in->theta[p->util_par[term]] * term_value[term];
+    const double coef = iclv_term_coef(b->in->theta, p->util_par[term]) * term_value[term];
     ICLV_CSR_FOR(k, h->reach_ptr, l) {
       const int r = row_of(b, &q, slot_of(b->hw, h->struct_par[h->reach[k]]), 0, NULL);
       if (r >= 0) add_to(X + (size_t) r * B, coef, d_lv_row(b, l, h->reach[k]), nb);
@@ -697,7 +763,8 @@ ICLV_ALWAYS_INLINE void utility_gradient(const hblock *b, int t, int j, int q, d
 
 /* Each task: -sum_j P_j (grad V_j - vbar)(grad V_j - vbar)', and the
  * (1[j = y] - P_j) value (e_beta D_l' + D_l e_beta') of its terms with a
- * latent variable. */
+ * latent variable (none for a random coefficient's terms: their
+ * coefficient is 1, not a parameter). */
 ICLV_ALWAYS_INLINE void choice_curvature(const hblock *b) {
   const iclv_engine *e = b->e;
   const iclv_plan *p = &e->plan;
@@ -717,7 +784,7 @@ ICLV_ALWAYS_INLINE void choice_curvature(const hblock *b) {
     for (int a = 0; a < n_avail; a++)
       ICLV_CSR_FOR(i, p->alt_term_ptr, alts[a]) {
         const int term = p->alt_term[i], l = p->util_lv[term];
-        row_of(b, &q, slot_of(hw, p->util_par[term]), 1, NULL);
+        row_of(b, &q, term_coef_slot(b, term), 1, NULL);
         if (l >= 0)
           ICLV_CSR_FOR(k, h->reach_ptr, l) row_of(b, &q, slot_of(hw, h->struct_par[h->reach[k]]), 1, NULL);
       }
@@ -727,7 +794,7 @@ ICLV_ALWAYS_INLINE void choice_curvature(const hblock *b) {
       /* The cross terms of the coefficients of latent variables. */
       ICLV_CSR_FOR(i, p->alt_term_ptr, j) {
         const int term = p->alt_term[i], l = p->util_lv[term];
-        const int s_beta = slot_of(hw, p->util_par[term]);
+        const int s_beta = term_coef_slot(b, term);
         if (l < 0 || s_beta < 0) continue;
         ICLV_CSR_FOR(k, h->reach_ptr, l) {
           const int s = slot_of(hw, h->struct_par[h->reach[k]]);

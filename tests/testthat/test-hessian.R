@@ -5,8 +5,10 @@
 # and continuous indicators, free and symmetric thresholds, shared
 # thresholds, structural covariates and paths, free scales, latent variables
 # in utilities, availability, missing answers) and on random models
-# (helper-fuzz.R, signed weights too); its mapping to the optimizer's
-# working scale; and what iclv() does with it.
+# (helper-fuzz.R, signed weights too); on random coefficients of every
+# distribution, correlated and not, with and without latent variables
+# (helper-random.R); its mapping to the optimizer's working scale; and what
+# iclv() does with it.
 
 # Central differences of the analytic gradient (natural scale) in the free
 # parameters, symmetrised.
@@ -27,6 +29,50 @@ gradient_differences <- function(engine, theta_full, free, step = 1e-5, choice =
 # The largest difference relative to the largest entry of the reference.
 relative_difference <- function(x, reference) {
   max(abs(unname(x) - unname(reference))) / max(abs(reference))
+}
+
+# The analytic Hessian of the parameters `pick` of a case (build_case(),
+# random_case()) against numDeriv's second differences of its plain-R
+# reference likelihood (helper-reference.R) on the same draws.
+expect_reference_hessian <- function(case, draws, pick, label) {
+  model <- case$model
+  free <- model$params$free
+  res <- iclv_loglik_plain(model, case$data, case$theta[free], draws = draws, threads = 1,
+                           hessian = TRUE)
+  expect_true(all(pick %in% names(res$gradient)), label = label)
+  by_hand_at <- function(values) {
+    theta <- case$theta
+    theta[pick] <- values
+    by_hand_loglik(case$by_hand, case$data, draws, theta)$loglik
+  }
+  difference <- relative_difference(res$hessian[pick, pick],
+                                    numDeriv::hessian(by_hand_at, case$theta[pick]))
+  expect(difference < 1e-4,
+         sprintf("%s: the Hessian differs from the reference's by %.3g", label, difference))
+}
+
+# Random coefficients: every distribution, Cholesky entries between some or
+# all of the normal-based ones, in panel mixed logits and in hybrid models
+# (whose price coefficient also moves with the latent variable through a
+# term of its own).
+hessian_random_cases <- list(
+  mixed = list(builder = mixed_logit_case,
+               random = list(b_price = "neg_lognormal", b_time = "uniform", asc_A = "triangular")),
+  mixed_correlated = list(builder = mixed_logit_case, correlated = TRUE,
+                          random = list(asc_A = "normal", b_time = "lognormal",
+                                        b_price = "neg_lognormal")),
+  mixed_partly_correlated = list(builder = mixed_logit_case, correlated = c("b_time", "asc_A"),
+                                 random = list(b_price = "uniform", b_time = "normal",
+                                               asc_A = "lognormal")),
+  hybrid = list(builder = hybrid_random_case,
+                random = list(b_price = "triangular", b_time = "lognormal")),
+  hybrid_correlated = list(builder = hybrid_random_case, correlated = TRUE,
+                           random = list(b_price = "neg_lognormal", b_time = "normal"))
+)
+
+random_hessian_case <- function(name, ...) {
+  spec <- hessian_random_cases[[name]]
+  spec$builder(spec$random, correlated = spec$correlated %||% FALSE, ...)
 }
 
 for (name in names(engine_models)) {
@@ -65,21 +111,8 @@ test_that("the analytic Hessian equals numDeriv's Hessian of the plain-R referen
   for (name in names(picks)) {
     case <- build_case(engine_models[[name]], n_indiv = 6, n_tasks = 2, seed = 3,
                        availability = name == "probit_paths")
-    model <- case$model
-    free <- model$params$free
-    draws <- iclv_draws(6, 4, length(model$latent), seed = 5)
-    res <- iclv_loglik_plain(model, case$data, case$theta[free], draws = draws, threads = 1,
-                             hessian = TRUE)
-    pick <- picks[[name]]
-    by_hand_at <- function(values) {
-      theta <- case$theta
-      theta[pick] <- values
-      by_hand_loglik(case$by_hand, case$data, draws, theta)$loglik
-    }
-    reference <- numDeriv::hessian(by_hand_at, case$theta[pick])
-    expect(relative_difference(res$hessian[pick, pick], reference) < 1e-4,
-           sprintf("%s: the Hessian differs from the reference's by %.3g", name,
-                   relative_difference(res$hessian[pick, pick], reference)))
+    draws <- iclv_draws(6, 4, length(case$model$latent), seed = 5)
+    expect_reference_hessian(case, draws, picks[[name]], name)
   }
 })
 
@@ -150,17 +183,24 @@ test_that("the Hessian leaves the evaluation alone and is the same bits for any 
 })
 
 test_that("the Hessian without the choice part is that of the latent part alone", {
-  case <- build_case(engine_models$probit_paths, seed = 7, availability = TRUE)
-  model <- case$model
-  free <- model$params$free
-  draws <- iclv_draws(25, 12, 2, seed = 4)
-  engine <- iclv:::engine_build(model, iclv:::prepare_data(model, case$data), draws, threads = 1)
-  theta_full <- unname(case$theta)
-  latent <- iclv:::engine_eval(engine, theta_full, choice = FALSE, hessian = free)$hessian
-  expect_lt(relative_difference(latent, gradient_differences(engine, theta_full, free,
-                                                             choice = FALSE)), 1e-6)
-  choice_rows <- model$params$block[free] == "choice"
-  expect_true(all(latent[choice_rows, ] == 0))
+  # Latent variables with paths, and a hybrid model with correlated random
+  # coefficients (whose parameters, in the choice block, then drop out).
+  paths <- build_case(engine_models$probit_paths, seed = 7, availability = TRUE)
+  random <- random_hessian_case("hybrid_correlated", n_indiv = 30, seed = 6)
+  for (case in list(c(paths, list(draws = iclv_draws(25, 12, 2, seed = 4))),
+                    c(random, list(draws = random_case_draws(random, 12, seed = 3))))) {
+    model <- case$model
+    free <- model$params$free
+    engine <- iclv:::engine_build(model, iclv:::prepare_data(model, case$data), case$draws,
+                                  threads = 1)
+    theta_full <- unname(case$theta)
+    latent <- iclv:::engine_eval(engine, theta_full, choice = FALSE, hessian = free)$hessian
+    expect_lt(relative_difference(latent, gradient_differences(engine, theta_full, free,
+                                                               choice = FALSE)), 1e-6)
+    choice_rows <- model$params$block[free] == "choice"
+    expect_true(all(latent[choice_rows, ] == 0))
+  }
+  expect_true(any(random$model$params$type == "random_chol"))
 })
 
 test_that("the Hessian of some of the parameters is that block of the whole", {
@@ -241,4 +281,80 @@ test_that("the analytic Hessian handles free scales and intercepts of ordered it
                                                            optimum$scores %*% optimum$jacobian,
                                                            1e-5)),
             1e-6)
+})
+
+for (name in names(hessian_random_cases)) {
+  test_that(paste("random coefficients: the analytic Hessian equals differences of the gradient:",
+                  name), {
+    case <- random_hessian_case(name, n_indiv = 40, seed = 3)
+    model <- case$model
+    free <- model$params$free
+    draws <- random_case_draws(case, 20, seed = 5)
+    prepared <- iclv:::prepare_data(model, case$data)
+    theta_full <- unname(case$theta)
+    hessian_on <- function(threads) {
+      engine <- iclv:::engine_build(model, prepared, draws, threads = threads)
+      list(engine = engine, hessian = iclv:::engine_eval(engine, theta_full, hessian = free)$hessian)
+    }
+    one <- hessian_on(1L)
+    two <- hessian_on(2L)
+    expect_identical(one$hessian, two$hessian)
+    expect_lt(relative_difference(two$hessian, gradient_differences(two$engine, theta_full, free)),
+              1e-6)
+    # The random coefficients' own parameters alone: that block of the whole.
+    own <- free & (model$params$name %in% model$random$coef |
+                     model$params$type %in% c("random_spread", "random_chol"))
+    block <- iclv:::engine_eval(two$engine, theta_full, hessian = own)$hessian
+    expect_equal(block, two$hessian[own[free], own[free]], tolerance = 1e-12)
+  })
+}
+
+test_that("random coefficients: the analytic Hessian equals numDeriv's of the plain-R reference", {
+  skip_if_not_installed("numDeriv")
+  # Locations, spreads and Cholesky entries of lognormal, neg_lognormal,
+  # normal, uniform and triangular coefficients, with a latent variable's
+  # parameters and a coefficient of its own.
+  picks <- list(
+    mixed_correlated = c("asc_A", "b_time", "b_time~~b_time", "b_time~~asc_A",
+                         "b_price~~b_time", "b_price~~b_price"),
+    mixed_partly_correlated = c("b_price", "b_price~~b_price", "asc_A", "asc_A~~b_time",
+                                "b_time~~b_time"),
+    hybrid = c("b_price", "b_price~~b_price", "b_time", "b_time~~b_time", "g", "att~age"),
+    hybrid_correlated = c("b_price", "b_time~~b_price", "b_price~~b_price", "att=~q2", "b_att"))
+  for (name in names(picks)) {
+    case <- random_hessian_case(name, n_indiv = 6, n_tasks = 2, seed = 4)
+    expect_reference_hessian(case, random_case_draws(case, 4, seed = 2), picks[[name]], name)
+  }
+})
+
+test_that("random coefficients: fits' standard errors from the analytic Hessian equal differences'", {
+  mixed <- mixed_logit_case(list(b_price = "neg_lognormal", b_time = "normal"), correlated = TRUE,
+                            n_indiv = 300, n_tasks = 8, seed = 5,
+                            truth = c(asc_A = 0.4, b_price = -0.3, "b_price~~b_price" = 0.5,
+                                      b_time = 1, "b_time~~b_time" = 1.2,
+                                      "b_time~~b_price" = 0.5))
+  hybrid <- hybrid_random_case(list(b_price = "triangular", b_time = "lognormal"))
+  hybrid$data <- iclv_simulate(hybrid$model, n_indiv = 300, n_tasks = 8, seed = 6,
+                               theta = c(b_price = -1, "b_price~~b_price" = 1, b_time = 0,
+                                         "b_time~~b_time" = 0.6, g = 0.3, b_att = 0.7))
+  for (case in list(mixed, hybrid)) {
+    fit_with <- function(hessian, se = "robust") {
+      suppressWarnings(iclv(case$model, case$data, draws = 40, adaptive = FALSE,
+                            control = iclv_control(threads = 2, reltol = 1e-12, gradtol = 1e-9,
+                                                   hessian = hessian, se = se)))
+    }
+    analytic <- fit_with("analytic")
+    differences <- fit_with("differences")
+    expect_identical(analytic$convergence$code, 0L)
+    expect_identical(coef(analytic), coef(differences))
+    expect_lt(relative_difference(analytic$hessian, differences$hessian), 1e-6)
+    for (type in c("classical", "robust")) {
+      ratio <- sqrt(diag(vcov(analytic, type))) / sqrt(diag(vcov(differences, type)))
+      expect_lt(max(abs(ratio - 1)), 1e-5)
+    }
+    # A fit without a Hessian (se = "bhhh") computes the analytic one on demand.
+    bhhh <- fit_with("analytic", se = "bhhh")
+    expect_equal(suppressMessages(vcov(bhhh, "robust")), vcov(analytic, "robust"),
+                 tolerance = 1e-10)
+  }
 })

@@ -241,17 +241,6 @@ test_that("random coefficients: a plain Gauss-Hermite rule equals the R referenc
   expect_equal(res$loglik_indiv, hand$loglik_indiv, tolerance = 1e-10)
 })
 
-test_that("random coefficients: an analytic Hessian is refused, and fits use differences", {
-  case <- mixed_logit_case(list(b_time = "normal"), n_indiv = 60)
-  free <- case$model$params$free
-  expect_error(iclv_loglik(case$model, case$data, case$theta[free], draws = 20, hessian = TRUE),
-               "analytic Hessian does not cover random coefficients")
-  fit <- suppressWarnings(iclv(case$model, case$data, draws = 50,
-                               control = iclv_control(threads = 1, se = "bhhh")))
-  robust <- suppressMessages(vcov(fit, type = "robust"))
-  expect_true(all(is.finite(diag(robust))) && all(diag(robust) > 0))
-})
-
 test_that("random coefficients: a spread that goes to 0 is a degenerate solution that says so", {
   case <- mixed_logit_case(list(b_time = "normal"), n_indiv = 50)
   theta <- case$theta
