@@ -27,7 +27,7 @@ prior_centre <- function(n_indiv, n_dim) {
 # evaluated. People whose
 # covariance is not positive definite keep their centre. Returns the centre
 # with `step` (the move of each mean) and `moved` (person_change()) added.
-# With `hold`, random coefficients keep the prior (holds_random()).
+# With `hold`, random coefficients may keep the prior (holds_random()).
 next_centre <- function(engine, theta_full, centre, target, hold = FALSE) {
   moments <- .Call(C_engine_point_moments, engine, as.double(theta_full), as.double(target),
                    isTRUE(hold))
@@ -52,10 +52,10 @@ next_centre <- function(engine, theta_full, centre, target, hold = FALSE) {
   out
 }
 
-# Whether adaptive points leave the random coefficients at their prior:
-# draws do (a normal proposal narrower than a posterior's prior-like tail
-# biases the simulated log-likelihood; src/points_glue.c gives the figures),
-# quadrature rules do not.
+# Whether adaptive points may leave the random coefficients at their prior:
+# draws do in a model without latent variables (a normal proposal narrower
+# than a posterior's prior-like tail biases the simulated log-likelihood;
+# src/points_glue.c decides and gives the figures), quadrature rules never.
 holds_random <- function(points) !identical(points$source$kind, "rule")
 
 # The effective sample size the tempered weights keep: enough points to

@@ -56,7 +56,7 @@ resolve_integration <- function(integration = c("simulation", "quadrature", "aut
 # and plain points waste most of their weight (with 38 items on five latent
 # variables, 100 plain draws bias the log-likelihood by hundreds of units).
 # Random coefficients alone (a mixed logit) gain nothing: adaptive draws
-# leave them at their prior (holds_random()).
+# leave them at their prior there (holds_random()).
 default_adaptive <- function(model) {
   if (is.null(model)) return(FALSE)
   length(model$latent) > 0L && length(model$indicators) > 0L

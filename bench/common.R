@@ -25,8 +25,8 @@ seed_scale_model <- function(random = NULL) {
     choice = "choice", id = "id", random = random)
 }
 
-seed_scale_data <- function(model, n_indiv = 326, seed = 42) {
-  iclv::iclv_simulate(model, n_indiv = n_indiv, n_tasks = 6, seed = seed)
+seed_scale_data <- function(model, n_indiv = 326, seed = 42, ...) {
+  iclv::iclv_simulate(model, n_indiv = n_indiv, n_tasks = 6, seed = seed, ...)
 }
 
 median_ms <- function(f, reps = 30) {

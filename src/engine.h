@@ -90,7 +90,7 @@ typedef struct iclv_hess_workspace {
   double *d_lv;  /* n_lv x n_struct x block: d V_l / d structural parameter */
   double *rows;  /* (n_alt + 1) x n_rows x block: gradients of mu_k or of the utilities */
   int *row_slot; /* n_rows: the slot of each row */
-  double *coef;  /* 10 x block: one cell's weighted second derivatives */
+  double *coef;  /* 12 x block: one cell's 10 weighted second derivatives and its mu (C_*) */
 } iclv_hess_workspace;
 
 /* What the Hessian needs beyond the engine (engine_hessian.c): the
