@@ -159,9 +159,10 @@ SEXP engine_set_points(SEXP engine, SEXP input) {
  * least 1 lay in between. In a hybrid model the latent variables' narrow
  * posteriors decide: on the seed-scale model with two random coefficients
  * at the true parameters, 200 draws with everything moved were 4.9 units
- * below 4,000, with the coefficients widened 22, and held 300 (their prior
- * spread collapses every person's effective sample), so there every
- * dimension moves. Quadrature rules always move them all (R/centre.R,
+ * below 4,000 and with the coefficients widened 22; a fit with them held
+ * ended 326 units below the moved one and its re-centring never settled
+ * (their prior spread collapses every person's effective sample), so there
+ * every dimension moves. Quadrature rules always move them all (R/centre.R,
  * next_centre()). */
 static int holds_random_coefficients(const iclv_plan *p) {
   for (int d = 0; d < p->n_lv; d++)
