@@ -135,16 +135,21 @@ random_choice_plan <- function(plan, utility_terms, random, n_latent) {
   plan
 }
 
-# h() and g() of a dimension of kind `kind` (the engine's ICLV_DIM_*), in R:
-# for simulation and summaries; the engine has its own (engine_person.h).
+# h() and g() of a dimension of kind `kind` (the engine's ICLV_DIM_*, 0 for
+# a latent variable), in R: for simulation; the engine has its own
+# (engine_person.h).
 random_draw_map <- function(kind, xi) {
-  switch(as.character(kind),
-         "4" = 2 * stats::pnorm(xi) - 1,
-         "5" = ifelse(xi < 0, sqrt(2 * stats::pnorm(xi)) - 1, 1 - sqrt(2 * stats::pnorm(-xi))),
+  switch(kind_distribution(kind),
+         uniform = 2 * stats::pnorm(xi) - 1,
+         triangular = ifelse(xi < 0, sqrt(2 * stats::pnorm(xi)) - 1,
+                             1 - sqrt(2 * stats::pnorm(-xi))),
          xi)
 }
 random_value_map <- function(kind, z) {
-  switch(as.character(kind), "2" = exp(z), "3" = -exp(z), z)
+  switch(kind_distribution(kind), lognormal = exp(z), neg_lognormal = -exp(z), z)
+}
+kind_distribution <- function(kind) {
+  if (kind == 0L) "latent" else names(random_kind_codes)[match(kind, random_kind_codes)]
 }
 
 # Locations from the MNL stage's coefficients (R/start.R), where the MNL

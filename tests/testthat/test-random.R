@@ -261,3 +261,23 @@ test_that("random coefficients: a user's draws array needs their dimensions, and
                            draws = iclv_draws(20, 10, 1, seed = 1)),
                "model needs 3: att, b_price, b_time \\(latent variables, then random coefficients\\)")
 })
+
+test_that("random coefficients: iclv_simulate() draws them from their distributions", {
+  model <- iclv_model(utility = list(A = ~ asc_A + b_price * price_A + b_time * time_A +
+                                       b_q * q_A + b_c * c_A, B = ~ 0),
+                      choice = "choice",
+                      random = list(b_price = "neg_lognormal", b_time = "uniform",
+                                    b_q = "triangular", b_c = "normal"))
+  truth <- c(b_price = 0.2, "b_price~~b_price" = 0.5, b_time = 1, "b_time~~b_time" = 2,
+             b_q = -1, "b_q~~b_q" = 0.5, b_c = 3, "b_c~~b_c" = 0.7)
+  beta <- attr(iclv_simulate(model, theta = truth, n_indiv = 20000, n_tasks = 1, seed = 2),
+               "random")
+  expect_true(all(beta[, "b_price"] < 0))
+  expect_equal(stats::median(log(-beta[, "b_price"])), 0.2, tolerance = 0.02)
+  expect_equal(stats::sd(log(-beta[, "b_price"])), 0.5, tolerance = 0.02)
+  expect_equal(range(beta[, "b_time"]), c(-1, 3), tolerance = 0.01)
+  expect_equal(stats::sd(beta[, "b_time"]), 2 / sqrt(3), tolerance = 0.02)
+  expect_true(all(abs(beta[, "b_q"] + 1) <= 0.5))
+  expect_equal(stats::sd(beta[, "b_q"]), 0.5 / sqrt(6), tolerance = 0.02)
+  expect_equal(c(mean(beta[, "b_c"]), stats::sd(beta[, "b_c"])), c(3, 0.7), tolerance = 0.02)
+})
