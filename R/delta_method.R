@@ -58,11 +58,16 @@ delta_method <- function(fit, expressions, level = 0.95, type = fit$se_type) {
 #' cost variable.
 #'
 #' @inheritParams delta_method
-#' @param cost Name of the cost coefficient.
+#' @param cost Name of the cost coefficient; not a random coefficient (the
+#'   willingness to pay would vary across people: use [delta_method()] for
+#'   the quantity wanted).
 #' @param attributes Names of the coefficients to value; by default every
 #'   free coefficient of the choice model other than `cost` (including the
 #'   coefficients of the latent variables and the constants, but not the
-#'   spreads and Cholesky entries of random coefficients).
+#'   spreads and Cholesky entries of random coefficients, nor lognormal
+#'   random coefficients, whose location is not their mean). A normal,
+#'   uniform or triangular random coefficient's location is its mean, so
+#'   its value is the mean willingness to pay.
 #' @return A data frame as from [delta_method()], one row per attribute,
 #'   `term` the attribute's coefficient.
 #' @export
@@ -83,7 +88,19 @@ wtp <- function(fit, cost, attributes = NULL, level = 0.95, type = fit$se_type) 
   if (!is.character(cost) || length(cost) != 1L || !cost %in% choice_coefficients)
     stop("wtp(): `cost` must name one free coefficient of the choice model (",
          paste0("`", choice_coefficients, "`", collapse = ", "), ")", call. = FALSE)
-  if (is.null(attributes)) attributes <- setdiff(choice_coefficients, cost)
+  random <- fit$model$random %||% empty_random()
+  if (cost %in% random$coef)
+    stop("wtp(): `", cost, "` is a random coefficient (", random$distribution[random$coef == cost],
+         "): the willingness to pay varies across people, and the ratio to its location is ",
+         "not its mean; use delta_method() for the quantity wanted (e.g. a ratio of medians, ",
+         "random_coefficients() gives their expressions)", call. = FALSE)
+  # A lognormal's location is the mean of its log, not of the coefficient.
+  lognormal <- random$coef[random$distribution %in% c("lognormal", "neg_lognormal")]
+  if (is.null(attributes)) attributes <- setdiff(choice_coefficients, c(cost, lognormal))
+  if (any(attributes %in% lognormal))
+    stop("wtp(): `", intersect(attributes, lognormal)[[1L]], "` is a lognormal random ",
+         "coefficient, whose location is the mean of its log; use delta_method() with its ",
+         "mean or median (random_coefficients() gives their expressions)", call. = FALSE)
   unknown <- setdiff(attributes, params$name)
   if (length(unknown))
     stop("wtp(): `attributes` names no parameter of the fit: ",

@@ -281,3 +281,16 @@ test_that("random coefficients: iclv_simulate() draws them from their distributi
   expect_equal(stats::sd(beta[, "b_q"]), 0.5 / sqrt(6), tolerance = 0.02)
   expect_equal(c(mean(beta[, "b_c"]), stats::sd(beta[, "b_c"])), c(3, 0.7), tolerance = 0.02)
 })
+
+test_that("random coefficients: wtp() refuses a random cost and lognormal attributes", {
+  case <- mixed_logit_case(list(b_price = "neg_lognormal", b_time = "normal"), n_indiv = 150,
+                           n_tasks = 6)
+  fit <- suppressWarnings(iclv(case$model, case$data, draws = 100,
+                               control = iclv_control(threads = 1, se = "bhhh")))
+  expect_error(wtp(fit, "b_price"), "`b_price` is a random coefficient \\(neg_lognormal\\)")
+  fixed_cost <- update(case$model, random = list(b_time = "normal", asc_A = "lognormal"))
+  fit <- suppressWarnings(iclv(fixed_cost, case$data, draws = 100,
+                               control = iclv_control(threads = 1, se = "bhhh")))
+  expect_identical(wtp(fit, "b_price")$term, "b_time")
+  expect_error(wtp(fit, "b_price", attributes = "asc_A"), "`asc_A` is a lognormal random")
+})
