@@ -48,7 +48,7 @@
 #'                     choice = "choice",
 #'                     random = list(b_price = "neg_lognormal", b_time = "normal"))
 #' data <- iclv_simulate(model, n_indiv = 300, n_tasks = 6, seed = 2)
-#' fit <- iclv(model, data, draws = 100, adaptive = TRUE,
+#' fit <- iclv(model, data, draws = 100,
 #'             control = iclv_control(threads = 1))
 #' random_coefficients(fit)[c("term", "estimate", "std.error", "conf.low", "conf.high")]
 random_coefficients <- function(fit, level = 0.95, type = fit$se_type) {
