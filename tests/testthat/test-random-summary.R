@@ -155,8 +155,8 @@ test_that("print() and summary() of a plain mixed logit show the random coeffici
     expect_identical(generics::glance(fit)$logLik, fit$loglik)
 })
 
-test_that("wtp() leaves spreads and Cholesky entries out of its default attributes", {
-  expect_setequal(wtp(normal_first_fit, "b_time")$term, c("asc_A", "b_price"))
+test_that("wtp() refuses a random cost (defaults with a fixed one: test-random.R)", {
+  expect_error(wtp(normal_first_fit, "b_time"), "`b_time` is a random coefficient \\(normal\\)")
 })
 
 test_that("a hybrid model's summary has its latent part and one random coefficient", {
