@@ -324,6 +324,10 @@ print_random_coefficients <- function(random, digits) {
   if (!is.null(correlation)) {
     cat("Correlation of the underlying normals z (beta = z, exp(z) or -exp(z)):\n")
     print(correlation, digits = digits)
+    inference <- attr(random, "correlation_inference")
+    if (!is.null(inference))
+      cat(sprintf("  %s: %s (%s)\n", inference$term, format(inference$estimate, digits = digits),
+                  format(inference$std.error, digits = digits)), sep = "")
   }
   cat("\n")
 }

@@ -38,7 +38,10 @@
 #'   correlated (`iclv_model(correlated =)`), its attribute `"correlation"`
 #'   is their correlation matrix, `L L'` scaled to unit diagonal: of the
 #'   coefficients themselves for normals, of `log(beta)` for lognormals and
-#'   `log(-beta)` for neg_lognormals; otherwise `NULL`.
+#'   `log(-beta)` for neg_lognormals; otherwise `NULL`. Attribute
+#'   `"correlation_inference"` then holds each correlation below the
+#'   diagonal (`cor(a, c)`) with its delta-method standard error and
+#'   interval, as from [delta_method()].
 #' @seealso [iclv_model()] (section "Random coefficients"), [summary.iclv_fit()]
 #'   (which prints this table).
 #' @export
@@ -67,7 +70,31 @@ random_coefficients <- function(fit, level = 0.95, type = fit$se_type) {
   out <- cbind(inference["term"], formulas[c("coef", "distribution", "measure")],
                inference[setdiff(names(inference), "term")])
   attr(out, "correlation") <- random_correlation(random, fit$theta_full)
+  correlations <- correlation_formulas(random)
+  if (length(correlations))
+    attr(out, "correlation_inference") <- delta_method(fit, correlations, level = level,
+                                                       type = type)
   out
+}
+
+# Each correlation of two correlated coefficients' underlying normals as an
+# R expression of the Cholesky entries (row a of L: `a~~c` below the
+# diagonal, the spread `a~~a` on it): (L L')_ac / sqrt((L L')_aa (L L')_cc),
+# named cor(a, c), a after c in `random`.
+correlation_formulas <- function(random) {
+  block <- random$coef[random$correlated]
+  entry <- function(a, j) backquote(if (a == j) random_spread_name(a) else lavaan_name(a, "~~", j))
+  product <- function(a, c) {
+    shared <- block[seq_len(min(match(a, block), match(c, block)))]
+    paste0("(", paste(vapply(shared, function(j) paste(entry(a, j), "*", entry(c, j)), ""),
+                      collapse = " + "), ")")
+  }
+  pairs <- cholesky_entries(random)
+  stats::setNames(
+    sprintf("%s / sqrt(%s * %s)", vapply(seq_len(nrow(pairs)), function(i)
+      product(pairs$a[[i]], pairs$b[[i]]), ""),
+      vapply(pairs$a, function(a) product(a, a), ""), vapply(pairs$b, function(c) product(c, c), "")),
+    sprintf("cor(%s, %s)", pairs$a, pairs$b))
 }
 
 # The Cholesky entries below the diagonal in `coef`'s row (parameter names

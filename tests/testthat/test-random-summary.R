@@ -107,6 +107,24 @@ for (fit_name in c("normal_first_fit", "lognormal_first_fit")) {
     }
   })
 
+  test_that(paste("correlations' standard errors are numDeriv's delta method:", fit_name), {
+    skip_if_not_installed("numDeriv")
+    fit <- get(fit_name)
+    out <- random_coefficients(fit)
+    inference <- attr(out, "correlation_inference")
+    expect_identical(inference$term, "cor(b_price, b_time)")
+    expect_equal(inference$estimate, attr(out, "correlation")["b_price", "b_time"],
+                 tolerance = 1e-12)
+    correlation_at <- function(theta) {
+      full <- fit$theta_full
+      full[names(theta)] <- theta
+      iclv:::random_correlation(fit$model$random, full)["b_price", "b_time"]
+    }
+    gradient <- numDeriv::grad(correlation_at, coef(fit))
+    expect_equal(inference$std.error, sqrt(drop(gradient %*% vcov(fit) %*% gradient)),
+                 tolerance = 1e-6)
+  })
+
   test_that(paste("the correlation is that of the simulated underlying normals:", fit_name), {
     fit <- get(fit_name)
     correlation <- attr(random_coefficients(fit), "correlation")
