@@ -27,10 +27,8 @@ prior_centre <- function(n_indiv, n_dim) {
 # evaluated. People whose
 # covariance is not positive definite keep their centre. Returns the centre
 # with `step` (the move of each mean) and `moved` (person_change()) added.
-# With `hold`, random coefficients may keep the prior (holds_random()).
-next_centre <- function(engine, theta_full, centre, target, hold = FALSE) {
-  moments <- .Call(C_engine_point_moments, engine, as.double(theta_full), as.double(target),
-                   isTRUE(hold))
+next_centre <- function(engine, theta_full, centre, target) {
+  moments <- .Call(C_engine_point_moments, engine, as.double(theta_full), as.double(target))
   mean <- moments$mean
   cov <- moments$cov
   factor <- cholesky_rows(cov)
@@ -51,12 +49,6 @@ next_centre <- function(engine, theta_full, centre, target, hold = FALSE) {
   out$moved <- person_change(out, centre)
   out
 }
-
-# Whether adaptive points may leave the random coefficients at their prior:
-# draws do in a model without latent variables (a normal proposal narrower
-# than a posterior's prior-like tail biases the simulated log-likelihood;
-# src/points_glue.c decides and gives the figures), quadrature rules never.
-holds_random <- function(points) !identical(points$source$kind, "rule")
 
 # The effective sample size the tempered weights keep: enough points to
 # estimate a covariance in n_dim dimensions, at most a quarter of the points
@@ -150,20 +142,19 @@ adapt_points <- function(points, theta_full, build, engine = NULL, steps = 50L, 
   # for a sparse grid), moved in one engine from step to step.
   measure <- points$centring %||% points
   target <- target_ess(measure$weights, points$n_dim)
-  hold <- holds_random(points)
   measuring <- if (is.null(points$centring)) engine
   for (step in seq_len(steps)) {
     measure$centre <- centre
     measuring <- if (is.null(measuring)) build(measure) else engine_set_points(measuring, measure)
     if (is_sharded(measuring)) {
       # On a cluster the workers take the steps, each on its own people.
-      adapted <- sharded_adapt(measuring, theta_full, target, step, steps, tol, hold)
+      adapted <- sharded_adapt(measuring, theta_full, target, step, steps, tol)
       centre <- adapted$centre
       step <- adapted$step
       break
     }
     if (step == steps) break
-    updated <- next_centre(measuring, theta_full, centre, target, hold)
+    updated <- next_centre(measuring, theta_full, centre, target)
     tidy()
     change <- max(updated$moved)
     if (change < tol) {

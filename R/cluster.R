@@ -452,10 +452,10 @@ sharded_predict <- function(engine, theta_full, type) {
 # and centres: 30 doubles a person each way with 5 latent variables). The
 # steps, the moves and the centres are those of one process, person by
 # person. Returns list(centre (gathered in the global order), step).
-sharded_adapt <- function(engine, theta_full, target, step, steps, tol, hold) {
+sharded_adapt <- function(engine, theta_full, target, step, steps, tol) {
   run <- function(accept, measure)
     max(unlist(sharded_run(engine, "worker_centre_step",
-                           list(as.double(theta_full), target, accept, measure, hold),
+                           list(as.double(theta_full), target, accept, measure),
                            what = "while centring its points")))
   accept <- FALSE
   repeat {

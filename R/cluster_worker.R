@@ -102,12 +102,12 @@ worker_set_points <- function(id, key, centre) {
 # shard's centre (a measurement spends their weights); with `measure`, the
 # next centre is measured (next_centre(), the same arithmetic per person as
 # in one process) and the largest move of a person comes back.
-worker_centre_step <- function(id, key, theta_full, target, accept, measure, hold) {
+worker_centre_step <- function(id, key, theta_full, target, accept, measure) {
   shard <- worker_shard(id, key)
   if (accept) shard$centre <- shard$pending
   if (accept || !measure) worker_move(id, key)
   if (!measure) return(NA_real_)
-  shard$pending <- next_centre(worker_engine(id, key), theta_full, shard$centre, target, hold)
+  shard$pending <- next_centre(worker_engine(id, key), theta_full, shard$centre, target)
   max(shard$pending$moved)
 }
 

@@ -141,7 +141,7 @@ runaway_thresholds <- function(model, theta_full, moments) {
 # measured in utility: times the root mean square of the coefficient's
 # terms (a lognormal's spread is relative already).
 collapsed_spreads <- function(model, prepared, theta_full) {
-  random <- model$random %||% empty_random()
+  random <- model_random(model)
   rows <- match(random_spread_name(random$coef), model$params$name)
   size <- vapply(random$coef, function(coef) {
     if (random$distribution[match(coef, random$coef)] %in% c("lognormal", "neg_lognormal"))
@@ -162,7 +162,7 @@ collapsed_spreads <- function(model, prepared, theta_full) {
 # lognormal random coefficient exp(location), its median's size.
 coefficient_sizes <- function(model, theta_full) {
   size <- abs(theta_full)
-  random <- model$random %||% empty_random()
+  random <- model_random(model)
   lognormal <- random$coef[random$distribution %in% c("lognormal", "neg_lognormal")]
   rows <- match(lognormal, model$params$name)
   size[rows] <- exp(theta_full[rows])

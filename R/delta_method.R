@@ -88,7 +88,7 @@ wtp <- function(fit, cost, attributes = NULL, level = 0.95, type = fit$se_type) 
   if (!is.character(cost) || length(cost) != 1L || !cost %in% choice_coefficients)
     stop("wtp(): `cost` must name one free coefficient of the choice model (",
          paste0("`", choice_coefficients, "`", collapse = ", "), ")", call. = FALSE)
-  random <- fit$model$random %||% empty_random()
+  random <- model_random(fit$model)
   if (cost %in% random$coef)
     stop("wtp(): `", cost, "` is a random coefficient (", random$distribution[random$coef == cost],
          "): the willingness to pay varies across people, and the ratio to its location is ",

@@ -152,7 +152,10 @@
 #'   variables, 12 for 3, level 5-6 for sparse grids.
 #' @param adaptive Move the draws or nodes to each person's posterior (see
 #'   section "Integration")? `NULL` (the default) does so whenever the model
-#'   has indicators, which is when plain points are inaccurate.
+#'   has indicators, which is when plain points are inaccurate. A model
+#'   without latent variables (a mixed logit) keeps plain draws even with
+#'   `TRUE` (moved draws were biased there: `vignette("integration")`);
+#'   its quadrature nodes do move.
 #' @return An object of class `iclv_fit` (with `starts` and `degenerate`,
 #'   see above); see [summary.iclv_fit()], [estimates()], [predict.iclv_fit()].
 #' @export

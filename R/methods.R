@@ -199,7 +199,7 @@ summary.iclv_fit <- function(object, ...) {
     se_type = object$se_type, stages = object$start_stages,
     integration = integration_label(object),
     notes = fit_notes(object),
-    random = if (nrow(object$model$random %||% empty_random())) random_coefficients(object)
+    random = if (nrow(model_random(object$model))) random_coefficients(object)
   ), class = "summary.iclv_fit")
 }
 

@@ -303,7 +303,7 @@ print.iclv_model <- function(x, ...) {
   } else {
     cat("  no choice part\n")
   }
-  random <- x$random %||% empty_random()
+  random <- model_random(x)
   if (nrow(random)) {
     cat("  random coefficients: ", paste0(random$coef, " (", random$distribution, ")",
                                           collapse = ", "),

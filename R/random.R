@@ -103,9 +103,13 @@ random_slots <- function(random) {
         new_slots(lavaan_name(chol$a, "~~", chol$b), "choice", "random_chol", TRUE, 0))
 }
 
+# The model's random coefficients (none for a model built without the
+# table, as the tests' hand-made ones are).
+model_random <- function(model) model$random %||% empty_random()
+
 # Integration dimensions: the latent variables, then the random coefficients.
 model_dims <- function(model) c(model$latent, model$random$coef)
-n_dims <- function(model) length(model$latent) + nrow(model$random %||% empty_random())
+n_dims <- function(model) length(model$latent) + nrow(model_random(model))
 
 # The plan entries of the dimensions after the latent variables, appended to
 # the structural plan: location as alpha, spread as sigma, no covariates or
@@ -157,7 +161,7 @@ kind_distribution <- function(kind) {
 # size (of 0.01 when the MNL gave the other sign). Rows in `keep` (the
 # user's starts) stay.
 random_location_starts <- function(model, theta_full, keep = integer(0)) {
-  random <- model$random %||% empty_random()
+  random <- model_random(model)
   rows <- match(random$coef, model$params$name)
   for (i in which(random$distribution %in% c("lognormal", "neg_lognormal") & !rows %in% keep)) {
     sign <- if (random$distribution[[i]] == "lognormal") 1 else -1

@@ -56,7 +56,7 @@
 #' random_coefficients(fit)[c("term", "estimate", "std.error", "conf.low", "conf.high")]
 random_coefficients <- function(fit, level = 0.95, type = fit$se_type) {
   check_fit(fit, "random_coefficients()")
-  random <- fit$model$random %||% empty_random()
+  random <- model_random(fit$model)
   if (!nrow(random))
     stop("random_coefficients(): the model has no random coefficients ",
          "(iclv_model(random =) names them)", call. = FALSE)

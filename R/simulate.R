@@ -123,7 +123,7 @@ iclv_simulate <- function(model, theta = NULL, n_indiv = 500, n_tasks = 6,
   colnames(latent) <- model_dims(model)
   attr(out, "theta") <- stats::setNames(theta_full, model$params$name)
   attr(out, "latent") <- latent[, seq_along(model$latent), drop = FALSE]
-  n_random <- nrow(model$random %||% empty_random())
+  n_random <- nrow(model_random(model))
   if (n_random) attr(out, "random") <- latent[, length(model$latent) + seq_len(n_random), drop = FALSE]
   out
 }
@@ -167,7 +167,7 @@ simulation_theta <- function(model, theta) {
     }
   }
 
-  random <- model$random %||% empty_random()
+  random <- model_random(model)
   for (i in seq_len(nrow(random))) {
     p <- match(random$coef[[i]], params$name)
     if (random$distribution[[i]] %in% c("lognormal", "neg_lognormal")) value[[p]] <- log(abs(value[[p]]))

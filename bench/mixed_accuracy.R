@@ -2,15 +2,16 @@
 # logit (1,000 people x 8 tasks, two alternatives and an opt-out, one random
 # time coefficient of each distribution; times standard normal), its
 # log-likelihood at the 5,000-draw estimates under each rule, minus that of
-# 5,000 plain Halton draws. This is the measurement behind holding random
-# coefficients at their prior in adaptive draws (src/points_glue.c).
+# 5,000 plain Halton draws. With moved draws it was the measurement behind
+# integrating a mixed logit with plain draws (moves_draws() in
+# R/integration.R, which gives the figures); adaptive draws are plain here.
 # Run from the package root after R CMD INSTALL .:  Rscript bench/mixed_accuracy.R
 library(iclv)
 options(width = 200)
 rules <- list(
+  "plain draws, 100" = list(draws = 100, adaptive = FALSE),
   "plain draws, 300" = list(draws = 300, adaptive = FALSE),
-  "adaptive draws, 100" = list(draws = 100, adaptive = TRUE),
-  "adaptive draws, 500" = list(draws = 500, adaptive = TRUE),
+  "plain draws, 500" = list(draws = 500, adaptive = FALSE),
   "adaptive Gauss-Hermite" = list(integration = "quadrature", adaptive = TRUE),
   "plain Gauss-Hermite, 40" = list(integration = "quadrature", adaptive = FALSE, nodes = 40))
 rows <- list()

@@ -28,9 +28,6 @@ ICLV_INLINE_HOST_DEVICE double iclv_param_or(const double *theta, int index, dou
 #define ICLV_DIM_TRIANGULAR 5    /* h(xi) = the symmetric triangular quantile on [-1, 1] of Phi(xi) */
 #define ICLV_DIM_MAX_Z 700.0     /* z above this is taken as this: exp stays finite */
 
-/* Is the dimension a random coefficient? Adaptive integration leaves these
- * at their prior (src/points_glue.c says why). */
-ICLV_INLINE_HOST_DEVICE int iclv_dim_is_random(int kind) { return kind != ICLV_DIM_LATENT; }
 /* Does the dimension map its draw (h not the identity)? */
 ICLV_INLINE_HOST_DEVICE int iclv_dim_maps_draw(int kind) { return kind >= ICLV_DIM_UNIFORM; }
 /* Is beta = +-exp(z) (g not the identity)? */

@@ -39,7 +39,7 @@ static const R_CallMethodDef call_methods[] = {
   CALLDEF(quadrature_genz_keister, 0),
   CALLDEF(quadrature_grid, 4),
   CALLDEF(engine_set_points, 2),
-  CALLDEF(engine_point_moments, 4),
+  CALLDEF(engine_point_moments, 3),
   CALLDEF(engine_point_ess, 3),
   CALLDEF(standardise_draws, 1),
   CALLDEF(engine_shard_pieces, 4),

@@ -7,7 +7,6 @@
 #include <R.h>
 #include <Rinternals.h>
 #include "engine_glue.h"
-#include "engine_person.h"
 #include "omp_compat.h"
 #include "points.h"
 #include "points_glue.h"
@@ -147,38 +146,7 @@ SEXP engine_set_points(SEXP engine, SEXP input) {
  * evaluate_individual()), so no second people x points array is needed.
  * The points' weights are then spent: engine_set_points() must move them
  * again before the engine is evaluated (adapt_points() does). */
-/* With `hold` (adaptive draws) and no latent variable in the model (a
- * mixed logit), the random coefficients keep their prior: mean 0, variance
- * 1, uncorrelated. Their posterior often keeps a prior-like tail (a person
- * who always took the cheapest alternative is as likely under any more
- * negative price coefficient), and a normal proposal narrower than that
- * tail gives importance weights of infinite variance. bench/mixed_accuracy.R
- * (1,000 people x 8 tasks): 100 moved draws put the log-likelihood 7.2
- * units below 5,000 plain ones with a neg_lognormal coefficient (0.8-2.9
- * with the others), held ones 0.02-0.95; moved ones with a variance of at
- * least 1 lay in between. In a hybrid model the latent variables' narrow
- * posteriors decide: on the seed-scale model with two random coefficients
- * at the true parameters, 200 draws with everything moved were 4.9 units
- * below 4,000 and with the coefficients widened 22; a fit with them held
- * ended 326 units below the moved one and its re-centring never settled
- * (their prior spread collapses every person's effective sample), so there
- * every dimension moves. Quadrature rules always move them all (R/centre.R,
- * next_centre()). */
-static int holds_random_coefficients(const iclv_plan *p) {
-  for (int d = 0; d < p->n_lv; d++)
-    if (!iclv_dim_is_random(p->lv_kind[d])) return 0;
-  return 1;
-}
-
-static void hold_random_coefficients(const iclv_plan *p, int D, double *mean, double *cov) {
-  for (int d = 0; d < D && d < p->n_lv; d++) {
-    mean[d] = 0.0;
-    for (int k = 0; k < D; k++) cov[d + D * k] = cov[k + D * d] = 0.0;
-    cov[d + D * d] = 1.0;
-  }
-}
-
-SEXP engine_point_moments(SEXP engine, SEXP theta, SEXP target, SEXP hold) {
+SEXP engine_point_moments(SEXP engine, SEXP theta, SEXP target) {
   iclv_engine *e = engine_from(engine);
   engine_check_theta(e, theta);
   const int N = e->data.n_indiv, R = e->draws.n_draws, D = e->draws.n_dim;
@@ -186,7 +154,6 @@ SEXP engine_point_moments(SEXP engine, SEXP theta, SEXP target, SEXP hold) {
     error("the centring moments need moved points (per-person weights)");
   const int n_threads = e->n_threads;
   const double want = asReal(target);
-  const int hold_random = asLogical(hold) == TRUE && holds_random_coefficients(&e->plan);
   const char *names[] = {"mean", "cov", ""};
   SEXP out = PROTECT(mkNamed(VECSXP, names));
   SET_VECTOR_ELT(out, 0, allocMatrix(REALSXP, N, D));
@@ -205,7 +172,6 @@ SEXP engine_point_moments(SEXP engine, SEXP theta, SEXP target, SEXP hold) {
     double *w = work + per_thread * (size_t) iclv_thread_num(), *m = w + R, *c = m + D;
     iclv_points_moments(e->draws.eta + (size_t) n * D * R, R, D, loglik + (size_t) n * R,
                         want, w, m, c);
-    if (hold_random) hold_random_coefficients(&e->plan, D, m, c);
     for (int d = 0; d < D; d++) {
       mean[n + (size_t) N * d] = m[d];
       for (int k = 0; k < D; k++) cov[n + (size_t) N * (d + (size_t) D * k)] = c[d + D * k];

@@ -11,7 +11,7 @@ void points_read(iclv_engine *e, SEXP input, int n_threads);
 
 /* .Call entry points. */
 SEXP engine_set_points(SEXP engine, SEXP input);
-SEXP engine_point_moments(SEXP engine, SEXP theta, SEXP target, SEXP hold);
+SEXP engine_point_moments(SEXP engine, SEXP theta, SEXP target);
 SEXP engine_point_ess(SEXP engine, SEXP theta, SEXP spend);
 SEXP standardise_draws(SEXP draws);
 

@@ -75,3 +75,38 @@ random_case_draws <- function(case, n_draws, seed) {
   iclv_draws(length(unique(case$data$id)), n_draws,
              length(case$model$latent) + nrow(case$model$random), seed = seed)
 }
+
+# The random-coefficient test models of test-random.R and test-hessian.R:
+# every distribution, correlated, partly correlated and independent, in
+# panel mixed logits and in hybrid models (whose price coefficient also
+# moves with the latent variable through a term of its own).
+random_cases <- list(
+  normal = list(builder = mixed_logit_case, random = list(b_time = "normal")),
+  lognormal = list(builder = mixed_logit_case, random = list(b_time = "lognormal")),
+  neg_lognormal = list(builder = mixed_logit_case, random = list(b_price = "neg_lognormal")),
+  uniform = list(builder = mixed_logit_case, random = list(b_time = "uniform", asc_A = "normal")),
+  triangular = list(builder = mixed_logit_case, random = list(b_price = "triangular")),
+  three_kinds = list(builder = mixed_logit_case,
+                     random = list(b_price = "neg_lognormal", b_time = "uniform",
+                                   asc_A = "triangular")),
+  correlated = list(builder = mixed_logit_case, correlated = TRUE,
+                    random = list(b_price = "neg_lognormal", asc_A = "normal", b_time = "lognormal")),
+  correlated_subset = list(builder = mixed_logit_case, correlated = c("b_price", "b_time"),
+                           random = list(b_price = "neg_lognormal", asc_A = "uniform",
+                                         b_time = "normal")),
+  correlated_lognormal_last = list(builder = mixed_logit_case, correlated = c("b_time", "asc_A"),
+                                   random = list(b_price = "uniform", b_time = "normal",
+                                                 asc_A = "lognormal")),
+  hybrid = list(builder = hybrid_random_case,
+                random = list(b_price = "neg_lognormal", b_time = "triangular")),
+  hybrid_lognormal = list(builder = hybrid_random_case,
+                          random = list(b_price = "triangular", b_time = "lognormal")),
+  hybrid_correlated = list(builder = hybrid_random_case, correlated = TRUE,
+                           random = list(b_price = "lognormal", b_time = "normal"))
+)
+
+# The case `name` of random_cases, built with the builder's other arguments.
+build_random_case <- function(name, ...) {
+  spec <- random_cases[[name]]
+  spec$builder(spec$random, correlated = spec$correlated %||% FALSE, ...)
+}

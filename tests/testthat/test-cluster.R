@@ -60,13 +60,12 @@ test_that("log-likelihood, gradient and scores equal one process bitwise on 1, 2
     # Four latent variables: an adaptive sparse grid, centred with draws (an
     # engine of its own on the workers).
     list(case = sparse_case(), args = list(integration = "quadrature")),
-    # Random coefficients: adaptive draws in a hybrid model (moved) and in a
-    # mixed logit (held at the prior, on the workers too), and adaptive
-    # nodes.
+    # Random coefficients: adaptive draws in a hybrid model, plain draws in a
+    # mixed logit, and adaptive nodes.
     list(case = hybrid_random_case(list(b_price = "neg_lognormal", b_time = "uniform"),
                                    n_indiv = 130), args = list(draws = 20)),
     list(case = mixed_logit_case(list(b_price = "neg_lognormal"), n_indiv = 100),
-         args = list(draws = 20, adaptive = TRUE)),
+         args = list(draws = 20)),
     list(case = mixed_logit_case(list(b_price = "lognormal", b_time = "normal"), correlated = TRUE,
                                  n_indiv = 100),
          args = list(integration = "quadrature", nodes = 5, adaptive = TRUE)))

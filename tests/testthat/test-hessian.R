@@ -51,30 +51,6 @@ expect_reference_hessian <- function(case, draws, pick, label) {
          sprintf("%s: the Hessian differs from the reference's by %.3g", label, difference))
 }
 
-# Random coefficients: every distribution, Cholesky entries between some or
-# all of the normal-based ones, in panel mixed logits and in hybrid models
-# (whose price coefficient also moves with the latent variable through a
-# term of its own).
-hessian_random_cases <- list(
-  mixed = list(builder = mixed_logit_case,
-               random = list(b_price = "neg_lognormal", b_time = "uniform", asc_A = "triangular")),
-  mixed_correlated = list(builder = mixed_logit_case, correlated = TRUE,
-                          random = list(asc_A = "normal", b_time = "lognormal",
-                                        b_price = "neg_lognormal")),
-  mixed_partly_correlated = list(builder = mixed_logit_case, correlated = c("b_time", "asc_A"),
-                                 random = list(b_price = "uniform", b_time = "normal",
-                                               asc_A = "lognormal")),
-  hybrid = list(builder = hybrid_random_case,
-                random = list(b_price = "triangular", b_time = "lognormal")),
-  hybrid_correlated = list(builder = hybrid_random_case, correlated = TRUE,
-                           random = list(b_price = "neg_lognormal", b_time = "normal"))
-)
-
-random_hessian_case <- function(name, ...) {
-  spec <- hessian_random_cases[[name]]
-  spec$builder(spec$random, correlated = spec$correlated %||% FALSE, ...)
-}
-
 for (name in names(engine_models)) {
   test_that(paste("the analytic Hessian equals differences of the gradient and numDeriv:", name), {
     case <- build_case(engine_models[[name]], seed = 2, availability = name == "probit_paths")
@@ -186,7 +162,7 @@ test_that("the Hessian without the choice part is that of the latent part alone"
   # Latent variables with paths, and a hybrid model with correlated random
   # coefficients (whose parameters, in the choice block, then drop out).
   paths <- build_case(engine_models$probit_paths, seed = 7, availability = TRUE)
-  random <- random_hessian_case("hybrid_correlated", n_indiv = 30, seed = 6)
+  random <- build_random_case("hybrid_correlated", n_indiv = 30, seed = 6)
   for (case in list(c(paths, list(draws = iclv_draws(25, 12, 2, seed = 4))),
                     c(random, list(draws = random_case_draws(random, 12, seed = 3))))) {
     model <- case$model
@@ -283,10 +259,10 @@ test_that("the analytic Hessian handles free scales and intercepts of ordered it
             1e-6)
 })
 
-for (name in names(hessian_random_cases)) {
+for (name in names(random_cases)) {
   test_that(paste("random coefficients: the analytic Hessian equals differences of the gradient:",
                   name), {
-    case <- random_hessian_case(name, n_indiv = 40, seed = 3)
+    case <- build_random_case(name, n_indiv = 40, seed = 3)
     model <- case$model
     free <- model$params$free
     draws <- random_case_draws(case, 20, seed = 5)
@@ -315,14 +291,15 @@ test_that("random coefficients: the analytic Hessian equals numDeriv's of the pl
   # normal, uniform and triangular coefficients, with a latent variable's
   # parameters and a coefficient of its own.
   picks <- list(
-    mixed_correlated = c("asc_A", "b_time", "b_time~~b_time", "b_time~~asc_A",
-                         "b_price~~b_time", "b_price~~b_price"),
-    mixed_partly_correlated = c("b_price", "b_price~~b_price", "asc_A", "asc_A~~b_time",
-                                "b_time~~b_time"),
-    hybrid = c("b_price", "b_price~~b_price", "b_time", "b_time~~b_time", "g", "att~age"),
+    correlated = c("asc_A", "b_time", "b_time~~b_time", "b_time~~asc_A",
+                   "b_time~~b_price", "b_price~~b_price"),
+    correlated_lognormal_last = c("b_price", "b_price~~b_price", "asc_A", "asc_A~~b_time",
+                                  "b_time~~b_time"),
+    hybrid_lognormal = c("b_price", "b_price~~b_price", "b_time", "b_time~~b_time", "g",
+                         "att~age"),
     hybrid_correlated = c("b_price", "b_time~~b_price", "b_price~~b_price", "att=~q2", "b_att"))
   for (name in names(picks)) {
-    case <- random_hessian_case(name, n_indiv = 6, n_tasks = 2, seed = 4)
+    case <- build_random_case(name, n_indiv = 6, n_tasks = 2, seed = 4)
     expect_reference_hessian(case, random_case_draws(case, 4, seed = 2), picks[[name]], name)
   }
 })

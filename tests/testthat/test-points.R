@@ -51,7 +51,7 @@ test_that("standardised and moved points are those of the R code, bitwise", {
   expect_identical(iclv:::effective_sizes(made, case$theta),
                    iclv:::row_ess(exp(log_weight - apply(log_weight, 1L, max))))
   # (The measurement spends the engine's weights: it is moved again below.)
-  moments <- .Call(iclv:::C_engine_point_moments, made, case$theta, target, FALSE)
+  moments <- .Call(iclv:::C_engine_point_moments, made, case$theta, target)
   mean <- vapply(1:2, function(d) rowSums(weights * moved$draws[, , d]), numeric(25))
   expect_identical(moments$mean, mean)
   deviation <- moved$draws[, , 2] - mean[, 2]
